@@ -1,0 +1,41 @@
+# Simple Log Service. `make run` starts the local stack, `make test` runs every test.
+# Each target creates .venv with pinned dependencies on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+DYNAMODB_PORT ?= 8001
+
+# No target reaches AWS by accident: no instance-metadata probe, dummy credentials
+# unless the caller set real ones (deploy targets use the caller's own).
+export AWS_EC2_METADATA_DISABLED := true
+export AWS_DEFAULT_REGION ?= us-east-1
+
+# Prerequisites that `make test` needs beyond .venv; fragments in mk/ add to it.
+TEST_PREREQS :=
+.PHONY: help run test lint bench clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run     local stack: DynamoDB emulator on 127.0.0.1:$(DYNAMODB_PORT), API on 127.0.0.1:$(PORT)"
+	@echo "make test    lint and every test, with coverage"
+	@echo "make bench   benchmarks; prints a BENCH {json} line"
+	@echo "make clean   remove virtual environments and build output"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/python -m devtools.run_local --port $(PORT) --dynamodb-port $(DYNAMODB_PORT)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+test: $(VENV)/.installed $(TEST_PREREQS) lint
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .venv-* build .pytest_cache .coverage

@@ -1,0 +1,26 @@
+"""Domain errors. ``app.py`` maps them to HTTP responses in one helper."""
+
+
+class ServiceError(Exception):
+    """Base of every error the service reports to a caller."""
+
+
+class ValidationError(ServiceError):
+    """A client mistake: 400, with a message that starts with the field name."""
+
+    def __init__(self, field, problem):
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}" if field else problem)
+
+
+class PayloadTooLarge(ServiceError):
+    """The request body is over the contract's limit: 413."""
+
+
+class StorageUnavailable(ServiceError):
+    """Storage throttled or unreachable after retries: 503 with Retry-After."""
+
+    def __init__(self, message="storage is busy; retry later", retry_after=1):
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -1,0 +1,98 @@
+"""Every environment variable the service reads, in one place.
+
+Values are read lazily, on first use inside a request, never at import:
+Chalice's test client applies a stage's environment only while a request
+runs, and a cold start should not pay for settings it does not need.
+A required variable that is missing or malformed raises
+``SettingsError`` naming it.
+"""
+import os
+
+TABLE_NAME = "LOG_TABLE_NAME"
+RETENTION_DAYS = "LOG_RETENTION_DAYS"
+SERVICE_SHARDS = "SERVICE_SHARDS"
+TIMELINE_SHARDS = "TIMELINE_SHARDS"
+CURSOR_KEY = "CURSOR_SIGNING_KEY"
+CURSOR_KEY_PARAMETER = "CURSOR_KEY_PARAMETER"
+WRITE_MAX_ATTEMPTS = "WRITE_MAX_ATTEMPTS"
+
+# Every variable the app reads. Tests compare this with what the stage
+# config and Terraform pass to the function.
+ALL = (
+    TABLE_NAME,
+    RETENTION_DAYS,
+    SERVICE_SHARDS,
+    TIMELINE_SHARDS,
+    CURSOR_KEY,
+    CURSOR_KEY_PARAMETER,
+    WRITE_MAX_ATTEMPTS,
+)
+
+DEFAULT_SHARDS = 16
+DEFAULT_WRITE_MAX_ATTEMPTS = 6
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing or has a value the service cannot use."""
+
+
+def _required(name):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"environment variable {name} is not set")
+    return value
+
+
+def _int(name, default, low, high):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        if default is None:
+            raise SettingsError(f"environment variable {name} is not set")
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"environment variable {name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def table_name():
+    return _required(TABLE_NAME)
+
+
+def retention_days():
+    return _int(RETENTION_DAYS, None, 1, 3653)
+
+
+def service_shards():
+    """Write shards per service; only ever raise it (reads cover 0..n-1)."""
+    return _int(SERVICE_SHARDS, DEFAULT_SHARDS, 1, 256)
+
+
+def timeline_shards():
+    """Write shards of the all-services timeline; only ever raise it."""
+    return _int(TIMELINE_SHARDS, DEFAULT_SHARDS, 1, 256)
+
+
+def write_max_attempts():
+    return _int(WRITE_MAX_ATTEMPTS, DEFAULT_WRITE_MAX_ATTEMPTS, 1, 20)
+
+
+def cursor_key_source():
+    """Where the cursor signing key comes from: ("value", key) or ("parameter", name).
+
+    Local and test stages set the key itself; deployed stages name an SSM
+    SecureString parameter so the secret never sits in config or state files
+    in clear text.
+    """
+    value = os.environ.get(CURSOR_KEY, "").strip()
+    if value:
+        if len(value) < 16:
+            raise SettingsError(f"environment variable {CURSOR_KEY} must be at least 16 characters")
+        return ("value", value)
+    parameter = os.environ.get(CURSOR_KEY_PARAMETER, "").strip()
+    if parameter:
+        return ("parameter", parameter)
+    raise SettingsError(f"set {CURSOR_KEY} or {CURSOR_KEY_PARAMETER}")

@@ -1,0 +1,128 @@
+"""The local stack behind ``make run``: moto_server on loopback, the log table, chalice local.
+
+Both servers bind 127.0.0.1. Stopping this process (Ctrl-C, SIGTERM) stops both.
+No AWS account is needed: credentials are dummies and the metadata probe is off.
+"""
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+
+from devtools.table import create_table
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+STAGE = "local"
+
+
+def local_environment(dynamodb_port):
+    """The environment both servers run with: loopback endpoint, dummy credentials."""
+    env = dict(os.environ)
+    env.update({
+        "AWS_ENDPOINT_URL_DYNAMODB": f"http://{HOST}:{dynamodb_port}",
+        "AWS_ACCESS_KEY_ID": env.get("LOCAL_AWS_ACCESS_KEY_ID", "local"),
+        "AWS_SECRET_ACCESS_KEY": env.get("LOCAL_AWS_SECRET_ACCESS_KEY", "local"),
+        "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    })
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def _port_is_free(port):
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_port(port, process, name, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{name} exited with code {process.returncode} before it was ready")
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((HOST, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"{name} did not listen on {HOST}:{port} within {timeout:.0f}s")
+
+
+def _table_name():
+    import json
+
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return config["stages"][STAGE]["environment_variables"]["LOG_TABLE_NAME"]
+
+
+def _stop(processes):
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    parser.add_argument("--dynamodb-port", type=int, default=int(os.environ.get("DYNAMODB_PORT", 8001)))
+    args = parser.parse_args(argv)
+
+    for port, name in ((args.port, "PORT"), (args.dynamodb_port, "DYNAMODB_PORT")):
+        if not _port_is_free(port):
+            raise SystemExit(f"{HOST}:{port} is in use; choose another with {name}=<port>")
+
+    env = local_environment(args.dynamodb_port)
+    bin_dir = Path(sys.executable).parent
+    processes = []
+
+    def shutdown(signum, frame):
+        del frame
+        _stop(processes)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    try:
+        dynamodb = subprocess.Popen(
+            [str(bin_dir / "moto_server"), "-H", HOST, "-p", str(args.dynamodb_port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        processes.append(dynamodb)
+        _wait_for_port(args.dynamodb_port, dynamodb, "moto_server")
+        client = boto3.client(
+            "dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], region_name=env["AWS_DEFAULT_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+        create_table(client, _table_name())
+        print(f"DynamoDB emulator on http://{HOST}:{args.dynamodb_port}, table {_table_name()}", flush=True)
+
+        api = subprocess.Popen(
+            [str(bin_dir / "chalice"), "local", "--stage", STAGE, "--host", HOST, "--port", str(args.port),
+             "--no-autoreload"],
+            cwd=ROOT, env=env,
+        )
+        processes.append(api)
+        _wait_for_port(args.port, api, "chalice local")
+        print(f"Simple Log Service on http://{HOST}:{args.port} (Ctrl-C stops both)", flush=True)
+        return api.wait()
+    finally:
+        _stop(processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

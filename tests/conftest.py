@@ -1,0 +1,61 @@
+"""Shared fixtures. No test reaches AWS: moto in-process, dummy credentials,
+and botocore's instance-metadata probe switched off."""
+import json
+import os
+import socket
+from pathlib import Path
+
+os.environ.update({
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+})
+for _name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[_name]
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from chalicelib import service  # noqa: E402
+from devtools.table import create_table  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_STAGE = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["test"]
+TABLE_NAME = TEST_STAGE["environment_variables"]["LOG_TABLE_NAME"]
+
+
+@pytest.fixture
+def test_stage_env(monkeypatch):
+    """The test stage's environment, for code called outside a request."""
+    for name, value in TEST_STAGE["environment_variables"].items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def dynamodb(test_stage_env):
+    """A fresh moto DynamoDB with the log table, and no cached clients."""
+    with mock_aws():
+        service.reset()
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, TABLE_NAME)
+        yield client
+    service.reset()
+
+
+@pytest.fixture
+def api(dynamodb):
+    """Chalice's test client on the test stage, over a fresh table."""
+    from app import app
+
+    with Client(app, stage_name="test", project_dir=str(ROOT)) as client:
+        yield client
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
