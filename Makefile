@@ -23,7 +23,7 @@ help:
 	@echo "make bench   benchmarks; prints a BENCH {json} line"
 	@echo "make clean   remove virtual environments and build output"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: $(wildcard requirements*.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
