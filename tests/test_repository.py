@@ -1,0 +1,384 @@
+"""LogRepository contract suite, against moto's DynamoDB."""
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from chalicelib import events as ev
+from chalicelib import ids
+from chalicelib.errors import StorageUnavailable
+from chalicelib.repository import LogRepository
+from tests.conftest import TABLE_NAME
+
+NOW = 1_795_000_000_000
+RETENTION = 7
+SHARDS = 4
+
+
+def make_event(service="billing", message="m", timestamp_ms=NOW, **fields):
+    values = {"level": "INFO", "log_type": "application", "metadata": None, "event_id": None}
+    values.update(fields)
+    return ev.LogEvent(service_name=service, message=message, timestamp_ms=timestamp_ms, **values)
+
+
+def query(limit=100, service_name=None, level=None, log_type=None, since_ms=NOW - ev.DAY_MS, until_ms=NOW + 1):
+    return ev.RecentQuery(limit, service_name, level, log_type, since_ms, until_ms, None, (None,) * 6)
+
+
+class Recorder:
+    """Counts DynamoDB calls and items read, at the botocore level."""
+
+    def __init__(self, client):
+        self.calls = []
+        self.scanned = 0
+        client.meta.events.register("after-call.dynamodb", self._after)
+        client.meta.events.register("before-call.dynamodb.Scan", self._no_scan)
+
+    def _after(self, event_name, parsed, **kwargs):
+        self.calls.append(event_name.rsplit(".", 1)[-1])
+        self.scanned += parsed.get("ScannedCount", 0)
+
+    @staticmethod
+    def _no_scan(**kwargs):
+        raise AssertionError("the service must never Scan")
+
+
+@pytest.fixture
+def recorder(dynamodb):
+    return Recorder(dynamodb)
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def repo(dynamodb, recorder, sleeps):
+    return LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=4, sleep=sleeps.append)
+
+
+def store(repo, events, ingested_by="arn:aws:iam::123456789012:role/writer"):
+    outcomes = repo.put_events(events, ingested_by, NOW)
+    assert all(outcome.stored for outcome in outcomes if outcome is not None)
+    return [outcome.log_id for outcome in outcomes]
+
+
+def read_all(repo, q, now_ms=NOW):
+    seen, after, pages = [], None, 0
+    while True:
+        page = repo.recent(q, now_ms, after=after)
+        seen.extend(page.events)
+        pages += 1
+        if page.next_after is None:
+            return seen, pages
+        after = page.next_after
+
+
+def all_items(client):
+    items = []
+    for shard in range(SHARDS):
+        for service in ("billing", "auth", "search"):
+            response = client.query(
+                TableName=TABLE_NAME, KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": f"S#{service}#{shard}"}})
+            items.extend(response["Items"])
+    return items
+
+
+# --- writes --------------------------------------------------------------------
+
+def test_a_stored_event_reads_back_with_every_field(repo):
+    (log_id,) = store(repo, [make_event(message="hello", metadata={"k": [1, 2.5]}, event_id="e-1",
+                                        level="WARN", log_type="audit")])
+    (stored,) = repo.recent(query(), NOW).events
+    assert stored == {
+        "log_id": log_id, "service_name": "billing", "level": "WARN", "log_type": "audit", "message": "hello",
+        "timestamp": ev.format_time(NOW), "metadata": {"k": [1, 2.5]}, "event_id": "e-1",
+        "ingested_at": ev.format_time(NOW), "ingested_by": "arn:aws:iam::123456789012:role/writer",
+    }
+
+
+def test_put_events_returns_the_stored_event_for_each_position(repo):
+    outcomes = repo.put_events([make_event(message="a"), None, make_event(message="c")], None, NOW)
+    assert outcomes[1] is None
+    assert [o.event["message"] for o in (outcomes[0], outcomes[2])] == ["a", "c"]
+    assert outcomes[0].event["ingested_by"] is None
+
+
+def test_events_in_the_same_millisecond_never_overwrite_each_other(repo):
+    log_ids = store(repo, [make_event(message=str(n)) for n in range(30)])
+    assert len(set(log_ids)) == 30
+    assert len(repo.recent(query(), NOW).events) == 30
+
+
+def test_events_of_one_request_at_one_timestamp_keep_their_order(repo):
+    store(repo, [make_event(message=str(n)) for n in range(10)])
+    assert [e["message"] for e in repo.recent(query(), NOW).events] == [str(n) for n in reversed(range(10))]
+
+
+def test_repeating_an_event_id_stores_no_second_event_and_returns_the_same_log_id(repo, dynamodb):
+    (first,) = store(repo, [make_event(event_id="order-1", message="first")])
+    outcome = repo.put_events([make_event(event_id="order-1", message="second", timestamp_ms=NOW - 5)], None, NOW)[0]
+    assert outcome.log_id == first and outcome.stored
+    assert outcome.event["message"] == "first"
+    assert [e["log_id"] for e in repo.recent(query(), NOW).events] == [first]
+    assert len(all_items(dynamodb)) == 1
+
+
+def test_a_batch_repeating_an_event_id_stores_it_once(repo):
+    log_ids = store(repo, [make_event(event_id="x", message="1"), make_event(message="2"),
+                           make_event(event_id="x", message="3")])
+    assert log_ids[0] == log_ids[2] != log_ids[1]
+    assert sorted(e["message"] for e in repo.recent(query(), NOW).events) == ["1", "2"]
+
+
+def test_the_same_event_id_in_two_services_is_two_events(repo):
+    log_ids = store(repo, [make_event(service="billing", event_id="x"), make_event(service="auth", event_id="x")])
+    assert log_ids[0] != log_ids[1]
+    assert len(repo.recent(query(), NOW).events) == 2
+
+
+def test_ttl_attribute_is_the_event_time_plus_retention(repo, dynamodb):
+    store(repo, [make_event(timestamp_ms=NOW - 1000)])
+    (item,) = all_items(dynamodb)
+    assert int(item["expires_at"]["N"]) == (NOW - 1000 + RETENTION * ev.DAY_MS) // 1000
+
+
+# --- retries and failures --------------------------------------------------------
+
+class FlakyClient:
+    """Delegates to a real client, but answers BatchWriteItem with unprocessed items or errors."""
+
+    def __init__(self, client, unprocessed_rounds=0, fail_rounds=0, error=None, claim_failures=0):
+        self._client = client
+        self.unprocessed_rounds = unprocessed_rounds
+        self.fail_rounds = fail_rounds
+        self.error = error
+        self.claim_failures = claim_failures
+        self.batch_calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def batch_write_item(self, RequestItems):
+        self.batch_calls += 1
+        if self.fail_rounds:
+            self.fail_rounds -= 1
+            raise self.error
+        if self.unprocessed_rounds:
+            self.unprocessed_rounds -= 1
+            (table, requests), = RequestItems.items()
+            half = len(requests) // 2
+            if half:
+                self._client.batch_write_item(RequestItems={table: requests[:half]})
+            return {"UnprocessedItems": {table: requests[half:]}}
+        return self._client.batch_write_item(RequestItems=RequestItems)
+
+    def put_item(self, **kwargs):
+        if self.claim_failures:
+            self.claim_failures -= 1
+            raise throttled()
+        return self._client.put_item(**kwargs)
+
+
+def throttled():
+    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+                       "BatchWriteItem")
+
+
+def flaky_repo(dynamodb, sleeps, **failures):
+    client = FlakyClient(dynamodb, **failures)
+    return LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=4, sleep=sleeps.append), client
+
+
+def test_unprocessed_items_are_retried_with_growing_jittered_backoff(dynamodb, sleeps):
+    repo, client = flaky_repo(dynamodb, sleeps, unprocessed_rounds=3)
+    outcomes = repo.put_events([make_event(message=str(n)) for n in range(8)], None, NOW)
+    assert all(o.stored for o in outcomes)
+    assert client.batch_calls == 4
+    assert len(sleeps) == 3
+    assert all(0 <= pause <= 0.025 * 2 ** attempt for attempt, pause in enumerate(sleeps))
+    assert len(repo.recent(query(), NOW).events) == 8
+
+
+def test_items_still_unprocessed_after_retries_are_reported_not_dropped(dynamodb, sleeps):
+    repo, _ = flaky_repo(dynamodb, sleeps, unprocessed_rounds=100)
+    outcomes = repo.put_events([make_event(message=str(n)) for n in range(8)], None, NOW)
+    stored = [o for o in outcomes if o.stored]
+    failed = [o for o in outcomes if not o.stored]
+    assert stored and failed
+    assert all(o.error and o.event is None for o in failed)
+    assert {e["log_id"] for e in repo.recent(query(), NOW).events} == {o.log_id for o in stored}
+
+
+@pytest.mark.parametrize("error", [throttled(), ReadTimeoutError(endpoint_url="http://127.0.0.1:1")])
+def test_persistent_throttling_or_timeouts_raise_storage_unavailable(dynamodb, sleeps, error):
+    repo, _ = flaky_repo(dynamodb, sleeps, fail_rounds=100, error=error)
+    with pytest.raises(StorageUnavailable):
+        repo.put_events([make_event()], None, NOW)
+    assert repo.recent(query(), NOW).events == []
+
+
+def test_a_transient_error_then_success_stores_once(dynamodb, sleeps):
+    repo, _ = flaky_repo(dynamodb, sleeps, fail_rounds=2, error=throttled())
+    (outcome,) = repo.put_events([make_event()], None, NOW)
+    assert outcome.stored and len(sleeps) == 2
+
+
+def test_a_non_transient_storage_error_is_not_retried(dynamodb, sleeps):
+    error = ClientError({"Error": {"Code": "ValidationException", "Message": "bad"}}, "BatchWriteItem")
+    repo, client = flaky_repo(dynamodb, sleeps, fail_rounds=100, error=error)
+    with pytest.raises(ClientError):
+        repo.put_events([make_event()], None, NOW)
+    assert client.batch_calls == 1
+
+
+def test_a_throttled_claim_is_retryable_and_a_resend_stores_it_once(dynamodb, sleeps):
+    repo, _ = flaky_repo(dynamodb, sleeps, claim_failures=100)
+    outcomes = repo.put_events([make_event(event_id="a"), make_event(message="plain")], None, NOW)
+    assert not outcomes[0].stored and outcomes[0].error
+    assert outcomes[1].stored
+    retry_repo, _ = flaky_repo(dynamodb, sleeps)
+    (again,) = retry_repo.put_events([make_event(event_id="a")], None, NOW)
+    assert again.stored
+    assert sorted(e["message"] for e in repo.recent(query(), NOW).events) == ["m", "plain"]
+
+
+def test_a_resend_completes_an_event_whose_claim_was_stored_but_write_was_not(dynamodb, sleeps):
+    repo, _ = flaky_repo(dynamodb, sleeps, fail_rounds=100, error=throttled())
+    with pytest.raises(StorageUnavailable):
+        repo.put_events([make_event(event_id="a")], None, NOW)
+    retry_repo, _ = flaky_repo(dynamodb, sleeps)
+    (again,) = retry_repo.put_events([make_event(event_id="a", message="resent")], None, NOW + 10)
+    assert again.stored
+    assert [e["log_id"] for e in repo.recent(query(), NOW + 10).events] == [again.log_id]
+
+
+def test_a_non_transient_claim_error_propagates(dynamodb, sleeps):
+    class Broken(FlakyClient):
+        def put_item(self, **kwargs):
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutItem")
+
+    repo = LogRepository(Broken(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=2, sleep=sleeps.append)
+    with pytest.raises(ClientError):
+        repo.put_events([make_event(event_id="a")], None, NOW)
+
+
+def test_a_claim_timeout_is_retried(dynamodb, sleeps):
+    class SlowOnce(FlakyClient):
+        timeouts = 1
+
+        def put_item(self, **kwargs):
+            if self.timeouts:
+                self.timeouts -= 1
+                raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1")
+            return self._client.put_item(**kwargs)
+
+    repo = LogRepository(SlowOnce(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=3,
+                         sleep=sleeps.append)
+    (outcome,) = repo.put_events([make_event(event_id="a")], None, NOW)
+    assert outcome.stored and len(sleeps) == 1
+
+
+def test_read_throttling_is_storage_unavailable(dynamodb, sleeps):
+    class ThrottledReads(FlakyClient):
+        def query(self, **kwargs):
+            raise throttled()
+
+    repo = LogRepository(ThrottledReads(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, sleep=sleeps.append)
+    with pytest.raises(StorageUnavailable):
+        repo.recent(query(), NOW)
+
+
+# --- reads ---------------------------------------------------------------------
+
+def seed(repo, count, services=("billing", "auth", "search"), step_ms=1000):
+    events = [make_event(service=services[n % len(services)], message=str(n), timestamp_ms=NOW - n * step_ms,
+                         level=("ERROR" if n % 5 == 0 else "INFO"), log_type=("audit" if n % 2 else "application"))
+              for n in range(count)]
+    for start in range(0, count, 1000):
+        store(repo, events[start:start + 1000])
+    return events
+
+
+def expected_order(events, predicate=lambda e: True):
+    return [e.message for e in sorted(events, key=lambda e: e.timestamp_ms, reverse=True) if predicate(e)]
+
+
+def test_newest_first_across_all_services(repo):
+    events = seed(repo, 40)
+    assert [e["message"] for e in repo.recent(query(limit=15), NOW).events] == expected_order(events)[:15]
+
+
+def test_ties_in_timestamp_are_broken_by_log_id_descending(repo):
+    store(repo, [make_event(message=str(n)) for n in range(5)])
+    store(repo, [make_event(message=f"later-{n}") for n in range(5)])
+    returned = repo.recent(query(), NOW).events
+    assert [e["log_id"] for e in returned] == sorted((e["log_id"] for e in returned), reverse=True)
+
+
+def test_following_pages_visits_every_event_exactly_once_in_order(repo):
+    events = seed(repo, 97, step_ms=7)
+    seen, pages = read_all(repo, query(limit=10))
+    assert [e["message"] for e in seen] == expected_order(events)
+    assert pages == 10
+
+
+def test_service_filter_pages_through_only_that_service(repo):
+    events = seed(repo, 60)
+    seen, _ = read_all(repo, query(limit=7, service_name="auth"))
+    assert [e["message"] for e in seen] == expected_order(events, lambda e: e.service_name == "auth")
+
+
+@pytest.mark.parametrize("level, log_type", [("ERROR", None), (None, "audit"), ("ERROR", "audit")])
+def test_level_and_type_filters(repo, level, log_type):
+    events = seed(repo, 60)
+    seen, _ = read_all(repo, query(limit=4, level=level, log_type=log_type))
+
+    def matches(e):
+        return (level is None or e.level == level) and (log_type is None or e.log_type == log_type)
+
+    assert [e["message"] for e in seen] == expected_order(events, matches)
+
+
+def test_time_window_is_inclusive_and_exact(repo):
+    events = seed(repo, 30)
+    since, until = NOW - 20_000, NOW - 10_000
+    seen, _ = read_all(repo, query(since_ms=since, until_ms=until))
+    assert [e["message"] for e in seen] == expected_order(events, lambda e: since <= e.timestamp_ms <= until)
+    assert len(seen) == 11
+
+
+def test_expired_events_are_never_returned(repo):
+    store(repo, [make_event(message="old", timestamp_ms=NOW - ev.DAY_MS), make_event(message="new")])
+    later = NOW + (RETENTION - 1) * ev.DAY_MS + 1
+    wide = query(since_ms=NOW - 2 * ev.DAY_MS, until_ms=later)
+    assert [e["message"] for e in repo.recent(wide, later).events] == ["new"]
+
+
+def test_an_empty_or_inverted_window_reads_nothing(repo, recorder):
+    seed(repo, 5)
+    calls_before = len(recorder.calls)
+    page = repo.recent(query(since_ms=NOW - 10, until_ms=NOW - 20), NOW)
+    assert page.events == [] and page.next_after is None and len(recorder.calls) == calls_before
+    assert repo.recent(query(), NOW, after=ids.ALPHABET[0] * ids.LENGTH).events == []
+
+
+def test_no_next_page_when_the_last_page_is_exactly_full_and_nothing_remains(repo):
+    seed(repo, 10)
+    page = repo.recent(query(limit=10), NOW)
+    assert len(page.events) == 10
+    follow = repo.recent(query(limit=10), NOW, after=page.next_after) if page.next_after else None
+    assert follow is None or (follow.events == [] and follow.next_after is None)
+
+
+@pytest.mark.parametrize("service_name", [None, "billing"])
+def test_a_read_costs_about_twice_the_page_however_large_the_table(repo, recorder, service_name):
+    seed(repo, 3000, services=("billing",) * 9 + ("auth",), step_ms=10)
+    before_calls, before_scanned = len(recorder.calls), recorder.scanned
+    page = repo.recent(query(limit=100, service_name=service_name), NOW)
+    calls = recorder.calls[before_calls:]
+    scanned = recorder.scanned - before_scanned
+    assert len(page.events) == 100
+    assert set(calls) == {"Query"}
+    assert scanned <= 2 * 100 + SHARDS
+    assert page.items_read == scanned and page.calls == len(calls)
