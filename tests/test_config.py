@@ -1,0 +1,159 @@
+"""Settings, stage configuration, policy files and the one table definition."""
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib import repository, service, settings
+from devtools.table import load_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+DEPLOYED = ("dev", "staging", "prod")
+APP_VARIABLES = set(settings.ALL) - {"AWS_DEFAULT_REGION"}
+TEST_ONLY_VARIABLES = {"AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"}
+
+
+def stage_environment(stage):
+    return {**CONFIG.get("environment_variables", {}), **CONFIG["stages"][stage]["environment_variables"]}
+
+
+# --- settings ------------------------------------------------------------------
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in settings.ALL:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_missing_required_settings_fail_loudly_by_name(clean_env):
+    with pytest.raises(settings.SettingsError, match="LOG_TABLE_NAME"):
+        settings.table_name()
+    with pytest.raises(settings.SettingsError, match="LOG_RETENTION_DAYS"):
+        settings.retention_days()
+    with pytest.raises(settings.SettingsError, match="CURSOR_SIGNING_KEY or CURSOR_KEY_PARAMETER"):
+        settings.cursor_key_source()
+
+
+@pytest.mark.parametrize("value", ["seven", "0", "99999", "1.5"])
+def test_malformed_numbers_fail_loudly(clean_env, value):
+    clean_env.setenv("LOG_RETENTION_DAYS", value)
+    with pytest.raises(settings.SettingsError, match="LOG_RETENTION_DAYS"):
+        settings.retention_days()
+
+
+def test_optional_settings_have_defaults_and_can_be_raised(clean_env):
+    assert settings.service_shards() == settings.timeline_shards() == settings.DEFAULT_SHARDS
+    assert settings.write_max_attempts() == settings.DEFAULT_WRITE_MAX_ATTEMPTS
+    clean_env.setenv("SERVICE_SHARDS", "32")
+    assert settings.service_shards() == 32
+
+
+def test_a_short_cursor_key_is_refused(clean_env):
+    clean_env.setenv("CURSOR_SIGNING_KEY", "short")
+    with pytest.raises(settings.SettingsError, match="at least 16"):
+        settings.cursor_key_source()
+
+
+def test_deployed_stages_read_the_cursor_key_from_ssm(clean_env):
+    clean_env.setenv("CURSOR_KEY_PARAMETER", "/simple-log-service/dev/cursor-signing-key")
+    with mock_aws():
+        service.reset()
+        boto3.client("ssm").put_parameter(
+            Name="/simple-log-service/dev/cursor-signing-key", Value="k" * 40, Type="SecureString")
+        assert service.cursor_key() == "k" * 40
+    service.reset()
+
+
+def test_settings_are_read_lazily_not_at_import():
+    source = (ROOT / "chalicelib" / "settings.py").read_text()
+    module_level = [line for line in source.splitlines() if line.startswith(("os.environ", "_cached"))]
+    assert module_level == []
+    for path in (ROOT / "chalicelib").glob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if "os.environ" in line and path.name != "settings.py":
+                pytest.fail(f"{path.name}:{number} reads the environment outside settings.py")
+
+
+# --- stages ----------------------------------------------------------------------
+
+def test_all_stages_exist():
+    assert set(CONFIG["stages"]) == {"local", "test", *DEPLOYED}
+
+
+@pytest.mark.parametrize("stage", ["local", "test", *DEPLOYED])
+def test_every_stage_passes_exactly_the_variables_the_settings_module_reads(stage):
+    env = stage_environment(stage)
+    extra = set(env) - set(settings.ALL) - (TEST_ONLY_VARIABLES if stage == "test" else set())
+    assert extra == set()
+    assert {settings.TABLE_NAME, settings.RETENTION_DAYS} <= set(env)
+    assert settings.CURSOR_KEY in env or settings.CURSOR_KEY_PARAMETER in env
+
+
+def test_the_test_stage_has_no_endpoint_variables_and_no_metadata_probe():
+    env = stage_environment("test")
+    assert not [name for name in env if name.startswith("AWS_ENDPOINT_URL")]
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+
+
+@pytest.mark.parametrize("stage, days", [("dev", "3"), ("staging", "7"), ("prod", "7")])
+def test_retention_per_stage(stage, days):
+    assert stage_environment(stage)["LOG_RETENTION_DAYS"] == days
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_deployed_stages_keep_secrets_out_of_config(stage):
+    env = stage_environment(stage)
+    assert settings.CURSOR_KEY not in env
+    assert env[settings.CURSOR_KEY_PARAMETER] == f"/simple-log-service/{stage}/cursor-signing-key"
+
+
+# --- least-privilege policy files --------------------------------------------------
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_deployed_stages_use_an_explicit_least_privilege_policy(stage):
+    stage_config = CONFIG["stages"][stage]
+    assert stage_config["autogen_policy"] is False
+    policy = json.loads((ROOT / ".chalice" / stage_config["iam_policy_file"]).read_text())
+    actions, resources = set(), []
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions.update(statement["Action"])
+        resources.extend(statement["Resource"])
+    dynamodb_actions = {action for action in actions if action.startswith("dynamodb:")}
+    assert dynamodb_actions == {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"}
+    assert not any("*" in action for action in actions)
+    table = f"table/simple-log-service-{stage}"
+    dynamodb_resources = [r for r in resources if r.startswith("arn:aws:dynamodb:")]
+    assert sorted(r.rsplit(":", 1)[1] for r in dynamodb_resources) == [table, f"{table}/index/timeline"]
+    assert "*" not in resources
+    for resource in resources:
+        assert "*" not in resource.rsplit(":", 1)[0].replace("${aws:RequestedRegion}", "").replace(
+            "${aws:PrincipalAccount}", ""), resource
+
+
+# --- one table definition -------------------------------------------------------------
+
+def test_the_repository_uses_the_keys_of_the_one_table_definition():
+    schema = load_schema()
+    (index,) = schema["global_secondary_indexes"]
+    assert (schema["hash_key"], schema["range_key"]) == (repository.HASH_KEY, repository.RANGE_KEY)
+    assert (index["name"], index["hash_key"], index["range_key"]) == (
+        repository.TIMELINE_INDEX, repository.TIMELINE_HASH_KEY, repository.RANGE_KEY)
+    assert schema["ttl_attribute"] == repository.TTL_ATTRIBUTE
+
+
+def test_the_table_created_locally_matches_the_definition(dynamodb):
+    from tests.conftest import TABLE_NAME
+
+    table = dynamodb.describe_table(TableName=TABLE_NAME)["Table"]
+    schema = load_schema()
+    assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {
+        schema["hash_key"]: "HASH", schema["range_key"]: "RANGE"}
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == schema["global_secondary_indexes"][0]["name"]
+    ttl = dynamodb.describe_time_to_live(TableName=TABLE_NAME)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == schema["ttl_attribute"] and ttl["TimeToLiveStatus"] == "ENABLED"
