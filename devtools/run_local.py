@@ -1,5 +1,8 @@
-"""The local stack behind ``make run``: moto_server on loopback, the log table, chalice local.
+"""The local stack behind ``make run``: moto_server on loopback, the log table, the API.
 
+The API is ``chalice local``'s server behind the local API Gateway
+(``devtools.local_gateway``), which enforces SigV4 (IAM) authorization with the
+keys in ``local/aws-credentials``; ``--no-iam`` (or ``LOCAL_IAM=off``) turns that off.
 Both servers bind 127.0.0.1. Stopping this process (Ctrl-C, SIGTERM) stops both.
 No AWS account is needed: credentials are dummies and the metadata probe is off.
 """
@@ -38,6 +41,8 @@ def local_environment(dynamodb_port):
 
 def _port_is_free(port):
     with socket.socket() as sock:
+        # Like the servers themselves: connections in TIME_WAIT do not make a port busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -80,6 +85,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     parser.add_argument("--dynamodb-port", type=int, default=int(os.environ.get("DYNAMODB_PORT", 8001)))
+    parser.add_argument("--no-iam", dest="iam", action="store_false",
+                        default=os.environ.get("LOCAL_IAM", "on").lower() not in ("off", "0", "false", "no"),
+                        help="admit unsigned requests (default: SigV4 enforced; also LOCAL_IAM=off)")
     args = parser.parse_args(argv)
 
     for port, name in ((args.port, "PORT"), (args.dynamodb_port, "DYNAMODB_PORT")):
@@ -112,13 +120,14 @@ def main(argv=None):
         print(f"DynamoDB emulator on http://{HOST}:{args.dynamodb_port}, table {_table_name()}", flush=True)
 
         api = subprocess.Popen(
-            [str(bin_dir / "chalice"), "local", "--stage", STAGE, "--host", HOST, "--port", str(args.port),
-             "--no-autoreload"],
+            [sys.executable, "-m", "devtools.local_gateway", "--stage", STAGE, "--host", HOST,
+             "--port", str(args.port)] + ([] if args.iam else ["--no-iam"]),
             cwd=ROOT, env=env,
         )
         processes.append(api)
-        _wait_for_port(args.port, api, "chalice local")
-        print(f"Simple Log Service on http://{HOST}:{args.port} (Ctrl-C stops both)", flush=True)
+        _wait_for_port(args.port, api, "the local API")
+        auth = "SigV4 required: keys in local/aws-credentials" if args.iam else "IAM NOT enforced"
+        print(f"Simple Log Service on http://{HOST}:{args.port} ({auth}; Ctrl-C stops both)", flush=True)
         return api.wait()
     finally:
         _stop(processes)

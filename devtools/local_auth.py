@@ -1,0 +1,346 @@
+"""SigV4 verification and caller roles for the local stack, as API Gateway's IAM authorization does it.
+
+Local only: ``make run`` serves the API through ``devtools.local_gateway``, which
+calls this module before a request reaches the Chalice app. Nothing here ships in
+the Lambda package (Chalice packages only ``app.py``, ``chalicelib/`` and
+``requirements.txt``); behind API Gateway, IAM does this job.
+
+The signature is recomputed with botocore's own SigV4 code (``SigV4Auth``) from the
+request as it came off the wire, with the secret of the access key it names,
+and compared in constant time. Each local key belongs to one caller role of
+``infra/caller_roles.json``, the file Terraform's caller roles are built from,
+and a role may call only its routes.
+"""
+import configparser
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, HTTPHeaders
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLER_ROLES_PATH = ROOT / "infra" / "caller_roles.json"
+CREDENTIALS_PATH = ROOT / "local" / "aws-credentials"
+OUTPUTS_PATH = ROOT / "local" / "outputs.json"
+
+LOCAL_ACCOUNT = "000000000000"
+LOCAL_REGION = "us-east-1"
+SERVICE = "execute-api"
+APP_NAME = "simple-log-service"
+MAX_CLOCK_SKEW_S = 300
+SESSION_SECONDS = 3600
+AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+
+_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),"
+    r"\s*Signature=(?P<signature>[0-9a-f]{64})\s*\Z"
+)
+
+
+class AuthError(Exception):
+    """A request API Gateway would refuse: 403 with ``{"Code", "Message"}``."""
+
+    status = 403
+
+    def __init__(self, code, message):
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+    def to_dict(self):
+        return {"Code": self.code, "Message": self.message}
+
+
+@dataclass(frozen=True)
+class Role:
+    """A caller role: its short name (``log-ingest``), ARN and allowed ``(method, path)`` routes."""
+
+    name: str
+    arn: str
+    routes: frozenset
+    external_id: str | None = None
+
+    @property
+    def role_name(self):
+        return self.arn.rsplit("/", 1)[-1]
+
+    def session_arn(self, session_name):
+        return f"arn:aws:sts::{LOCAL_ACCOUNT}:assumed-role/{self.role_name}/{session_name}"
+
+    def allows(self, method, path):
+        return (method.upper(), path) in self.routes
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed a request: the key, its secret, and the role it acts as."""
+
+    access_key: str
+    secret_key: str
+    role: Role
+    user_arn: str
+    session_token: str | None = None
+    expires_at: float | None = None
+
+
+def role_arn(role_name, stage="local"):
+    return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{APP_NAME}-{stage}-{role_name}"
+
+
+def _output_value(outputs, name):
+    value = outputs.get(name)
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def load_roles(caller_roles_path=CALLER_ROLES_PATH, outputs_path=OUTPUTS_PATH):
+    """The local caller roles, by short name, from caller_roles.json (+ local external ids)."""
+    definitions = json.loads(Path(caller_roles_path).read_text())["roles"]
+    outputs = json.loads(Path(outputs_path).read_text()) if Path(outputs_path).exists() else {}
+    return {
+        name: Role(
+            name=name,
+            arn=role_arn(name),
+            routes=frozenset((method.upper(), path) for method, path in spec["routes"]),
+            external_id=_output_value(outputs, spec["external_id_variable"]),
+        )
+        for name, spec in definitions.items()
+    }
+
+
+def load_static_callers(roles, caller_roles_path=CALLER_ROLES_PATH, credentials_path=CREDENTIALS_PATH):
+    """``{access key: Caller}`` for each role's local profile in the shared-credentials file."""
+    definitions = json.loads(Path(caller_roles_path).read_text())["roles"]
+    parser = configparser.ConfigParser()
+    parser.read(credentials_path)
+    callers = {}
+    for name, spec in definitions.items():
+        profile = parser[spec["local_profile"]]
+        role = roles[name]
+        access_key = profile["aws_access_key_id"].strip()
+        callers[access_key] = Caller(access_key, profile["aws_secret_access_key"].strip(), role,
+                                     role.session_arn("local"))
+    return callers
+
+
+class CallerRegistry:
+    """Every key the local stack accepts: the static local profiles and STS sessions it issued."""
+
+    def __init__(self, roles, static_callers, clock=time.time):
+        self.roles = roles
+        self._static = dict(static_callers)
+        self._sessions = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    @classmethod
+    def from_files(cls, clock=time.time):
+        roles = load_roles()
+        return cls(roles, load_static_callers(roles), clock=clock)
+
+    def lookup(self, access_key):
+        caller = self._static.get(access_key)
+        if caller is not None:
+            return caller
+        with self._lock:
+            caller = self._sessions.get(access_key)
+            if caller is not None and caller.expires_at <= self._clock():
+                del self._sessions[access_key]
+                caller = None
+        return caller
+
+    def role_by_arn(self, arn):
+        return next((role for role in self.roles.values() if role.arn == arn), None)
+
+    def issue_session(self, role, session_name, duration_s=SESSION_SECONDS):
+        """Temporary credentials for ``role``, as STS AssumeRole hands them out."""
+        access_key = "ASIALOCAL" + secrets.token_hex(6).upper()[:11]
+        caller = Caller(
+            access_key=access_key,
+            secret_key=secrets.token_urlsafe(30),
+            role=role,
+            user_arn=role.session_arn(session_name),
+            session_token="local-only-session-" + secrets.token_urlsafe(48),
+            expires_at=self._clock() + duration_s,
+        )
+        with self._lock:
+            self._sessions[access_key] = caller
+        return caller
+
+
+class _ExactHeadersSigV4(SigV4Auth):
+    """botocore's SigV4 over exactly the headers the client said it signed, and a given canonical query."""
+
+    def __init__(self, credentials, service_name, region_name, signed_headers, canonical_query):
+        super().__init__(credentials, service_name, region_name)
+        self._signed = signed_headers
+        self._query = canonical_query
+
+    def headers_to_sign(self, request):
+        return self._signed
+
+    def canonical_query_string(self, request):
+        return self._query
+
+
+def _raw_pairs(raw_query):
+    return [part.partition("=")[::2] for part in raw_query.split("&") if part]
+
+
+def canonical_queries(raw_query):
+    """The canonical query strings a client may have signed for the raw query it sent.
+
+    SigV4 says decode each name and value, then URI-encode it (botocore's rule for
+    parameters; ``+`` is a literal plus). Some signers instead sort the query as
+    sent (botocore with a pre-encoded URL), or encode it as sent without decoding
+    first (awscurl, which turns ``%2B`` into ``%252B``). Each candidate is computed
+    from the bytes received, so an altered query matches none of them.
+    """
+    pairs = _raw_pairs(raw_query)
+    decoded = sorted((quote(unquote(k), safe="-_.~"), quote(unquote(v), safe="-_.~")) for k, v in pairs)
+    as_sent = sorted(pairs)
+    awscurl = sorted(
+        (quote(k.strip(), safe="~=").replace("=", "=="), quote(v.split("=")[0].strip(), safe="~=").replace("=", "=="))
+        for k, v in pairs
+    )
+    candidates = []
+    for variant in (decoded, as_sent, awscurl):
+        text = "&".join(f"{k}={v}" for k, v in variant)
+        if text not in candidates:
+            candidates.append(text)
+    return candidates
+
+
+def _parse_amz_date(text):
+    try:
+        return datetime.strptime(text, AMZ_DATE_FORMAT).replace(tzinfo=UTC).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+class SigV4Verifier:
+    """Checks a request's SigV4 signature the way API Gateway does, for one service and region."""
+
+    def __init__(self, registry, service=SERVICE, region=LOCAL_REGION, clock=time.time):
+        self._registry = registry
+        self._service = service
+        self._region = region
+        self._clock = clock
+
+    def verify(self, method, target, headers, body):
+        """The ``Caller`` who signed the request, or ``AuthError``.
+
+        ``target`` is the request target exactly as sent (path and raw query);
+        ``headers`` a list of ``(name, value)`` pairs as received.
+        """
+        by_name = {}
+        for name, value in headers:
+            by_name.setdefault(name.lower(), []).append(value)
+        authorization = (by_name.get("authorization") or [None])[0]
+        if not authorization:
+            raise AuthError("MissingAuthenticationTokenException", "Missing Authentication Token")
+        match = _AUTHORIZATION.match(authorization.strip())
+        if match is None:
+            raise AuthError("IncompleteSignatureException",
+                            "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
+                            "parameters (AWS4-HMAC-SHA256)")
+        access_key, scope = self._credential(match["credential"], by_name)
+        caller = self._registry.lookup(access_key)
+        if caller is None:
+            raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid")
+        signed_names = match["signed"].lower().split(";")
+        for required in ("host", "x-amz-date"):
+            if required not in signed_names:
+                raise AuthError("IncompleteSignatureException", f"SignedHeaders must include {required}")
+        missing = [name for name in signed_names if name not in by_name]
+        if missing:
+            raise AuthError("IncompleteSignatureException", f"signed header {missing[0]} is not in the request")
+        self._check_session_token(caller, by_name, signed_names)
+
+        given = match["signature"]
+        candidates = self._signatures(caller, method, target, by_name, signed_names, body, scope)
+        if not any([hmac.compare_digest(expected, given) for expected in candidates]):
+            raise AuthError("InvalidSignatureException",
+                            "The request signature we calculated does not match the signature you provided. "
+                            "Check your AWS Secret Access Key and signing method.")
+        return caller
+
+    def _credential(self, credential, by_name):
+        parts = credential.split("/")
+        if len(parts) != 5 or parts[4] != "aws4_request":
+            raise AuthError("IncompleteSignatureException",
+                            "Credential must be <access key>/<yyyymmdd>/<region>/<service>/aws4_request")
+        access_key, day, region, service, _ = parts
+        amz_date = (by_name.get("x-amz-date") or [None])[0]
+        moment = _parse_amz_date(amz_date)
+        if moment is None:
+            raise AuthError("IncompleteSignatureException",
+                            "Authorization requires a valid X-Amz-Date header (yyyymmddThhmmssZ)")
+        if day != amz_date[:8]:
+            raise AuthError("InvalidSignatureException", f"Credential date {day} does not match X-Amz-Date {amz_date}")
+        if region != self._region or service != self._service:
+            raise AuthError("InvalidSignatureException",
+                            f"Credential should be scoped to region '{self._region}' and service '{self._service}', "
+                            f"not '{region}' and '{service}'")
+        now = self._clock()
+        if abs(now - moment) > MAX_CLOCK_SKEW_S:
+            now_text = datetime.fromtimestamp(now, UTC).strftime(AMZ_DATE_FORMAT)
+            raise AuthError("InvalidSignatureException",
+                            f"Signature expired: {amz_date} is more than 5 minutes away from now ({now_text})")
+        return access_key, amz_date
+
+    @staticmethod
+    def _check_session_token(caller, by_name, signed_names):
+        token = (by_name.get("x-amz-security-token") or [None])[0]
+        if caller.session_token is None:
+            if token is not None:
+                raise AuthError("UnrecognizedClientException",
+                                "The security token included in the request is invalid")
+            return
+        if token is None or not hmac.compare_digest(token.encode(), caller.session_token.encode()):
+            raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid")
+        if "x-amz-security-token" not in signed_names:
+            raise AuthError("IncompleteSignatureException", "X-Amz-Security-Token must be signed")
+
+    def _signatures(self, caller, method, target, by_name, signed_names, body, amz_date):
+        """The signature of this request under each canonical query a client may have signed."""
+        path, _, raw_query = target.partition("?")
+        host = by_name["host"][0]
+        request = AWSRequest(method=method.upper(), url=f"http://{host}{path}", data=body or b"")
+        # The request carries no headers of its own: botocore would take a claimed X-Amz-Content-SHA256
+        # as the payload hash, so the hash comes from the body itself (a claimed value is still signed).
+        headers_to_sign = HTTPHeaders()
+        for name in signed_names:
+            headers_to_sign[name] = ",".join(by_name[name])
+        claimed = (by_name.get("x-amz-content-sha256") or [None])[0]
+        if claimed is not None and claimed != hashlib.sha256(body or b"").hexdigest():
+            raise AuthError("InvalidSignatureException", "X-Amz-Content-SHA256 does not match the request body")
+        request.context["timestamp"] = amz_date
+        credentials = Credentials(caller.access_key, caller.secret_key, caller.session_token)
+        signatures = []
+        for query in canonical_queries(raw_query):
+            signer = _ExactHeadersSigV4(credentials, self._service, self._region, headers_to_sign, query)
+            canonical = signer.canonical_request(request)
+            signatures.append(signer.signature(signer.string_to_sign(request, canonical), request))
+        return signatures
+
+
+def authorize(caller, method, path):
+    """``AuthError`` unless the caller's role may call ``method path``."""
+    if not caller.role.allows(method, path):
+        raise AuthError(
+            "AccessDeniedException",
+            f"User: {caller.user_arn} is not authorized to perform: execute-api:Invoke on resource: "
+            f"{method.upper()} {path} (role {caller.role.name} allows only "
+            + ", ".join(f"{m} {p}" for m, p in sorted(caller.role.routes)) + ")",
+        )
+
