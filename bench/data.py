@@ -1,0 +1,45 @@
+"""Synthetic log events: 20 services, one of them sending 90% of the traffic."""
+import json
+import random
+
+SERVICES = tuple(f"svc-{number:02d}" for number in range(20))
+HOT_SERVICE = SERVICES[0]
+HOT_SHARE = 0.9
+LEVELS = ("DEBUG", "INFO", "INFO", "INFO", "WARN", "ERROR")
+EVENT_BYTES = 200
+
+
+def pick_service(rng):
+    return HOT_SERVICE if rng.random() < HOT_SHARE else rng.choice(SERVICES[1:])
+
+
+def event(rng, sequence, timestamp_ms, service_name=None, event_id=None, size=EVENT_BYTES):
+    """One event whose JSON is ``size`` bytes (without ``event_id``); ``sequence`` makes it unique."""
+    body = {
+        "service_name": service_name or pick_service(rng),
+        "level": rng.choice(LEVELS),
+        "log_type": "application",
+        "timestamp": timestamp_ms,
+        "message": "",
+        "metadata": {"request_id": f"req-{sequence:08d}"},
+    }
+    head = f"seq={sequence:08d} GET /api/orders 200 "
+    padding = size - len(json.dumps(body, separators=(",", ":"))) - len(head)
+    body["message"] = head + "x" * max(0, padding)
+    if event_id is not None:
+        body["event_id"] = event_id
+    return body
+
+
+def events(count, now_ms, span_ms, seed=7, with_event_id=False):
+    """``count`` events with distinct timestamps spread over ``(now - span, now]``."""
+    rng = random.Random(seed)
+    offsets = rng.sample(range(span_ms), count)
+    return [
+        event(rng, sequence, now_ms - offset, event_id=f"evt-{seed}-{sequence:08d}" if with_event_id else None)
+        for sequence, offset in enumerate(offsets)
+    ]
+
+
+def sequence_of(message):
+    return int(message.split(" ", 1)[0].removeprefix("seq="))

@@ -1,0 +1,149 @@
+"""Ingest cost: HTTP requests, DynamoDB write calls and write request units per event, ours against the original.
+
+10,000 events of about 200 bytes of JSON go through the service's Lambda entry
+point in batches of 1,000 (the contract's maximum), into moto in-process. The
+meter on the service's own client records every successful write call and
+every item it stored; write request units follow from those items' sizes by
+DynamoDB's rules (``bench.sizes``), index writes included. Then the same
+events again, each with an ``event_id`` (idempotent ingest: one claim item per
+event, written with a conditional PutItem). The original design gets the same
+events, one HTTP request and one PutItem each (``bench.baseline``).
+"""
+import json
+import math
+import time
+
+import boto3
+from moto import mock_aws
+
+from bench import baseline, data, pricing, sizes
+from bench.env import configure, invoke, lambda_event, lambda_memory_mb
+from bench.meter import DynamoDBMeter
+
+
+def _units(written, schema_of):
+    table_units = index_units = 0
+    item_bytes = []
+    for table, item in written:
+        units = sizes.put_write_units(item, schema_of[table])
+        table_units += units[0]
+        index_units += units[1]
+        item_bytes.append(sizes.item_size(item))
+    return table_units, index_units, item_bytes
+
+
+def _ours(raws, batch, with_event_id):
+    from app import app
+    from chalicelib import aws, service, settings
+    from devtools.table import create_table, load_schema
+
+    with mock_aws():
+        service.reset()
+        create_table(boto3.client("dynamodb"), settings.table_name())
+        meter = DynamoDBMeter().attach(aws.client("dynamodb"))
+        requests = 0
+        for start in range(0, len(raws), batch):
+            body = json.dumps({"logs": raws[start:start + batch]})
+            status, answer = invoke(app, lambda_event("POST", "/logs", body=body))
+            requests += 1
+            if status != 201 or answer["accepted"] != len(raws[start:start + batch]):
+                raise RuntimeError(f"POST /logs answered {status}: {str(answer)[:300]}")
+        service.reset()
+    table_units, index_units, item_bytes = _units(meter.written, {settings.table_name(): load_schema()})
+    events = len(raws)
+    return {
+        "events": events,
+        "event_json_bytes": round(sum(len(json.dumps(raw, separators=(",", ":"))) for raw in raws) / events, 1),
+        "http_requests_per_1000_events": round(requests * 1000 / events, 2),
+        "ddb_write_calls_per_1000_events": round(meter.write_calls * 1000 / events, 2),
+        "write_calls_by_operation_per_1000_events": {
+            operation: round(count * 1000 / events, 2) for operation, count in sorted(meter.calls.items())},
+        "items_written_per_event": round(len(meter.written) / events, 3),
+        "max_item_bytes": max(item_bytes),
+        "wru_per_event": round((table_units + index_units) / events, 3),
+        "wru_table_per_event": round(table_units / events, 3),
+        "wru_index_per_event": round(index_units / events, 3),
+        "write_calls_per_request": meter.write_calls / requests,
+    }
+
+
+def _seed(raws):
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        baseline.create_table(client, "original")
+        table = boto3.resource("dynamodb").Table("original")
+        meter = DynamoDBMeter().attach(table.meta.client)
+        for raw in raws:
+            baseline.ingest(table, raw, timestamp_s=raw["timestamp"] / 1000)
+    table_units, index_units, item_bytes = _units(meter.written, {"original": baseline.SCHEMA})
+    events = len(raws)
+    return {
+        "http_requests_per_1000_events": 1000.0,
+        "ddb_write_calls_per_1000_events": round(meter.write_calls * 1000 / events, 2),
+        "wru_per_event": round((table_units + index_units) / events, 3),
+        "max_item_bytes": max(item_bytes),
+    }
+
+
+def run(overhead, events=10_000, batch=1000, log=print):
+    """``overhead`` is ``bench.overhead.run()``'s result: the measured CPU per request that Lambda bills."""
+    configure()
+    from chalicelib.repository import WORKERS
+
+    now_ms = int(time.time() * 1000)
+    plain = _ours(data.events(events, now_ms, 3_600_000, seed=5), batch, with_event_id=False)
+    with_ids = _ours(data.events(events, now_ms, 3_600_000, seed=6, with_event_id=True), batch, with_event_id=True)
+    seed = _seed(data.events(events, now_ms, 3_600_000, seed=5))
+
+    memory_mb = lambda_memory_mb()
+    waves = math.ceil(plain["write_calls_per_request"] / WORKERS)
+    ours_ms = pricing.lambda_duration_ms(overhead["request_cpu_ms"], waves, memory_mb)
+    claims = with_ids["write_calls_by_operation_per_1000_events"].get("PutItem", 0) * batch / 1000
+    id_waves = math.ceil(claims / WORKERS) + math.ceil((with_ids["write_calls_per_request"] - claims) / WORKERS)
+    ids_ms = pricing.lambda_duration_ms(overhead["event_id_request_cpu_ms"], id_waves, memory_mb)
+    seed_ms = pricing.lambda_duration_ms(overhead["seed_request_cpu_ms"], 1, memory_mb)
+    usd, usd_parts = pricing.usd_per_million_events(1 / batch, plain["wru_per_event"], ours_ms, memory_mb)
+    ids_usd, ids_parts = pricing.usd_per_million_events(1 / batch, with_ids["wru_per_event"], ids_ms, memory_mb)
+    seed_usd, seed_parts = pricing.usd_per_million_events(1.0, seed["wru_per_event"], seed_ms, memory_mb)
+
+    result = {
+        "events": events,
+        "event_json_bytes": plain["event_json_bytes"],
+        "http_requests_per_1000_events": plain["http_requests_per_1000_events"],
+        "ddb_write_calls_per_1000_events": plain["ddb_write_calls_per_1000_events"],
+        "wru_per_event": plain["wru_per_event"],
+        "wru_table_per_event": plain["wru_table_per_event"],
+        "wru_index_per_event": plain["wru_index_per_event"],
+        "max_item_bytes": plain["max_item_bytes"],
+        "lambda_ms_per_request": ours_ms,
+        "usd_per_million_events": usd,
+        "usd_parts": usd_parts,
+        "with_event_id": {
+            "event_json_bytes": with_ids["event_json_bytes"],
+            "http_requests_per_1000_events": with_ids["http_requests_per_1000_events"],
+            "ddb_write_calls_per_1000_events": with_ids["ddb_write_calls_per_1000_events"],
+            "write_calls_by_operation_per_1000_events": with_ids["write_calls_by_operation_per_1000_events"],
+            "wru_per_event": with_ids["wru_per_event"],
+            "max_item_bytes": with_ids["max_item_bytes"],
+            "lambda_ms_per_request": ids_ms,
+            "usd_per_million_events": ids_usd,
+            "usd_parts": ids_parts,
+        },
+        "seed_http_requests_per_1000_events": seed["http_requests_per_1000_events"],
+        "seed_ddb_write_calls_per_1000_events": seed["ddb_write_calls_per_1000_events"],
+        "seed_wru_per_event": seed["wru_per_event"],
+        "seed_lambda_ms_per_request": seed_ms,
+        "seed_usd_per_million_events": seed_usd,
+        "seed_usd_parts": seed_parts,
+        "lambda_memory_mb": memory_mb,
+        "prices_usd": pricing.PRICES_USD,
+        "dynamodb_round_trip_ms_assumed": pricing.DYNAMODB_ROUND_TRIP_MS,
+    }
+    log(f"ingest: ours {result['http_requests_per_1000_events']} HTTP requests, "
+        f"{result['ddb_write_calls_per_1000_events']} write calls per 1000 events, "
+        f"{result['wru_per_event']} WRU/event, ${usd}/M events; "
+        f"with event_id {with_ids['ddb_write_calls_per_1000_events']} calls, "
+        f"{with_ids['wru_per_event']} WRU/event, ${ids_usd}/M; "
+        f"original {seed['ddb_write_calls_per_1000_events']} calls, "
+        f"{seed['wru_per_event']} WRU/event, ${seed_usd}/M")
+    return result

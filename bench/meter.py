@@ -1,0 +1,68 @@
+"""Count what a boto3 DynamoDB client really does, from botocore's own events.
+
+The meter never asks the service for its counters: it hooks the client that
+the service uses (``after-call.dynamodb`` for results, ``before-parameter-build``
+for what was sent), so a figure is what went over the wire to DynamoDB.
+"""
+import threading
+from collections import Counter
+
+READ_OPERATIONS = ("Query", "Scan")
+WRITE_OPERATIONS = ("PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem", "TransactWriteItems")
+
+
+class DynamoDBMeter:
+    """Calls per operation, ``ScannedCount`` summed over reads, and every item written."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    def attach(self, client):
+        client.meta.events.register("before-parameter-build.dynamodb", self._before)
+        client.meta.events.register("after-call.dynamodb", self._after)
+        return self
+
+    def reset(self):
+        with self._lock:
+            self.calls = Counter()
+            self.scanned = 0
+            self.returned = 0
+            self.written = []
+
+    @property
+    def read_calls(self):
+        return sum(self.calls[operation] for operation in READ_OPERATIONS)
+
+    @property
+    def write_calls(self):
+        return sum(self.calls[operation] for operation in WRITE_OPERATIONS)
+
+    def _before(self, params, model, context, **_):
+        context["bench_params"] = params
+
+    def _after(self, http_response, parsed, model, context, **_):
+        if http_response.status_code >= 300:
+            return
+        operation = model.name
+        params = context.get("bench_params", {})
+        with self._lock:
+            self.calls[operation] += 1
+            if operation in READ_OPERATIONS:
+                self.scanned += parsed.get("ScannedCount", 0)
+                self.returned += parsed.get("Count", 0)
+            elif operation == "PutItem":
+                self.written.append((params["TableName"], params["Item"]))
+            elif operation == "BatchWriteItem":
+                self.written.extend(_stored_puts(params, parsed))
+
+
+def _stored_puts(params, parsed):
+    """``(table, item)`` for every put of a BatchWriteItem that DynamoDB did not hand back unprocessed."""
+    unprocessed = parsed.get("UnprocessedItems") or {}
+    for table, requests in params["RequestItems"].items():
+        left = [request["PutRequest"]["Item"] for request in unprocessed.get(table, []) if "PutRequest" in request]
+        for request in requests:
+            item = request.get("PutRequest", {}).get("Item")
+            if item is not None and item not in left:
+                yield table, item

@@ -1,0 +1,43 @@
+"""What a million ingested events cost, from a documented price table.
+
+Prices: AWS list prices, us-east-1, on-demand, as published on the AWS
+pricing pages (DynamoDB on-demand: $0.625 per million write request units
+since the November 2024 reduction; API Gateway REST APIs: $3.50 per million
+requests for the first 333 million a month; Lambda x86: $0.20 per million
+requests and $0.0000166667 per GB-second, billed per started millisecond).
+Free tiers are left out. Check them against the pricing pages before quoting
+a figure; the arithmetic is here so that a new price is one edit.
+
+Lambda duration is modelled from what was measured: the request's CPU time on
+this machine, stretched by the CPU share Lambda gives the function (a full
+vCPU at 1,769 MB, proportionally less below), plus one DynamoDB round trip per
+sequential wave of write calls (the repository sends up to ``WORKERS`` calls
+at once). The round trip is an assumption, stated here: 10 ms, the usual
+in-region latency of a small PutItem or a 25-item BatchWriteItem.
+"""
+import math
+
+PRICES_USD = {
+    "dynamodb_write_request_unit": 0.625 / 1e6,
+    "api_gateway_rest_request": 3.50 / 1e6,
+    "lambda_request": 0.20 / 1e6,
+    "lambda_gb_second": 0.0000166667,
+}
+LAMBDA_FULL_VCPU_MB = 1769
+DYNAMODB_ROUND_TRIP_MS = 10.0
+
+
+def lambda_duration_ms(cpu_ms, sequential_round_trips, memory_mb):
+    stretch = max(1.0, LAMBDA_FULL_VCPU_MB / memory_mb)
+    return math.ceil(cpu_ms * stretch + sequential_round_trips * DYNAMODB_ROUND_TRIP_MS)
+
+
+def usd_per_million_events(requests_per_event, wru_per_event, duration_ms, memory_mb):
+    requests = 1e6 * requests_per_event
+    parts = {
+        "dynamodb_writes": 1e6 * wru_per_event * PRICES_USD["dynamodb_write_request_unit"],
+        "api_gateway": requests * PRICES_USD["api_gateway_rest_request"],
+        "lambda_requests": requests * PRICES_USD["lambda_request"],
+        "lambda_duration": requests * duration_ms / 1000 * memory_mb / 1024 * PRICES_USD["lambda_gb_second"],
+    }
+    return round(sum(parts.values()), 4), {name: round(value, 4) for name, value in parts.items()}

@@ -1,0 +1,139 @@
+"""Read cost: DynamoDB items read by one ``GET /logs/recent`` as the table grows, ours against the Scan design.
+
+Both designs hold the same events (20 services, one with 90% of them) in moto,
+in-process. The service is called through its Lambda entry point; the
+original design through its own read code (``bench.baseline``). Items read is
+``ScannedCount`` summed over every Query/Scan call the request made, taken from
+botocore's ``after-call`` events on the very client each design uses; never
+time: moto's index queries take time in proportion to the table's size, which
+DynamoDB's do not.
+"""
+import time
+
+import boto3
+from moto import mock_aws
+
+from bench import baseline, data
+from bench.env import CALLER_ARN, configure, invoke, lambda_event
+from bench.meter import DynamoDBMeter
+
+SEED_TABLE = "simple-log-service-original"
+SPAN_MS = 20 * 3600 * 1000
+LOAD_CHUNK = 1000
+
+
+def _truth(loaded, limit, service_name=None):
+    matching = [event for event in loaded if service_name is None or event["service_name"] == service_name]
+    matching.sort(key=lambda event: event["timestamp"], reverse=True)
+    return [data.sequence_of(event["message"]) for event in matching[:limit]]
+
+
+def _sequences(items):
+    return [data.sequence_of(item["message"]) for item in items]
+
+
+class _Stack:
+    """Both designs' tables in one moto, with a meter on each design's own client."""
+
+    def __init__(self, now_ms):
+        from app import app
+        from chalicelib import aws, service, settings
+        from chalicelib import events as ev
+        from chalicelib.repository import LogRepository
+        from devtools.table import create_table
+
+        self.app, self.ev, self.now_ms = app, ev, now_ms
+        self.retention_days = settings.retention_days()
+        service.reset()
+        loader_client = boto3.client("dynamodb")
+        create_table(loader_client, settings.table_name())
+        baseline.create_table(loader_client, SEED_TABLE)
+        self.loader = LogRepository(loader_client, settings.table_name(), self.retention_days,
+                                    settings.service_shards(), settings.timeline_shards())
+        self.meter = DynamoDBMeter().attach(aws.client("dynamodb"))
+        self.seed_table = boto3.resource("dynamodb").Table(SEED_TABLE)
+        self.seed_meter = DynamoDBMeter().attach(self.seed_table.meta.client)
+
+    def load(self, raws):
+        for start in range(0, len(raws), LOAD_CHUNK):
+            chunk = raws[start:start + LOAD_CHUNK]
+            events = [self.ev.normalize_event(raw, self.now_ms, self.retention_days) for raw in chunk]
+            outcomes = self.loader.put_events(events, CALLER_ARN, self.now_ms)
+            if not all(outcome.stored for outcome in outcomes):
+                raise RuntimeError("loading the service's table failed")
+        with self.seed_table.batch_writer() as writer:
+            for raw in raws:
+                writer.put_item(Item=baseline.log_entry(raw, timestamp_s=raw["timestamp"] / 1000))
+
+    def ours(self, limit, service_name, truth):
+        query = {"limit": [str(limit)]}
+        if service_name is not None:
+            query["service_name"] = [service_name]
+        self.meter.reset()
+        status, body = invoke(self.app, lambda_event("GET", "/logs/recent", query=query))
+        if status != 200 or self.meter.read_calls == 0:
+            raise RuntimeError(f"GET /logs/recent answered {status} after {self.meter.read_calls} reads: {body}")
+        return {"items_read": self.meter.scanned, "calls": self.meter.read_calls,
+                "returned": body["count"], "correct": _sequences(body["logs"]) == truth}
+
+    def seed(self, read, limit, service_name, truth):
+        cutoff_s = (self.now_ms - 24 * 3600 * 1000) / 1000
+        self.seed_meter.reset()
+        items = read(self.seed_table, limit, cutoff_s, service_name)
+        found = _sequences(items)
+        return {"items_read": self.seed_meter.scanned, "calls": self.seed_meter.read_calls,
+                "returned": len(items), "newest_found": len(set(found) & set(truth)), "correct": found == truth}
+
+
+def run(sizes=(2_000, 5_000, 10_000, 20_000, 40_000), limit=100, log=print):
+    configure()
+    now_ms = int(time.time() * 1000)
+    raws = data.events(max(sizes), now_ms, SPAN_MS, seed=11)
+    filters = {"unfiltered": None, "hot_service": data.HOT_SERVICE, "small_service": data.SERVICES[1]}
+    points = []
+    with mock_aws():
+        stack = _Stack(now_ms)
+        loaded = 0
+        for size in sizes:
+            stack.load(raws[loaded:size])
+            loaded = size
+            point = {"table_events": size, "ours": {}, "seed_full_scan": {}, "seed_single_scan": {}}
+            for name, service_name in filters.items():
+                truth = _truth(raws[:size], limit, service_name)
+                point["ours"][name] = stack.ours(limit, service_name, truth)
+                point["seed_full_scan"][name] = stack.seed(baseline.recent_full_scan, limit, service_name, truth)
+                point["seed_single_scan"][name] = stack.seed(baseline.recent_single_scan, limit, service_name, truth)
+            points.append(point)
+            log(f"read  {size:>6} events: ours reads "
+                + ", ".join(f"{name} {result['items_read']} ({result['calls']} calls)"
+                            for name, result in point["ours"].items())
+                + f"; Scan design reads {point['seed_full_scan']['unfiltered']['items_read']}")
+    return summarize(points, limit)
+
+
+def summarize(points, limit):
+    last = points[-1]
+    ours = last["ours"].values()
+    full = last["seed_full_scan"].values()
+    single = last["seed_single_scan"]["unfiltered"]
+    return {
+        "table_events": last["table_events"],
+        "limit": limit,
+        "items_per_request": max(result["items_read"] for result in ours),
+        "calls_per_request": max(result["calls"] for result in ours),
+        "correct": all(result["correct"] for result in ours),
+        "seed_items_per_request": max(result["items_read"] for result in full),
+        "seed_calls_per_request": max(result["calls"] for result in full),
+        "seed_correct": all(result["correct"] for result in full),
+        "seed_single_scan": {"items_read": single["items_read"], "returned": single["returned"],
+                             "newest_found": single["newest_found"], "correct": single["correct"]},
+        "items_per_request_by_table_events": {
+            str(point["table_events"]): max(result["items_read"] for result in point["ours"].values())
+            for point in points
+        },
+        "seed_items_per_request_by_table_events": {
+            str(point["table_events"]): max(result["items_read"] for result in point["seed_full_scan"].values())
+            for point in points
+        },
+        "points": points,
+    }
