@@ -60,6 +60,11 @@ def test_body_over_one_mebibyte_is_too_large_and_at_the_limit_is_not():
         ev.parse_json_body(at_limit + b" ")
 
 
+def test_a_missing_body_is_400():
+    with pytest.raises(ValidationError, match="^body: is empty"):
+        ev.parse_json_body(None)
+
+
 def test_a_str_body_is_parsed_like_bytes():
     assert ev.parse_json_body('{"a": "é"}') == {"a": "é"}
 

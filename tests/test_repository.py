@@ -289,6 +289,16 @@ def test_read_throttling_is_storage_unavailable(dynamodb, sleeps):
         repo.recent(query(), NOW)
 
 
+def test_a_non_transient_read_error_propagates(dynamodb, sleeps):
+    class Denied(FlakyClient):
+        def query(self, **kwargs):
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Query")
+
+    repo = LogRepository(Denied(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, sleep=sleeps.append)
+    with pytest.raises(ClientError):
+        repo.recent(query(), NOW)
+
+
 # --- reads ---------------------------------------------------------------------
 
 def seed(repo, count, services=("billing", "auth", "search"), step_ms=1000):
