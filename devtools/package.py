@@ -1,0 +1,177 @@
+"""`make package STAGE=<stage>`: build/<stage>/, one Terraform root module.
+
+It holds Chalice's generated Terraform (``chalice package --pkg-format
+terraform``), rewritten to fit the hand-written ``infra/*.tf`` beside it, plus
+the stage's tfvars. The folder is emptied first (Chalice never cleans it) and
+every file is byte-for-byte the same on each run.
+
+The rewrite of ``chalice.tf.json``:
+
+* drops Chalice's ``terraform`` block (it pins Terraform < 1.4 and the AWS
+  provider < 5); ``infra/versions.tf`` holds the only constraints;
+* drops Chalice's role and inline policy (built from the stage's policy file,
+  whose ``${aws:...}`` IAM variables Terraform would read as interpolation):
+  the function runs as ``aws_iam_role.lambda`` of ``infra/iam.tf``;
+* points the function's environment at the Terraform-managed table, cursor key
+  parameter and retention, and its logs at the encrypted log group;
+* removes the stage from Chalice's deployment: ``infra/chalice/api_wiring.tf``
+  owns the stage (access logs, tracing), and a new deployment is triggered
+  whenever the API definition changes;
+* drops the unused ``null_data_source`` (it needs the null provider) and the
+  outputs (``infra/outputs.tf`` has them, described).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INFRA = ROOT / "infra"
+STAGES = ("dev", "staging", "prod")
+CHALICE_FILE = "chalice.tf.json"
+ZIP_FILE = "deployment.zip"
+# 1980-01-01, the earliest time a zip entry can carry.
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+# What the function gets from Terraform instead of .chalice/config.json.
+TERRAFORM_ENVIRONMENT = {
+    "LOG_TABLE_NAME": "${aws_dynamodb_table.logs.name}",
+    "LOG_RETENTION_DAYS": "${var.log_retention_days}",
+    "CURSOR_KEY_PARAMETER": "${aws_ssm_parameter.cursor_signing_key.name}",
+}
+
+
+class PackageError(RuntimeError):
+    """Chalice's output is not what this packaging step knows how to merge."""
+
+
+def chalice_environment():
+    """Environment for `chalice package`: no AWS account, no metadata probe."""
+    env = dict(os.environ)
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.setdefault("AWS_ACCESS_KEY_ID", "packaging-needs-no-credentials")
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "packaging-needs-no-credentials")
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    return env
+
+
+def run_chalice_package(stage, out_dir, project_dir=ROOT):
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run(
+        [str(chalice), "--project-dir", str(project_dir), "package", "--pkg-format", "terraform",
+         "--stage", stage, str(out_dir)],
+        check=True, env=chalice_environment(), stdout=subprocess.DEVNULL,
+    )
+
+
+def _take(mapping, *path):
+    for key in path:
+        if not isinstance(mapping, dict) or key not in mapping:
+            raise PackageError(f"chalice.tf.json has no {'.'.join(path)}")
+        mapping = mapping[key]
+    return mapping
+
+
+def rewrite_chalice_terraform(doc):
+    """Chalice's generated Terraform, fitted to infra/ (see the module docstring)."""
+    _take(doc, "terraform")
+    del doc["terraform"]
+    doc.get("data", {}).pop("null_data_source", None)
+    if not doc.get("data", True):
+        del doc["data"]
+    doc.pop("output", None)
+
+    resources = _take(doc, "resource")
+    for kind in ("aws_iam_role", "aws_iam_role_policy"):
+        generated = resources.pop(kind, {})
+        if set(generated) - {"api_handler_role"}:
+            raise PackageError(f"unexpected {kind} resources in chalice.tf.json: {sorted(generated)}")
+
+    function = _take(resources, "aws_lambda_function", "api_handler")
+    function["role"] = "${aws_iam_role.lambda.arn}"
+    variables = _take(function, "environment", "variables")
+    missing = set(TERRAFORM_ENVIRONMENT) - set(variables)
+    if missing:
+        raise PackageError(f"the stage's environment lacks {sorted(missing)}: is it a deployed stage?")
+    variables.update(TERRAFORM_ENVIRONMENT)
+    function["reserved_concurrent_executions"] = "${var.lambda_reserved_concurrency}"
+    function["logging_config"] = {"log_format": "Text", "log_group": "${aws_cloudwatch_log_group.lambda.name}"}
+    function["depends_on"] = ["aws_iam_role_policy.lambda"]
+
+    rest_api = _take(resources, "aws_api_gateway_rest_api", "rest_api")
+    rest_api["name"] = "${local.name}"
+
+    deployment = _take(resources, "aws_api_gateway_deployment", "rest_api")
+    deployment.pop("stage_name", None)
+    deployment.pop("stage_description", None)
+    deployment["triggers"] = {"api_definition": "${sha256(local.chalice_api_swagger)}"}
+    return doc
+
+
+def _is_bytecode(name):
+    return "__pycache__/" in name or name.endswith((".pyc", ".pyo"))
+
+
+def write_deterministic_zip(source, target):
+    """Copy a zip with sorted entries, one timestamp and normalized permissions.
+
+    Bytecode is left out: Chalice copies whatever ``__pycache__`` the working
+    tree has, and a .pyc embeds its source's modification time.
+    """
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in sorted(src.infolist(), key=lambda entry: entry.filename):
+            if info.is_dir() or _is_bytecode(info.filename):
+                continue
+            executable = (info.external_attr >> 16) & 0o111
+            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
+            entry.create_system = 3
+            entry.external_attr = (0o100755 if executable else 0o100644) << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(entry, src.read(info), compresslevel=9)
+
+
+def infra_files():
+    """infra/*.tf and the JSON they read, with infra/chalice/*.tf replacing same-named files."""
+    files = {path.name: path for path in sorted(INFRA.glob("*.tf"))}
+    files.update({path.name: path for path in sorted((INFRA / "chalice").glob("*.tf"))})
+    for name in ("table_schema.json", "caller_roles.json"):
+        files[name] = INFRA / name
+    return dict(sorted(files.items()))
+
+
+def package(stage, out_dir=None, project_dir=ROOT):
+    """Write the merged root module for ``stage``; returns its folder."""
+    if stage not in STAGES:
+        raise PackageError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    out_dir = Path(out_dir) if out_dir is not None else project_dir / "build" / stage
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        generated = Path(tmp) / "chalice"
+        run_chalice_package(stage, generated, project_dir)
+        doc = rewrite_chalice_terraform(json.loads((generated / CHALICE_FILE).read_text()))
+        (out_dir / CHALICE_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+        write_deterministic_zip(generated / ZIP_FILE, out_dir / ZIP_FILE)
+    for name, path in infra_files().items():
+        shutil.copyfile(path, out_dir / name)
+    shutil.copyfile(INFRA / "env" / f"{stage}.tfvars", out_dir / f"{stage}.tfvars")
+    return out_dir
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", required=True, choices=STAGES)
+    parser.add_argument("--out", type=Path, help="output folder (default: build/<stage>)")
+    args = parser.parse_args(argv)
+    out_dir = package(args.stage, args.out)
+    print(f"packaged {args.stage} into {out_dir}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

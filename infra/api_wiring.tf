@@ -1,0 +1,25 @@
+# How the stack finds its API on the `chalice deploy` path, where Chalice (not
+# Terraform) creates the function and the API. `make package` replaces this
+# file with infra/chalice/api_wiring.tf, which attaches to the API of
+# Chalice's generated Terraform instead. A stage uses one path, never both.
+
+variable "rest_api_id" {
+  description = "chalice deploy path only: id of the REST API that `chalice deploy` created; null until then (the caller roles get their invoke grants once it is set)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.rest_api_id == null || can(regex("^[a-z0-9]{10}$", var.rest_api_id))
+    error_message = "rest_api_id must be a 10-character API Gateway id or null."
+  }
+}
+
+locals {
+  api_attached = var.rest_api_id != null
+  rest_api_id  = var.rest_api_id
+  # Chalice names the REST API after the app on this path.
+  api_name            = var.app_name
+  api_execution_arn   = "arn:${local.partition}:execute-api:${local.region}:${local.account_id}:${coalesce(var.rest_api_id, "none")}"
+  api_endpoint        = local.api_attached ? "https://${var.rest_api_id}.execute-api.${local.region}.${data.aws_partition.current.dns_suffix}/${local.api_stage_name}/" : null
+  deployed_stage_name = local.api_stage_name
+}

@@ -1,0 +1,11 @@
+# make package STAGE=dev && cd build/dev && terraform apply -var-file=dev.tfvars
+# External IDs are not kept here: export TF_VAR_ingest_external_id, TF_VAR_read_external_id, TF_VAR_full_access_external_id.
+stage                  = "dev"
+region                 = "us-east-1"
+log_retention_days     = 3
+deletion_protection    = false
+point_in_time_recovery = true
+billing_mode           = "PAY_PER_REQUEST"
+throttling_rate_limit  = 20
+throttling_burst_limit = 40
+monthly_budget_usd     = 10

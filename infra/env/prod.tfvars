@@ -1,0 +1,11 @@
+# make package STAGE=prod && cd build/prod && terraform apply -var-file=prod.tfvars
+# External IDs are not kept here: export TF_VAR_ingest_external_id, TF_VAR_read_external_id, TF_VAR_full_access_external_id.
+stage                  = "prod"
+region                 = "us-east-1"
+log_retention_days     = 7
+deletion_protection    = true
+point_in_time_recovery = true
+billing_mode           = "PAY_PER_REQUEST"
+throttling_rate_limit  = 200
+throttling_burst_limit = 400
+monthly_budget_usd     = 100

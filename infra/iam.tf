@@ -1,0 +1,141 @@
+# --- the Lambda function's execution role --------------------------------------
+# Exactly what the code does: PutItem (idempotency claims), BatchWriteItem
+# (events) and Query (reads) on the table and its index, the cursor key
+# parameter, its own log group. No Scan, no wildcard action or resource.
+
+locals {
+  lambda_dynamodb_actions = ["BatchWriteItem", "PutItem", "Query"]
+  table_index_arns = [
+    for index in local.table_schema.global_secondary_indexes : "${aws_dynamodb_table.logs.arn}/index/${index.name}"
+  ]
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    sid     = "LambdaAssumesTheRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "lambda" {
+  statement {
+    sid       = "WriteAndQueryLogTable"
+    effect    = "Allow"
+    actions   = [for action in local.lambda_dynamodb_actions : "dynamodb:${action}"]
+    resources = concat([aws_dynamodb_table.logs.arn], local.table_index_arns)
+  }
+
+  statement {
+    sid       = "UseTableKeyThroughDynamoDB"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.this.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${local.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "ReadCursorSigningKey"
+    effect    = "Allow"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.cursor_signing_key.arn]
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.lambda.arn}:log-stream:*"]
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  name               = "${local.name}-lambda"
+  description        = "Execution role of the ${local.lambda_function_name} function"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  name   = "least-privilege"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.lambda.json
+}
+
+# --- caller roles ---------------------------------------------------------------
+# infra/caller_roles.json names each role, its routes and its external-ID
+# variable (the local SigV4 enforcement reads the same file).
+
+locals {
+  caller_roles = jsondecode(file("${path.module}/caller_roles.json")).roles
+  external_ids = {
+    ingest_external_id      = var.ingest_external_id
+    read_external_id        = var.read_external_id
+    full_access_external_id = var.full_access_external_id
+  }
+  caller_trusted_principals = coalescelist(var.caller_principal_arns, ["arn:${local.partition}:iam::${local.account_id}:root"])
+  # role => the method ARNs of its routes, e.g. <execution_arn>/api/POST/logs
+  caller_method_arns = {
+    for role, spec in local.caller_roles : role => [
+      for route in spec.routes : "${local.api_execution_arn}/${local.api_stage_name}/${route[0]}${route[1]}"
+    ]
+  }
+}
+
+data "aws_iam_policy_document" "caller_trust" {
+  for_each = local.caller_roles
+
+  statement {
+    sid     = "AssumeWithOwnExternalId"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = local.caller_trusted_principals
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "sts:ExternalId"
+      values   = [local.external_ids[each.value.external_id_variable]]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "caller_invoke" {
+  for_each = local.caller_roles
+
+  statement {
+    sid       = "InvokeOwnRoutes"
+    effect    = "Allow"
+    actions   = ["execute-api:Invoke"]
+    resources = local.caller_method_arns[each.key]
+  }
+}
+
+resource "aws_iam_role" "caller" {
+  for_each = local.caller_roles
+
+  name                 = "${local.name}-${each.key}"
+  description          = "Calls ${local.name}: ${join(", ", [for route in each.value.routes : join(" ", route)])}"
+  assume_role_policy   = data.aws_iam_policy_document.caller_trust[each.key].json
+  max_session_duration = 3600
+}
+
+resource "aws_iam_role_policy" "caller_invoke" {
+  for_each = local.api_attached ? local.caller_roles : {}
+
+  name   = "invoke-own-routes"
+  role   = aws_iam_role.caller[each.key].id
+  policy = data.aws_iam_policy_document.caller_invoke[each.key].json
+}

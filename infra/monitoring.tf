@@ -1,0 +1,183 @@
+# Log groups (encrypted, with the stage's retention), the alarm topic
+# (encrypted), alarms on the function, the API and the table, and a dashboard.
+
+resource "aws_cloudwatch_log_group" "lambda" {
+  name              = local.lambda_log_group
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+}
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${local.name}-alarms"
+  display_name      = "${local.name} alarms"
+  kms_master_key_id = aws_kms_key.this.arn
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count = var.alarm_email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+locals {
+  alarm_actions = [aws_sns_topic.alarms.arn]
+  lambda_dimensions = {
+    FunctionName = local.lambda_function_name
+  }
+  api_dimensions = {
+    ApiName = local.api_name
+    Stage   = local.api_stage_name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  alarm_name          = "${local.name}-lambda-errors"
+  alarm_description   = "The function raised errors (unhandled exceptions or timeouts)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = local.lambda_dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
+  alarm_name          = "${local.name}-lambda-throttles"
+  alarm_description   = "Invocations of the function were throttled (concurrency limit reached)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = local.lambda_dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_5xx" {
+  alarm_name          = "${local.name}-api-5xx"
+  alarm_description   = "The API answered with server errors (5XX)."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "5XXError"
+  dimensions          = local.api_dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_latency_p99" {
+  alarm_name          = "${local.name}-api-latency-p99"
+  alarm_description   = "The API's p99 latency is above ${var.latency_p99_threshold_ms} ms."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "Latency"
+  dimensions          = local.api_dimensions
+  extended_statistic  = "p99"
+  period              = 300
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = var.latency_p99_threshold_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
+  alarm_name          = "${local.name}-dynamodb-throttled-requests"
+  alarm_description   = "DynamoDB throttled requests of the function (${join(", ", local.lambda_dynamodb_actions)}) on the log table."
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "throttled"
+    expression  = join(" + ", [for action in local.lambda_dynamodb_actions : "FILL(${lower(action)}, 0)"])
+    label       = "Throttled requests"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = toset(local.lambda_dynamodb_actions)
+    content {
+      id = lower(metric_query.value)
+      metric {
+        namespace   = "AWS/DynamoDB"
+        metric_name = "ThrottledRequests"
+        period      = 300
+        stat        = "Sum"
+        dimensions = {
+          TableName = aws_dynamodb_table.logs.name
+          Operation = metric_query.value
+        }
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = local.name
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title   = "API requests and errors"
+          region  = local.region
+          stat    = "Sum"
+          period  = 300
+          metrics = [for name in ["Count", "4XXError", "5XXError"] : ["AWS/ApiGateway", name, "ApiName", local.api_name, "Stage", local.api_stage_name]]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title  = "API latency (ms)"
+          region = local.region
+          period = 300
+          metrics = [
+            ["AWS/ApiGateway", "Latency", "ApiName", local.api_name, "Stage", local.api_stage_name, { stat = "p50" }],
+            ["AWS/ApiGateway", "Latency", "ApiName", local.api_name, "Stage", local.api_stage_name, { stat = "p99" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title   = "Function invocations, errors, throttles"
+          region  = local.region
+          stat    = "Sum"
+          period  = 300
+          metrics = [for name in ["Invocations", "Errors", "Throttles"] : ["AWS/Lambda", name, "FunctionName", local.lambda_function_name]]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 6, width = 12, height = 6
+        properties = {
+          title   = "DynamoDB capacity and throttling"
+          region  = local.region
+          stat    = "Sum"
+          period  = 300
+          metrics = [for name in ["ConsumedWriteCapacityUnits", "ConsumedReadCapacityUnits", "WriteThrottleEvents", "ReadThrottleEvents"] : ["AWS/DynamoDB", name, "TableName", aws_dynamodb_table.logs.name]]
+        }
+      },
+    ]
+  })
+}

@@ -1,0 +1,237 @@
+variable "region" {
+  description = "AWS region to deploy the stage to."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "app_name" {
+  description = "Application name; must equal app_name in .chalice/config.json (the Lambda function is <app_name>-<stage>)."
+  type        = string
+  default     = "simple-log-service"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,39}$", var.app_name))
+    error_message = "app_name must be 3-40 lower-case letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "stage" {
+  description = "Deployment stage; must be the stage the module was packaged for (make package STAGE=<stage>)."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.stage)
+    error_message = "stage must be one of dev, staging, prod."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days to keep log events: the DynamoDB TTL the function applies (LOG_RETENTION_DAYS) and the retention of every CloudWatch log group of the stage."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Protect the log table against deletion (turn off only for throw-away stages)."
+  type        = bool
+  default     = true
+}
+
+variable "point_in_time_recovery" {
+  description = "Enable DynamoDB point-in-time recovery on the log table."
+  type        = bool
+  default     = true
+}
+
+variable "billing_mode" {
+  description = "DynamoDB billing mode of the log table: PAY_PER_REQUEST (on-demand) or PROVISIONED."
+  type        = string
+  default     = "PAY_PER_REQUEST"
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.billing_mode)
+    error_message = "billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+}
+
+variable "read_capacity" {
+  description = "Read capacity units of the table and of each index when billing_mode is PROVISIONED."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.read_capacity >= 1 && floor(var.read_capacity) == var.read_capacity
+    error_message = "read_capacity must be a whole number of at least 1."
+  }
+}
+
+variable "write_capacity" {
+  description = "Write capacity units of the table and of each index when billing_mode is PROVISIONED."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.write_capacity >= 1 && floor(var.write_capacity) == var.write_capacity
+    error_message = "write_capacity must be a whole number of at least 1."
+  }
+}
+
+variable "kms_deletion_window_in_days" {
+  description = "Waiting period before the customer-managed key is deleted after a destroy."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_in_days >= 7 && var.kms_deletion_window_in_days <= 30
+    error_message = "kms_deletion_window_in_days must be between 7 and 30."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Concurrent executions reserved for (and capping) the function; -1 leaves it unreserved."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.lambda_reserved_concurrency == -1 || (var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 1000)
+    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or between 1 and 1000."
+  }
+}
+
+variable "throttling_rate_limit" {
+  description = "API Gateway stage throttling: steady-state requests per second across all callers."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.throttling_rate_limit > 0 && var.throttling_rate_limit <= 10000
+    error_message = "throttling_rate_limit must be greater than 0 and at most 10000."
+  }
+}
+
+variable "throttling_burst_limit" {
+  description = "API Gateway stage throttling: maximum burst of concurrent requests."
+  type        = number
+  default     = 200
+
+  validation {
+    condition     = var.throttling_burst_limit >= 1 && var.throttling_burst_limit <= 5000 && floor(var.throttling_burst_limit) == var.throttling_burst_limit
+    error_message = "throttling_burst_limit must be a whole number between 1 and 5000."
+  }
+}
+
+variable "manage_api_gateway_account" {
+  description = "Set the account-wide API Gateway CloudWatch Logs role (required once per account and region for access and execution logging). Turn off if the account already has one."
+  type        = bool
+  default     = true
+}
+
+variable "ingest_external_id" {
+  description = "sts:ExternalId that callers must present to assume the log-ingest role."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@:/_-]{16,1224}$", var.ingest_external_id))
+    error_message = "ingest_external_id must be 16-1224 characters of A-Z a-z 0-9 + = , . @ : / _ -."
+  }
+}
+
+variable "read_external_id" {
+  description = "sts:ExternalId that callers must present to assume the log-read role."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@:/_-]{16,1224}$", var.read_external_id))
+    error_message = "read_external_id must be 16-1224 characters of A-Z a-z 0-9 + = , . @ : / _ -."
+  }
+}
+
+variable "full_access_external_id" {
+  description = "sts:ExternalId that callers must present to assume the log-full-access role."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@:/_-]{16,1224}$", var.full_access_external_id))
+    error_message = "full_access_external_id must be 16-1224 characters of A-Z a-z 0-9 + = , . @ : / _ -."
+  }
+}
+
+variable "caller_principal_arns" {
+  description = "IAM principals (accounts, roles or users) trusted to assume the caller roles, each still needing its role's external ID. Empty: this account."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.caller_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "caller_principal_arns must hold IAM account root, role or user ARNs."
+  }
+}
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic and the budget alerts; null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address or null."
+  }
+}
+
+variable "latency_p99_threshold_ms" {
+  description = "Alarm when the API's p99 latency exceeds this many milliseconds."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.latency_p99_threshold_ms > 0 && var.latency_p99_threshold_ms <= 29000
+    error_message = "latency_p99_threshold_ms must be greater than 0 and at most 29000 (API Gateway's integration timeout)."
+  }
+}
+
+variable "create_config_recorder" {
+  description = "Create an AWS Config recorder and delivery channel. Leave off if the account already records (only one recorder per region is allowed)."
+  type        = bool
+  default     = false
+}
+
+variable "config_delivery_bucket_name" {
+  description = "Existing S3 bucket the new Config recorder delivers to; required when create_config_recorder is true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.config_delivery_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.config_delivery_bucket_name))
+    error_message = "config_delivery_bucket_name must be an S3 bucket name or null."
+  }
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget of the stage in USD (costs tagged Stack=<app_name>-<stage>)."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.monthly_budget_usd > 0
+    error_message = "monthly_budget_usd must be greater than 0."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource (Application, Stage, Stack and ManagedBy are always set)."
+  type        = map(string)
+  default     = {}
+}
