@@ -1,0 +1,281 @@
+"""``slog``: send, read, follow and smoke-test Simple Log Service from a terminal.
+
+Every error is one line on stderr (exit 2; 1 when events were rejected), never a
+traceback; ``SLOG_DEBUG=1`` shows the traceback when you need it.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+import time
+import traceback
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from slog import render, smoke
+from slog.client import LogClient
+from slog.config import build_target, read_outputs, resolve_endpoint
+from slog.errors import SlogError
+from slog.sender import Sender, events_from_lines, file_digest
+
+DEFAULT_SERVICE = "slog-cli"
+DEFAULT_LEVEL = "INFO"
+_RELATIVE = re.compile(r"(\d+)([smhd])\Z")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _connection_options():
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("where and as whom")
+    group.add_argument("--endpoint", help="API base URL (default: $SLOG_ENDPOINT, or api_endpoint of --outputs)")
+    group.add_argument("--outputs", metavar="FILE", help="`terraform output -json` saved to a file")
+    group.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    group.add_argument("--region", help="signing region (default: from the endpoint, us-east-1 locally)")
+    group.add_argument("--role-arn", help="assume this caller role through STS first")
+    group.add_argument("--external-id", help="the role's sts:ExternalId")
+    return parent
+
+
+def _filter_options(parser, with_type=True):
+    parser.add_argument("--service", help="only this service_name")
+    parser.add_argument("--level", help="only this level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)")
+    if with_type:
+        parser.add_argument("--type", dest="log_type", help="only this log_type")
+
+
+def build_parser():
+    common = _connection_options()
+    parser = argparse.ArgumentParser(prog="slog", description="Simple Log Service client (SigV4-signed).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    send = commands.add_parser("send", parents=[common], help="send one event, or every line of a file",
+                               description="Send MESSAGE as one event, or each line of --file (JSON objects or "
+                                           "plain text) in batches.")
+    send.add_argument("message", nargs="?", metavar="MESSAGE")
+    send.add_argument("--file", metavar="PATH", help="JSON lines or plain text lines, one event each ('-': stdin)")
+    send.add_argument("--service", default=None, help=f"service_name (default {DEFAULT_SERVICE})")
+    send.add_argument("--level", default=None, help=f"level (default {DEFAULT_LEVEL})")
+    send.add_argument("--type", dest="log_type", help="log_type (default: the service's, application)")
+    send.add_argument("--metadata", metavar="JSON", help="a JSON object attached to the event(s)")
+    send.add_argument("--json", action="store_true", help="print the stored event / the summary as JSON")
+
+    recent = commands.add_parser("recent", parents=[common], help="the newest events, as a table or JSON")
+    _filter_options(recent)
+    recent.add_argument("--since", help="ISO 8601 time, epoch milliseconds, or an age like 15m, 2h, 3d")
+    recent.add_argument("--until", help="same forms as --since")
+    recent.add_argument("--limit", type=int, default=100, help="how many events (pages are followed past 1000)")
+    recent.add_argument("--json", action="store_true", help='print {"count", "logs", "next_cursor"}')
+
+    tail = commands.add_parser("tail", parents=[common], help="follow new events until Ctrl-C")
+    _filter_options(tail)
+    tail.add_argument("--interval", type=float, default=2.0, help="seconds between polls (default 2)")
+    tail.add_argument("--lines", type=int, default=10, help="show this many recent events first (default 10)")
+    tail.add_argument("--json", action="store_true", help="one JSON object per line")
+    tail.add_argument("--max-polls", type=int, default=None, help=argparse.SUPPRESS)
+
+    check = commands.add_parser("smoke", parents=[common], help="end-to-end check of a stack with its caller roles")
+    check.add_argument("--count", type=int, default=20, help="events to send (default 20)")
+    check.add_argument("--ingest-role-arn", help="default: log_ingest_role_arn of --outputs")
+    check.add_argument("--read-role-arn", help="default: log_read_role_arn of --outputs")
+    check.add_argument("--ingest-external-id",
+                       help="default: $SLOG_INGEST_EXTERNAL_ID, or ingest_external_id of --outputs")
+    check.add_argument("--read-external-id", help="default: $SLOG_READ_EXTERNAL_ID, or read_external_id of --outputs")
+    check.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for events to read back")
+    return parser
+
+
+def _target(args):
+    return build_target(endpoint=args.endpoint, outputs_file=args.outputs, profile=args.profile, region=args.region,
+                        role_arn=args.role_arn, external_id=args.external_id)
+
+
+def parse_time_option(name, value, now=None):
+    """An API time parameter: ages like ``15m`` become ISO 8601; other forms pass through."""
+    if value is None:
+        return None
+    match = _RELATIVE.match(value.strip())
+    if match:
+        now = now or datetime.now(UTC)
+        moment = now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return value
+
+
+def emit_json(out, value, indent=2):
+    """JSON straight to the console's file: no wrapping or markup, so it always parses."""
+    out.file.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
+    out.file.flush()
+
+
+def _metadata(text):
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise SlogError("--metadata must be a JSON object, e.g. '{\"request_id\": \"abc\"}'") from None
+    if not isinstance(value, dict):
+        raise SlogError("--metadata must be a JSON object")
+    return value
+
+
+def _defaults(args):
+    defaults = {"service_name": args.service or DEFAULT_SERVICE, "level": args.level or DEFAULT_LEVEL,
+                "log_type": args.log_type}
+    metadata = _metadata(args.metadata)
+    if metadata is not None:
+        defaults["metadata"] = metadata
+    return defaults
+
+
+def cmd_send(args, out, err):
+    if (args.message is None) == (args.file is None):
+        raise SlogError("give either MESSAGE or --file PATH")
+    client = LogClient(_target(args))
+    if args.message is not None:
+        event = {k: v for k, v in _defaults(args).items() if v is not None}
+        event.update(message=args.message, event_id=f"slog-{uuid.uuid4()}")
+        stored = client.send_event(event)
+        if args.json:
+            emit_json(out, stored)
+        else:
+            out.print(stored["log_id"])
+        return 0
+    return _send_file(args, client, out, err)
+
+
+def _read_lines(path):
+    if path == "-":
+        return sys.stdin.readlines(), f"stdin{uuid.uuid4().hex[:12]}"
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.readlines(), file_digest(path)
+    except OSError as error:
+        raise SlogError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _send_file(args, client, out, err):
+    raw_lines, source_id = _read_lines(args.file)
+    lines = list(events_from_lines(raw_lines, _defaults(args), source_id))
+    columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("send", total=len(lines))
+        summary = Sender(client).send(lines, progress=lambda n: progress.advance(task, n))
+    if args.json:
+        emit_json(out, {
+            "sent": summary.sent, "accepted": summary.accepted, "retries": summary.retries,
+            "rejected": [{"line": r.line_no, "Code": r.code, "Message": r.message} for r in summary.rejected]})
+    else:
+        for rejected in summary.rejected[:20]:
+            err.print(f"line {rejected.line_no}: {rejected.code}: {rejected.message}", markup=False)
+        if len(summary.rejected) > 20:
+            err.print(f"... and {len(summary.rejected) - 20} more rejected")
+        style = "green" if summary.ok else "red"
+        out.print(f"[{style}]sent {summary.sent} events from {args.file}: {summary.accepted} accepted, "
+                  f"{len(summary.rejected)} rejected[/{style}] ({summary.retries} retries, {summary.seconds:.1f}s)")
+    return 0 if summary.ok else 1
+
+
+def _filters(args, **extra):
+    filters = {"service_name": args.service, "level": args.level, "log_type": getattr(args, "log_type", None)}
+    filters.update(extra)
+    return {name: value for name, value in filters.items() if value is not None}
+
+
+def cmd_recent(args, out, err):
+    if args.limit < 1:
+        raise SlogError("--limit must be at least 1")
+    client = LogClient(_target(args))
+    result = client.recent(limit=args.limit, **_filters(args, since=parse_time_option("since", args.since),
+                                                         until=parse_time_option("until", args.until)))
+    if args.json:
+        emit_json(out, result)
+    elif result["logs"]:
+        out.print(render.events_table(result["logs"]))
+    else:
+        err.print("no events match")
+    return 0
+
+
+def cmd_tail(args, out, err, sleep=time.sleep):
+    client = LogClient(_target(args))
+    seen, order = set(), []
+
+    def show(events):
+        for event in reversed(events):  # the API answers newest first
+            if event["log_id"] in seen:
+                continue
+            seen.add(event["log_id"])
+            order.append(event["log_id"])
+            if args.json:
+                emit_json(out, event, indent=None)
+            else:
+                out.print(render.event_line(event))
+        while len(order) > 10_000:
+            seen.discard(order.pop(0))
+
+    if args.lines > 0:
+        show(client.recent(limit=args.lines, **_filters(args))["logs"])
+    polls = 0
+    try:
+        while args.max_polls is None or polls < args.max_polls:
+            sleep(args.interval)
+            polls += 1
+            since = parse_time_option("since", f"{int(max(60, 3 * args.interval))}s")
+            show(client.recent(limit=1000, **_filters(args, since=since))["logs"])
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_smoke(args, out, err):
+    outputs = read_outputs(args.outputs) if args.outputs else {}
+    ingest_arn = args.ingest_role_arn or outputs.get("log_ingest_role_arn")
+    read_arn = args.read_role_arn or outputs.get("log_read_role_arn")
+    if not ingest_arn or not read_arn:
+        raise SlogError("smoke needs the role ARNs: --outputs FILE (log_ingest_role_arn, log_read_role_arn) "
+                        "or --ingest-role-arn and --read-role-arn")
+    ingest_id = (args.ingest_external_id or os.environ.get("SLOG_INGEST_EXTERNAL_ID")
+                 or outputs.get("ingest_external_id"))
+    read_id = args.read_external_id or os.environ.get("SLOG_READ_EXTERNAL_ID") or outputs.get("read_external_id")
+    base = _target(args)
+    out.print(f"smoke test of {resolve_endpoint(args.endpoint, outputs)} ({base.region})")
+
+    def report(check):
+        mark = "[green]PASS[/green]" if check.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {check.name}: {check.detail}")
+
+    checks = smoke.run(base, ingest_arn, ingest_id, read_arn, read_id, count=args.count, timeout=args.timeout,
+                       report=report)
+    failed = [check for check in checks if not check.ok]
+    out.print(f"{len(checks) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+COMMANDS = {"send": cmd_send, "recent": cmd_recent, "tail": cmd_tail, "smoke": cmd_smoke}
+
+
+def main(argv=None, out=None, err=None):
+    out = out or render.console()
+    err = err or render.console(stderr=True)
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, out, err)
+    except SlogError as error:
+        err.print(f"slog: error: {error}", markup=False, highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - the promise is one line, never a traceback
+        if os.environ.get("SLOG_DEBUG"):
+            traceback.print_exc()
+        err.print(f"slog: unexpected error: {type(error).__name__}: {error} (SLOG_DEBUG=1 shows details)",
+                  markup=False, highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+# The slog client and CLI (client/), the smoke test and the load test.
+# slog is installed into .venv as a console script, editable, without touching the pinned
+# dependencies; it is never part of the Lambda package (Chalice packages app.py, chalicelib/
+# and requirements.txt only).
+
+SLOG_STAMP := $(VENV)/.slog-installed
+SMOKE_OUTPUTS ?= local/outputs.json
+SMOKE_COUNT ?= 20
+LOAD_USERS ?= 10
+LOAD_SPAWN_RATE ?= 5
+LOAD_DURATION ?= 30s
+LOAD_HOST ?= http://127.0.0.1:$(PORT)
+
+TEST_PREREQS += $(SLOG_STAMP)
+.PHONY: smoke load slog
+
+$(SLOG_STAMP): $(VENV)/.installed client/pyproject.toml
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e client
+	touch $@
+
+slog: $(SLOG_STAMP)
+
+run: $(SLOG_STAMP)
+
+# `make smoke`: against the local stack (`make run` in another terminal) by default;
+# a deployed stack: `make smoke SMOKE_OUTPUTS=outputs.json` with SLOG_INGEST_EXTERNAL_ID/SLOG_READ_EXTERNAL_ID.
+smoke: $(SLOG_STAMP)
+	$(BIN)/slog smoke --outputs $(SMOKE_OUTPUTS) --count $(SMOKE_COUNT)
+
+# `make load`: locust headless, bounded users and duration, against LOAD_HOST; starts the local
+# stack for the run (and stops it) when nothing answers there.
+load: $(SLOG_STAMP)
+	$(BIN)/python -m devtools.local_load --host $(LOAD_HOST) --users $(LOAD_USERS) \
+		--spawn-rate $(LOAD_SPAWN_RATE) --run-time $(LOAD_DURATION) --dynamodb-port $(DYNAMODB_PORT)
