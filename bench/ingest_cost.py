@@ -90,6 +90,9 @@ def run(overhead, events=10_000, batch=1000, log=print):
     configure()
     from chalicelib.repository import WORKERS
 
+    if overhead["batch_events"] != batch:
+        raise ValueError(f"overhead was timed on {overhead['batch_events']}-event requests, ingest sends {batch}")
+
     now_ms = int(time.time() * 1000)
     plain = _ours(data.events(events, now_ms, 3_600_000, seed=5), batch, with_event_id=False)
     with_ids = _ours(data.events(events, now_ms, 3_600_000, seed=6, with_event_id=True), batch, with_event_id=True)
