@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,11 +46,11 @@ _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z")
 class LocalIam:
     """What the local gateway knows about callers: keys, roles, and whether to enforce them."""
 
-    def __init__(self, registry, enforce=True, region=LOCAL_REGION):
+    def __init__(self, registry, enforce=True, region=LOCAL_REGION, clock=time.time):
         self.registry = registry
         self.enforce = enforce
-        self.api = SigV4Verifier(registry, service="execute-api", region=region)
-        self.sts = SigV4Verifier(registry, service="sts", region=region)
+        self.api = SigV4Verifier(registry, service="execute-api", region=region, clock=clock)
+        self.sts = SigV4Verifier(registry, service="sts", region=region, clock=clock)
 
 
 class _IdentityGateway(LocalGateway):
@@ -155,8 +156,10 @@ def _sts_error(error):
 
 def create_server(app_obj, config, host, port, iam):
     """A ``LocalDevServer`` (threaded, like ``chalice local``) whose requests go through ``iam``."""
-    CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
-    app_obj.__class__ = CustomLocalChalice
+    if not isinstance(app_obj, LocalChalice):
+        # What `chalice local` does: the current request becomes thread-local (the server is threaded).
+        CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
+        app_obj.__class__ = CustomLocalChalice
     return LocalDevServer(app_obj, config, host, port,
                           handler_cls=lambda *args, **kwargs: SigV4RequestHandler(*args, iam=iam, **kwargs))
 

@@ -1,0 +1,350 @@
+"""The local API Gateway refuses what API Gateway's IAM authorization refuses, and fills the identity.
+
+The gateway runs in-process on a free loopback port over the moto table; requests
+are signed with botocore (as boto3 callers do) or awscurl, with the keys in
+local/aws-credentials.
+"""
+import configparser
+import hashlib
+import json
+import threading
+import time
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+import requests
+from awscurl.awscurl import make_request as awscurl_request
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+from chalice.config import Config
+
+from devtools import local_auth
+from devtools.local_auth import CallerRegistry, SigV4Verifier, role_arn
+from devtools.local_gateway import LocalIam, create_server
+from tests.conftest import ROOT, free_port
+
+CREDENTIALS = configparser.ConfigParser()
+CREDENTIALS.read(ROOT / "local" / "aws-credentials")
+ROLES = json.loads((ROOT / "infra" / "caller_roles.json").read_text())["roles"]
+OUTPUTS = json.loads((ROOT / "local" / "outputs.json").read_text())
+EVENT = {"service_name": "auth-test", "level": "INFO", "message": "hello"}
+
+
+def keys(profile):
+    section = CREDENTIALS[profile]
+    return Credentials(section["aws_access_key_id"], section["aws_secret_access_key"])
+
+
+def sign(method, url, credentials, body=None, service="execute-api", region="us-east-1", headers=None):
+    """Headers of a botocore-signed request (as boto3 and the slog client sign)."""
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    request = AWSRequest(method=method, url=url, data=data, headers=dict(headers or {}))
+    SigV4Auth(credentials, service, region).add_auth(request)
+    return dict(request.headers.items()), data
+
+
+def call(method, url, profile="slog-full", body=None, **kwargs):
+    credentials = keys(profile) if isinstance(profile, str) else profile
+    headers, data = sign(method, url, credentials, body, **kwargs)
+    return requests.request(method, url, headers=headers, data=data, timeout=10)
+
+
+def start(app, iam):
+    config = Config.create(chalice_stage="test", project_dir=str(ROOT), app_name="simple-log-service",
+                           lambda_timeout=20, lambda_memory_size=512)
+    original = type(app)
+    port = free_port()
+    server = create_server(app, config, "127.0.0.1", port, iam)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{port}/", server, thread, original
+
+
+@pytest.fixture
+def gateway_factory(dynamodb):
+    """Start gateways (IAM on by default) for a test; stop them all after it."""
+    from app import app
+
+    started = []
+
+    def factory(enforce=True, clock=time.time):
+        iam = LocalIam(CallerRegistry.from_files(clock=clock), enforce=enforce, clock=clock)
+        url, server, thread, original = start(app, iam)
+        started.append((server, thread, original))
+        return url
+
+    yield factory
+    for server, thread, original in started:
+        server.shutdown()
+        server.server.server_close()
+        thread.join(timeout=5)
+        app.__class__ = original
+
+
+@pytest.fixture
+def gateway(gateway_factory):
+    return gateway_factory()
+
+
+def stored_count(url):
+    response = call("GET", url + "logs/recent?service_name=auth-test", "slog-read")
+    assert response.status_code == 200
+    return response.json()["count"]
+
+
+def assert_refused(response, code):
+    assert response.status_code == 403
+    body = response.json()
+    assert set(body) == {"Code", "Message"}
+    assert body["Code"] == code
+    assert body["Message"]
+    assert response.headers["x-amzn-ErrorType"] == code
+
+
+# --- signatures ---------------------------------------------------------------
+
+def test_unsigned_request_is_refused_and_stores_nothing(gateway):
+    response = requests.post(gateway + "logs", json=EVENT, timeout=10)
+
+    assert_refused(response, "MissingAuthenticationTokenException")
+    assert stored_count(gateway) == 0
+
+
+@pytest.mark.parametrize("authorization", [
+    "AWS4-HMAC-SHA256 Credential=AKIALOCAL00SLOGFULL0/20261128/us-east-1/execute-api/aws4_request",
+    "Bearer abc",
+    "AWS4-HMAC-SHA256 Credential=AKIALOCAL00SLOGFULL0, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
+])
+def test_malformed_authorization_is_refused(gateway, authorization):
+    response = requests.get(gateway + "logs/recent", headers={"Authorization": authorization,
+                                                              "X-Amz-Date": "20261128T000000Z"}, timeout=10)
+
+    assert_refused(response, "IncompleteSignatureException")
+
+
+def test_unknown_access_key_is_refused(gateway):
+    response = call("POST", gateway + "logs", Credentials("AKIAUNKNOWNKEY000000", "whatever"), EVENT)
+
+    assert_refused(response, "UnrecognizedClientException")
+    assert stored_count(gateway) == 0
+
+
+def test_wrong_secret_is_refused(gateway):
+    wrong = Credentials(keys("slog-full").access_key, "not-the-secret")
+
+    response = call("POST", gateway + "logs", wrong, EVENT)
+
+    assert_refused(response, "InvalidSignatureException")
+    assert stored_count(gateway) == 0
+
+
+def test_body_altered_after_signing_is_refused(gateway):
+    headers, _ = sign("POST", gateway + "logs", keys("slog-full"), EVENT)
+    altered = json.dumps({**EVENT, "message": "tampered"}).encode()
+
+    response = requests.post(gateway + "logs", headers=headers, data=altered, timeout=10)
+
+    assert_refused(response, "InvalidSignatureException")
+    assert stored_count(gateway) == 0
+
+
+def test_claimed_payload_hash_must_match_the_body(gateway):
+    original = json.dumps(EVENT).encode()
+    headers, _ = sign("POST", gateway + "logs", keys("slog-full"), original,
+                      headers={"X-Amz-Content-SHA256": hashlib.sha256(original).hexdigest()})
+
+    response = requests.post(gateway + "logs", headers=headers, data=original + b" ", timeout=10)
+
+    assert_refused(response, "InvalidSignatureException")
+
+
+def test_query_altered_after_signing_is_refused(gateway):
+    headers, _ = sign("GET", gateway + "logs/recent?limit=5", keys("slog-full"))
+
+    response = requests.get(gateway + "logs/recent?limit=6", headers=headers, timeout=10)
+
+    assert_refused(response, "InvalidSignatureException")
+
+
+def test_signature_for_another_region_or_service_is_refused(gateway):
+    for kwargs in ({"region": "eu-west-1"}, {"service": "lambda"}):
+        response = call("GET", gateway + "logs/recent", **kwargs)
+        assert_refused(response, "InvalidSignatureException")
+
+
+@pytest.mark.parametrize("skew_s, allowed", [(-360, False), (360, False), (-240, True), (240, True)])
+def test_x_amz_date_more_than_five_minutes_off_is_refused(gateway_factory, skew_s, allowed):
+    url = gateway_factory(clock=lambda: time.time() + skew_s)
+
+    response = call("GET", url + "logs/recent")
+
+    if allowed:
+        assert response.status_code == 200
+    else:
+        assert_refused(response, "InvalidSignatureException")
+        assert "expired" in response.json()["Message"]
+
+
+@pytest.mark.parametrize("query", [
+    "service_name=auth-test&since=2026-01-01T00%3A00%3A00%2B00%3A00",
+    "service_name=auth-test&since=2026-01-01T00:00:00Z&level=info",
+    "log_type=x%3Ay&service_name=auth-test",
+])
+def test_each_client_signs_its_own_query_encoding(gateway, query):
+    url = gateway + "logs/recent?" + query
+    full = keys("slog-full")
+
+    by_botocore = call("GET", url)
+    by_awscurl = awscurl_request("GET", "execute-api", "us-east-1", url, {}, "", full.access_key, full.secret_key,
+                                 None, False)
+
+    assert by_botocore.status_code == 200, by_botocore.text
+    assert by_awscurl.status_code == 200, by_awscurl.text
+
+
+# --- roles --------------------------------------------------------------------
+
+ROUTES = [("POST", "logs"), ("GET", "logs/recent")]
+MATRIX = [(name, spec["local_profile"], method, path, [method, "/" + path] in spec["routes"])
+          for name, spec in ROLES.items() for method, path in ROUTES]
+
+
+@pytest.mark.parametrize("role, profile, method, path, allowed", MATRIX)
+def test_each_role_may_call_only_its_routes(gateway, role, profile, method, path, allowed):
+    response = call(method, gateway + path, profile, EVENT if method == "POST" else None)
+
+    if allowed:
+        assert response.status_code in (200, 201), response.text
+    else:
+        assert_refused(response, "AccessDeniedException")
+        assert f"role {role}" in response.json()["Message"]
+        assert f"{method} /{path}" in response.json()["Message"]
+
+
+def test_a_route_the_api_does_not_have_is_refused(gateway):
+    response = call("DELETE", gateway + "logs")
+
+    assert_refused(response, "AccessDeniedException")
+
+
+@pytest.mark.parametrize("profile", ["slog-ingest", "slog-full"])
+def test_ingested_by_is_the_callers_role_session(gateway, profile):
+    role = next(name for name, spec in ROLES.items() if spec["local_profile"] == profile)
+
+    response = call("POST", gateway + "logs", profile, EVENT)
+
+    assert response.status_code == 201
+    expected = f"arn:aws:sts::000000000000:assumed-role/simple-log-service-local-{role}/local"
+    assert response.json()["ingested_by"] == expected
+    stored = call("GET", gateway + "logs/recent?service_name=auth-test", "slog-read").json()["logs"]
+    assert [event["ingested_by"] for event in stored] == [expected]
+
+
+def test_without_enforcement_requests_pass_with_no_identity(gateway_factory):
+    url = gateway_factory(enforce=False)
+
+    response = requests.post(url + "logs", json=EVENT, timeout=10)
+
+    assert response.status_code == 201
+    assert response.json()["ingested_by"] is None
+
+
+# --- local STS ----------------------------------------------------------------
+
+def sts_client(url, profile="slog-full"):
+    credentials = keys(profile)
+    return boto3.client("sts", endpoint_url=url.rstrip("/") + "/_local/sts", region_name="us-east-1",
+                        aws_access_key_id=credentials.access_key, aws_secret_access_key=credentials.secret_key,
+                        aws_session_token=None)
+
+
+def test_assumed_role_credentials_sign_as_that_role(gateway):
+    granted = sts_client(gateway).assume_role(
+        RoleArn=OUTPUTS["log_ingest_role_arn"]["value"], RoleSessionName="smoke-1",
+        ExternalId=OUTPUTS["ingest_external_id"]["value"])["Credentials"]
+    session = Credentials(granted["AccessKeyId"], granted["SecretAccessKey"], granted["SessionToken"])
+
+    posted = call("POST", gateway + "logs", session, EVENT)
+    read = call("GET", gateway + "logs/recent", session)
+
+    assert posted.status_code == 201
+    assert posted.json()["ingested_by"] == \
+        "arn:aws:sts::000000000000:assumed-role/simple-log-service-local-log-ingest/smoke-1"
+    assert_refused(read, "AccessDeniedException")
+
+
+def test_session_keys_need_their_token(gateway):
+    granted = sts_client(gateway).assume_role(
+        RoleArn=OUTPUTS["log_read_role_arn"]["value"], RoleSessionName="s1",
+        ExternalId=OUTPUTS["read_external_id"]["value"])["Credentials"]
+    without_token = Credentials(granted["AccessKeyId"], granted["SecretAccessKey"])
+
+    response = call("GET", gateway + "logs/recent", without_token)
+
+    assert_refused(response, "UnrecognizedClientException")
+
+
+@pytest.mark.parametrize("role_output, external_id", [
+    ("log_ingest_role_arn", "wrong"),
+    ("log_ingest_role_arn", None),
+    (None, "local-only-ingest-external-id"),
+])
+def test_assume_role_needs_a_local_role_and_its_external_id(gateway, role_output, external_id):
+    request = {"RoleArn": OUTPUTS[role_output]["value"] if role_output else "arn:aws:iam::1:role/other",
+               "RoleSessionName": "s1"}
+    if external_id:
+        request["ExternalId"] = external_id
+
+    with pytest.raises(ClientError) as raised:
+        sts_client(gateway).assume_role(**request)
+
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_expired_sessions_are_forgotten():
+    now = [1000.0]
+    registry = CallerRegistry.from_files(clock=lambda: now[0])
+    session = registry.issue_session(registry.roles["log-read"], "s", duration_s=900)
+
+    assert registry.lookup(session.access_key) is session
+    now[0] += 901
+    assert registry.lookup(session.access_key) is None
+
+
+# --- the files ------------------------------------------------------------------
+
+def test_every_role_has_a_local_profile_and_default_is_full_access():
+    for name, spec in ROLES.items():
+        assert CREDENTIALS.has_section(spec["local_profile"]), name
+    assert dict(CREDENTIALS["default"]) == dict(CREDENTIALS[ROLES["log-full-access"]["local_profile"]])
+    keys_in_use = [CREDENTIALS[spec["local_profile"]]["aws_access_key_id"] for spec in ROLES.values()]
+    assert len(set(keys_in_use)) == len(ROLES)
+    assert "LOCAL-ONLY" in (ROOT / "local" / "aws-credentials").read_text()
+
+
+def test_local_outputs_name_the_roles_the_gateway_knows():
+    roles = local_auth.load_roles()
+
+    for name, spec in ROLES.items():
+        output = OUTPUTS[f"log_{name.removeprefix('log-').replace('-', '_')}_role_arn"]["value"]
+        assert output == role_arn(name) == roles[name].arn
+        assert roles[name].external_id == OUTPUTS[spec["external_id_variable"]]["value"]
+    assert urlsplit(OUTPUTS["api_endpoint"]["value"]).hostname == "127.0.0.1"
+
+
+def test_verifier_uses_the_request_target_as_sent():
+    registry = CallerRegistry.from_files()
+    verifier = SigV4Verifier(registry)
+    headers, _ = sign("GET", "http://127.0.0.1:1/logs/recent?limit=5", keys("slog-read"))
+    received = [("Host", "127.0.0.1:1"), *headers.items()]
+
+    caller = verifier.verify("GET", "/logs/recent?limit=5", received, b"")
+
+    assert caller.role.name == "log-read"
+    with pytest.raises(local_auth.AuthError):
+        verifier.verify("GET", "/logs/recent?limit=50", received, b"")
+    with pytest.raises(local_auth.AuthError):
+        verifier.verify("GET", "/logs/recent?limit=5", received[1:], b"")
