@@ -14,6 +14,9 @@ The rewrite of ``chalice.tf.json``:
   the function runs as ``aws_iam_role.lambda`` of ``infra/iam.tf``;
 * points the function's environment at the Terraform-managed table, cursor key
   parameter and retention, and its logs at the encrypted log group;
+* names the REST API per stage (Chalice gives every stage's API the app's
+  name, which would mix the stages' metrics) and replaces it before
+  destroying it;
 * removes the stage from Chalice's deployment: ``infra/chalice/api_wiring.tf``
   owns the stage (access logs, tracing), and a new deployment is triggered
   whenever the API definition changes;
@@ -105,6 +108,7 @@ def rewrite_chalice_terraform(doc):
 
     rest_api = _take(resources, "aws_api_gateway_rest_api", "rest_api")
     rest_api["name"] = "${local.name}"
+    rest_api["lifecycle"] = {"create_before_destroy": True}
 
     deployment = _take(resources, "aws_api_gateway_deployment", "rest_api")
     deployment.pop("stage_name", None)

@@ -1,6 +1,6 @@
-# API Gateway settings of the stage: throttling, metrics and execution logging
-# (ERROR level, no request data) into a log group encrypted with the key.
-# Access logging is set on the stage itself (infra/chalice/api_wiring.tf).
+# API Gateway execution logs go to a log group encrypted with the key. The
+# stage's method settings (throttling, metrics, ERROR-level execution logs
+# without request data) are in api_wiring.tf, beside the stage they apply to.
 
 resource "aws_cloudwatch_log_group" "api_execution" {
   count = local.api_attached ? 1 : 0
@@ -8,26 +8,6 @@ resource "aws_cloudwatch_log_group" "api_execution" {
   name              = "API-Gateway-Execution-Logs_${local.rest_api_id}/${local.api_stage_name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn
-}
-
-resource "aws_api_gateway_method_settings" "all" {
-  count = local.api_attached ? 1 : 0
-
-  rest_api_id = local.rest_api_id
-  stage_name  = local.deployed_stage_name
-  method_path = "*/*"
-
-  settings {
-    metrics_enabled        = true
-    logging_level          = "ERROR"
-    data_trace_enabled     = false
-    throttling_rate_limit  = var.throttling_rate_limit
-    throttling_burst_limit = var.throttling_burst_limit
-    caching_enabled        = false
-    cache_data_encrypted   = true
-  }
-
-  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.api_execution]
 }
 
 # API Gateway writes logs with one role per account and region. Turn

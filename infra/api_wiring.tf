@@ -18,8 +18,28 @@ locals {
   api_attached = var.rest_api_id != null
   rest_api_id  = var.rest_api_id
   # Chalice names the REST API after the app on this path.
-  api_name            = var.app_name
-  api_execution_arn   = "arn:${local.partition}:execute-api:${local.region}:${local.account_id}:${coalesce(var.rest_api_id, "none")}"
-  api_endpoint        = local.api_attached ? "https://${var.rest_api_id}.execute-api.${local.region}.${data.aws_partition.current.dns_suffix}/${local.api_stage_name}/" : null
-  deployed_stage_name = local.api_stage_name
+  api_name          = var.app_name
+  api_execution_arn = "arn:${local.partition}:execute-api:${local.region}:${local.account_id}:${coalesce(var.rest_api_id, "none")}"
+  api_endpoint      = local.api_attached ? "https://${var.rest_api_id}.execute-api.${local.region}.${data.aws_partition.current.dns_suffix}/${local.api_stage_name}/" : null
+}
+
+# Throttling, metrics and execution logging of the stage `chalice deploy` made.
+resource "aws_api_gateway_method_settings" "all" {
+  count = local.api_attached ? 1 : 0
+
+  rest_api_id = var.rest_api_id
+  stage_name  = local.api_stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+    data_trace_enabled     = false
+    throttling_rate_limit  = var.throttling_rate_limit
+    throttling_burst_limit = var.throttling_burst_limit
+    caching_enabled        = false
+    cache_data_encrypted   = true
+  }
+
+  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.api_execution]
 }

@@ -4,10 +4,12 @@
 # parameter, its own log group. No Scan, no wildcard action or resource.
 
 locals {
-  lambda_dynamodb_actions = ["BatchWriteItem", "PutItem", "Query"]
-  table_index_arns = [
-    for index in local.table_schema.global_secondary_indexes : "${aws_dynamodb_table.logs.arn}/index/${index.name}"
-  ]
+  # The table operations the code calls (chalicelib/repository.py); the
+  # throttling alarm watches the same ones.
+  table_operations = ["BatchWriteItem", "PutItem", "Query"]
+  # The table's one index; one() fails if the schema grows another, so the
+  # grant below is revisited rather than silently widened.
+  timeline_index = one(local.table_schema.global_secondary_indexes).name
 }
 
 data "aws_iam_policy_document" "lambda_assume" {
@@ -27,8 +29,8 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "WriteAndQueryLogTable"
     effect    = "Allow"
-    actions   = [for action in local.lambda_dynamodb_actions : "dynamodb:${action}"]
-    resources = concat([aws_dynamodb_table.logs.arn], local.table_index_arns)
+    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.logs.arn, "${aws_dynamodb_table.logs.arn}/index/${local.timeline_index}"]
   }
 
   statement {
@@ -83,12 +85,6 @@ locals {
     full_access_external_id = var.full_access_external_id
   }
   caller_trusted_principals = coalescelist(var.caller_principal_arns, ["arn:${local.partition}:iam::${local.account_id}:root"])
-  # role => the method ARNs of its routes, e.g. <execution_arn>/api/POST/logs
-  caller_method_arns = {
-    for role, spec in local.caller_roles : role => [
-      for route in spec.routes : "${local.api_execution_arn}/${local.api_stage_name}/${route[0]}${route[1]}"
-    ]
-  }
 }
 
 data "aws_iam_policy_document" "caller_trust" {
@@ -116,10 +112,11 @@ data "aws_iam_policy_document" "caller_invoke" {
   for_each = local.caller_roles
 
   statement {
-    sid       = "InvokeOwnRoutes"
-    effect    = "Allow"
-    actions   = ["execute-api:Invoke"]
-    resources = local.caller_method_arns[each.key]
+    sid     = "InvokeOwnRoutes"
+    effect  = "Allow"
+    actions = ["execute-api:Invoke"]
+    # The method ARN of each route, e.g. <execution_arn>/api/POST/logs
+    resources = [for route in each.value.routes : "${local.api_execution_arn}/${local.api_stage_name}/${route[0]}${route[1]}"]
   }
 }
 

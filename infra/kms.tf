@@ -3,6 +3,11 @@
 # services use it; principals of the account reach it only through DynamoDB
 # (reading and writing the table) or SNS (publishing to the topic).
 
+locals {
+  # Built from its name: the topic's own ARN would make the key depend on the topic it encrypts.
+  alarm_topic_arn = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.alarm_topic_name}"
+}
+
 data "aws_iam_policy_document" "kms" {
   statement {
     sid    = "KeyAdministrationByTheAccount"
@@ -29,6 +34,12 @@ data "aws_iam_policy_document" "kms" {
     principals {
       type        = "AWS"
       identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account_id]
     }
   }
 
@@ -72,6 +83,12 @@ data "aws_iam_policy_document" "kms" {
     principals {
       type        = "Service"
       identifiers = ["dynamodb.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 
@@ -123,8 +140,8 @@ data "aws_iam_policy_document" "kms" {
 
     condition {
       test     = "StringEquals"
-      variable = "kms:CallerAccount"
-      values   = [local.account_id]
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [local.alarm_topic_arn]
     }
   }
 
@@ -134,10 +151,15 @@ data "aws_iam_policy_document" "kms" {
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
 
-    # As AWS documents it for alarm actions on encrypted topics.
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [local.alarm_topic_arn]
     }
   }
 }

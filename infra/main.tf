@@ -16,6 +16,7 @@ locals {
   lambda_function_name = local.name
   lambda_log_group     = "/aws/lambda/${local.lambda_function_name}"
   api_access_log_group = "/aws/apigateway/${local.name}/access"
+  alarm_topic_name     = "${local.name}-alarms"
   # Chalice's `api_gateway_stage` (.chalice/config.json).
   api_stage_name = "api"
 

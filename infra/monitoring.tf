@@ -8,7 +8,7 @@ resource "aws_cloudwatch_log_group" "lambda" {
 }
 
 resource "aws_sns_topic" "alarms" {
-  name              = "${local.name}-alarms"
+  name              = local.alarm_topic_name
   display_name      = "${local.name} alarms"
   kms_master_key_id = aws_kms_key.this.arn
 }
@@ -99,7 +99,7 @@ resource "aws_cloudwatch_metric_alarm" "api_latency_p99" {
 
 resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
   alarm_name          = "${local.name}-dynamodb-throttled-requests"
-  alarm_description   = "DynamoDB throttled requests of the function (${join(", ", local.lambda_dynamodb_actions)}) on the log table."
+  alarm_description   = "DynamoDB throttled requests of the function (${join(", ", local.table_operations)}) on the log table."
   evaluation_periods  = 1
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
@@ -109,13 +109,13 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
 
   metric_query {
     id          = "throttled"
-    expression  = join(" + ", [for action in local.lambda_dynamodb_actions : "FILL(${lower(action)}, 0)"])
+    expression  = join(" + ", [for action in local.table_operations : "FILL(${lower(action)}, 0)"])
     label       = "Throttled requests"
     return_data = true
   }
 
   dynamic "metric_query" {
-    for_each = toset(local.lambda_dynamodb_actions)
+    for_each = toset(local.table_operations)
     content {
       id = lower(metric_query.value)
       metric {

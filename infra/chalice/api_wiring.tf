@@ -4,12 +4,11 @@
 # the deployment Chalice generates carries no stage of its own.
 
 locals {
-  api_attached        = true
-  rest_api_id         = aws_api_gateway_rest_api.rest_api.id
-  api_name            = aws_api_gateway_rest_api.rest_api.name
-  api_execution_arn   = aws_api_gateway_rest_api.rest_api.execution_arn
-  api_endpoint        = aws_api_gateway_stage.api.invoke_url
-  deployed_stage_name = aws_api_gateway_stage.api.stage_name
+  api_attached      = true
+  rest_api_id       = aws_api_gateway_rest_api.rest_api.id
+  api_name          = aws_api_gateway_rest_api.rest_api.name
+  api_execution_arn = aws_api_gateway_rest_api.rest_api.execution_arn
+  api_endpoint      = aws_api_gateway_stage.api.invoke_url
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
@@ -52,4 +51,22 @@ resource "aws_api_gateway_stage" "api" {
       error_message = "This module was packaged for another stage than var.stage: run make package STAGE=<stage> and apply with that stage's tfvars."
     }
   }
+}
+
+resource "aws_api_gateway_method_settings" "all" {
+  rest_api_id = aws_api_gateway_rest_api.rest_api.id
+  stage_name  = aws_api_gateway_stage.api.stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+    data_trace_enabled     = false
+    throttling_rate_limit  = var.throttling_rate_limit
+    throttling_burst_limit = var.throttling_burst_limit
+    caching_enabled        = false
+    cache_data_encrypted   = true
+  }
+
+  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.api_execution]
 }

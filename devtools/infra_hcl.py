@@ -1,0 +1,179 @@
+"""Read a Terraform root module (its .tf and .tf.json files) without Terraform.
+
+``load_module(folder)`` gives every declaration by kind and address, and
+``unresolved_references(module)`` lists the references (``var.x``,
+``local.x``, ``data.t.n``, ``aws_t.n``, ``random_t.n``) that nothing in the
+module declares. The infra tests and ``make package`` users read the packaged
+module through it.
+"""
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hcl2
+from hcl2 import SerializationOptions
+
+_OPTIONS = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+# Resource types of the providers the module uses; anything else with a dot
+# (each.key, count.index, path.module, dynamic-block iterators) is not a declaration.
+_RESOURCE_PREFIXES = ("aws_", "random_")
+_REFERENCE = re.compile(
+    r"(?<![\w.$-])(?:(var|local)\.([A-Za-z_][\w-]*)"
+    r"|data\.([a-z][a-z0-9_]*)\.([A-Za-z_][\w-]*)"
+    r"|((?:" + "|".join(_RESOURCE_PREFIXES) + r")[a-z0-9_]+)\.([A-Za-z_][\w-]*))"
+)
+
+
+class ModuleError(ValueError):
+    """The folder is not a valid root module (unparsable file, duplicate declaration)."""
+
+
+@dataclass
+class Module:
+    folder: Path
+    resources: dict = field(default_factory=dict)  # (type, name) -> body
+    data: dict = field(default_factory=dict)  # (type, name) -> body
+    variables: dict = field(default_factory=dict)  # name -> body
+    outputs: dict = field(default_factory=dict)  # name -> body
+    locals: dict = field(default_factory=dict)  # name -> expression
+    providers: list = field(default_factory=list)  # (name, body)
+    terraform: list = field(default_factory=list)  # (file name, body)
+    files: dict = field(default_factory=dict)  # file name -> parsed document
+    origin: dict = field(default_factory=dict)  # address -> file name
+
+    def resource(self, kind, name):
+        return self.resources[(kind, name)]
+
+    def resources_of(self, kind):
+        return {name: body for (resource_kind, name), body in self.resources.items() if resource_kind == kind}
+
+
+def _parse(path):
+    if path.name.endswith(".tf.json"):
+        return _from_json(json.loads(path.read_text()))
+    try:
+        with path.open() as handle:
+            return _from_hcl(hcl2.load(handle, serialization_options=_OPTIONS))
+    except Exception as error:  # hcl2 raises lark errors of several kinds
+        raise ModuleError(f"{path.name}: {error}") from error
+
+
+def _from_hcl(document):
+    """hcl2 gives each top-level block as a list of one-key dicts; flatten to the JSON syntax's shape."""
+    flat = {}
+    for kind, entries in document.items():
+        if kind in ("resource", "data"):
+            merged = flat.setdefault(kind, {})
+            for entry in entries:
+                for resource_type, named in entry.items():
+                    for name, body in named.items():
+                        merged.setdefault(resource_type, {}).setdefault(name, []).append(body)
+        elif kind in ("variable", "output", "provider", "module"):
+            merged = flat.setdefault(kind, {})
+            for entry in entries:
+                for name, body in entry.items():
+                    merged.setdefault(name, []).append(body)
+        elif kind in ("locals", "terraform"):
+            flat.setdefault(kind, []).extend(entries)
+        else:
+            raise ModuleError(f"unknown top-level block {kind!r}")
+    return flat
+
+
+def _from_json(document):
+    flat = {}
+    for kind, value in document.items():
+        if kind in ("resource", "data"):
+            flat[kind] = {
+                resource_type: {name: [body] for name, body in named.items()} for resource_type, named in value.items()
+            }
+        elif kind in ("variable", "output", "provider", "module"):
+            flat[kind] = {name: body if isinstance(body, list) else [body] for name, body in value.items()}
+        elif kind in ("locals", "terraform"):
+            flat[kind] = value if isinstance(value, list) else [value]
+        else:
+            raise ModuleError(f"unknown top-level block {kind!r}")
+    return flat
+
+
+def _declare(table, key, body, module, file_name, address):
+    if key in table:
+        raise ModuleError(f"{address} is declared twice ({module.origin[address]} and {file_name})")
+    table[key] = body
+    module.origin[address] = file_name
+
+
+def load_module(folder):
+    """Every .tf and .tf.json file of ``folder`` (not its subfolders), as one Module."""
+    folder = Path(folder)
+    module = Module(folder=folder)
+    paths = sorted(path for path in folder.iterdir() if path.name.endswith((".tf", ".tf.json")))
+    if not paths:
+        raise ModuleError(f"{folder} holds no .tf or .tf.json file")
+    for path in paths:
+        document = _parse(path)
+        module.files[path.name] = document
+        for kind, table in (("resource", module.resources), ("data", module.data)):
+            for resource_type, named in document.get(kind, {}).items():
+                for name, bodies in named.items():
+                    for body in bodies:
+                        prefix = "data." if kind == "data" else ""
+                        _declare(table, (resource_type, name), body, module, path.name,
+                                 f"{prefix}{resource_type}.{name}")
+        for kind, table in (("variable", module.variables), ("output", module.outputs)):
+            for name, bodies in document.get(kind, {}).items():
+                for body in bodies:
+                    _declare(table, name, body, module, path.name, f"{kind}.{name}")
+        for block in document.get("locals", []):
+            for name, value in block.items():
+                _declare(module.locals, name, value, module, path.name, f"local.{name}")
+        for name, bodies in document.get("provider", {}).items():
+            module.providers.extend((name, body) for body in bodies)
+        module.terraform.extend((path.name, block) for block in document.get("terraform", []))
+    return module
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def references(value):
+    """Every reference in ``value`` (any nesting of dicts, lists and strings), as strings like 'var.stage'."""
+    found = set()
+    for text in _strings(value):
+        for match in _REFERENCE.finditer(text):
+            kind, name, data_type, data_name, resource_type, resource_name = match.groups()
+            if kind:
+                found.add(f"{kind}.{name}")
+            elif data_type:
+                found.add(f"data.{data_type}.{data_name}")
+            else:
+                found.add(f"{resource_type}.{resource_name}")
+    return found
+
+
+def declared(module):
+    names = {f"var.{name}" for name in module.variables}
+    names |= {f"local.{name}" for name in module.locals}
+    names |= {f"data.{kind}.{name}" for kind, name in module.data}
+    names |= {f"{kind}.{name}" for kind, name in module.resources}
+    return names
+
+
+def unresolved_references(module):
+    """References used anywhere in the module that it does not declare, with the file using each."""
+    known = declared(module)
+    missing = {}
+    for file_name, document in module.files.items():
+        for reference in references(document) - known:
+            missing.setdefault(reference, set()).add(file_name)
+    return missing
