@@ -1,0 +1,303 @@
+"""The slog client and CLI against the real local stack (``make run``'s, with SigV4 enforced).
+
+The CLI runs with nothing but ``SLOG_ENDPOINT`` and
+``AWS_SHARED_CREDENTIALS_FILE=local/aws-credentials`` set, as a user would.
+"""
+import io
+import json
+import uuid
+
+import pytest
+from rich.console import Console
+from slog import cli
+from slog.client import LogClient
+from slog.config import build_target, region_for
+from slog.errors import ApiError, SlogError
+from slog.sender import Line, Sender, batches, events_from_lines
+
+from devtools.local_stack import running_stack
+from tests.conftest import ROOT, free_port
+
+OUTPUTS = json.loads((ROOT / "local" / "outputs.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with running_stack(free_port(), free_port()) as url:
+        yield url
+
+
+@pytest.fixture
+def user_env(monkeypatch, stack, tmp_path):
+    """Only SLOG_ENDPOINT and the local credentials file: no keys in the environment, no profile."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLOG_ENDPOINT", stack)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "local" / "aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    return stack
+
+
+def run(*argv, terminal=False):
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), out=Console(file=out, width=200, force_terminal=terminal, soft_wrap=True),
+                    err=Console(file=err, width=200, soft_wrap=True))
+    return code, out.getvalue(), err.getvalue()
+
+
+def read_back(service, limit=100):
+    code, out, err = run("recent", "--service", service, "--limit", str(limit), "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def service_name():
+    return f"cli-{uuid.uuid4().hex[:8]}"
+
+
+# --- send and read back -----------------------------------------------------------
+
+def test_send_one_event_and_read_it_back_as_json(user_env):
+    service = service_name()
+
+    code, out, err = run("send", "--service", service, "--level", "warn", "--type", "audit",
+                         "--metadata", '{"request_id": "r-1"}', "disk almost full")
+
+    assert code == 0, err
+    log_id = out.strip()
+    body = read_back(service)
+    assert body["count"] == 1 and set(body) >= {"count", "logs", "next_cursor"}
+    (event,) = body["logs"]
+    assert event["log_id"] == log_id
+    assert (event["level"], event["log_type"], event["message"]) == ("WARN", "audit", "disk almost full")
+    assert event["metadata"] == {"request_id": "r-1"}
+    assert event["ingested_by"].endswith(":assumed-role/simple-log-service-local-log-full-access/local")
+
+
+def test_send_file_of_json_and_text_lines_reports_the_bad_line_and_fails(user_env, tmp_path):
+    service = service_name()
+    path = tmp_path / "events.log"
+    path.write_text("\n".join([
+        json.dumps({"message": "json line", "level": "error", "metadata": {"k": 1}}),
+        "plain text line",
+        "",
+        json.dumps({"message": "bad level", "level": "LOUD"}),
+        json.dumps({"message": "other service", "service_name": f"{service}-b"}),
+    ]) + "\n")
+
+    code, out, err = run("send", "--file", str(path), "--service", service)
+
+    assert code == 1
+    assert "3 accepted, 1 rejected" in out
+    assert "line 4: BadRequestError: level" in err
+    messages = {event["message"]: event for event in read_back(service)["logs"]}
+    assert set(messages) == {"json line", "plain text line"}
+    assert messages["json line"]["level"] == "ERROR" and messages["plain text line"]["level"] == "INFO"
+    assert read_back(f"{service}-b")["count"] == 1
+
+
+def test_sending_the_same_file_again_stores_nothing_new(user_env, tmp_path):
+    service = service_name()
+    path = tmp_path / "events.log"
+    path.write_text("".join(f"event {i}\n" for i in range(30)))
+
+    first = run("send", "--file", str(path), "--service", service)
+    second = run("send", "--file", str(path), "--service", service, "--json")
+
+    assert first[0] == 0 and second[0] == 0
+    assert json.loads(second[1])["accepted"] == 30
+    assert read_back(service)["count"] == 30
+
+
+def test_a_file_of_thousands_of_lines_goes_in_batches_and_reads_back_across_pages(user_env, tmp_path):
+    service = service_name()
+    path = tmp_path / "bulk.log"
+    path.write_text("".join(json.dumps({"message": f"bulk {i}", "level": "debug"}) + "\n" for i in range(2500)))
+
+    code, out, err = run("send", "--file", str(path), "--service", service)
+    body = read_back(service, limit=3000)
+
+    assert code == 0, err
+    assert "2500 accepted, 0 rejected" in out
+    assert body["count"] == 2500
+    assert {event["message"] for event in body["logs"]} == {f"bulk {i}" for i in range(2500)}
+
+
+def test_recent_prints_a_table_with_coloured_levels(user_env):
+    service = service_name()
+    run("send", "--service", service, "--level", "error", "it broke")
+
+    code, out, _ = run("recent", "--service", service, "--since", "10m", terminal=True)
+
+    assert code == 0
+    assert "it broke" in out and "ERROR" in out
+    assert "\x1b[1;31mERROR" in out  # bold red
+
+
+def test_tail_shows_events_oldest_first_and_each_once(user_env):
+    service = service_name()
+    for message in ("first", "second"):
+        run("send", "--service", service, message)
+
+    code, out, _ = run("tail", "--service", service, "--interval", "0.01", "--max-polls", "2", "--json")
+
+    assert code == 0
+    assert [json.loads(line)["message"] for line in out.splitlines()] == ["first", "second"]
+
+
+# --- who and where ----------------------------------------------------------------
+
+def test_a_role_lacking_the_route_is_one_clear_line(user_env):
+    code, out, err = run("send", "--profile", "slog-read", "hello")
+
+    assert code == 2
+    assert err.strip() == ("slog: error: access denied (403): role simple-log-service-local-log-read "
+                           "is not allowed to call POST /logs")
+    assert "Traceback" not in err and out == ""
+
+
+def test_role_arn_and_external_id_assume_a_role_through_the_local_sts(user_env):
+    read_role = ["--role-arn", OUTPUTS["log_read_role_arn"]["value"],
+                 "--external-id", OUTPUTS["read_external_id"]["value"]]
+
+    allowed = run("recent", "--json", *read_role)
+    refused = run("send", "hello", *read_role)
+    wrong_id = run("recent", "--role-arn", OUTPUTS["log_read_role_arn"]["value"], "--external-id", "nope")
+
+    assert allowed[0] == 0 and "logs" in json.loads(allowed[1])
+    assert refused[0] == 2 and "role simple-log-service-local-log-read is not allowed to call POST /logs" in refused[2]
+    assert wrong_id[0] == 2 and "cannot assume role" in wrong_id[2]
+
+
+def test_loopback_endpoint_without_credentials_uses_the_local_full_profile(user_env, monkeypatch, tmp_path):
+    (tmp_path / "empty").write_text("")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "empty"))
+
+    code, _, err = run("send", "--service", service_name(), "no credentials configured")
+
+    assert code == 0, err
+
+
+def test_endpoint_from_an_outputs_file(user_env, monkeypatch, tmp_path):
+    monkeypatch.delenv("SLOG_ENDPOINT")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"api_endpoint": {"value": user_env.rstrip("/"), "sensitive": False}}))
+
+    code, out, err = run("recent", "--outputs", str(outputs), "--limit", "1", "--json")
+
+    assert code == 0, err
+    assert "count" in json.loads(out)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["recent"], "no endpoint"),
+    (["recent", "--endpoint", "ftp://x"], "not an http(s) URL"),
+    (["recent", "--outputs", "/nonexistent/outputs.json"], "cannot read outputs file"),
+    (["send"], "give either MESSAGE or --file"),
+    (["send", "--metadata", "[1]", "x", "--endpoint", "http://127.0.0.1:9/"], "--metadata must be a JSON object"),
+    (["recent", "--endpoint", "http://127.0.0.1:9/"], "cannot reach"),
+])
+def test_usage_and_connection_errors_are_one_line(monkeypatch, argv, message):
+    monkeypatch.delenv("SLOG_ENDPOINT", raising=False)
+
+    code, _, err = run(*argv)
+
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_signing_region_comes_from_the_endpoint():
+    assert region_for("https://abc123.execute-api.eu-west-2.amazonaws.com/api/") == "eu-west-2"
+    assert region_for("http://127.0.0.1:8000/") == "us-east-1"
+    assert region_for("https://logs.example.com/", explicit="ap-south-1") == "ap-south-1"
+
+
+# --- batching and retries, without a server --------------------------------------------
+
+def test_batches_stay_within_the_event_and_byte_limits():
+    lines = [Line({"message": "x" * 1000, "event_id": str(i)}) for i in range(2500)]
+
+    sized = list(batches(lines, max_events=1000, max_bytes=300_000))
+
+    assert sum(len(batch) for batch in sized) == 2500
+    for batch in sized:
+        assert len(batch) <= 1000
+        assert len(json.dumps({"logs": [line.event for line in batch]}, separators=(",", ":"))) <= 300_000
+
+
+def test_file_lines_get_stable_event_ids_and_defaults():
+    defaults = {"service_name": "svc", "level": "INFO", "log_type": None}
+
+    first = list(events_from_lines(['{"message": "a", "event_id": "mine"}\n', "b\n", "\n", "{not json\n"],
+                                   defaults, "abc"))
+    again = list(events_from_lines(["b\n"], defaults, "abc"))
+
+    assert [line.event["event_id"] for line in first] == ["mine", "slog-abc-2", "slog-abc-4"]
+    assert first[1].event == {"service_name": "svc", "level": "INFO", "message": "b", "event_id": "slog-abc-2"}
+    assert first[2].event["message"] == "{not json"
+    assert again[0].event["event_id"] == "slog-abc-1"
+
+
+class FakeClient:
+    """Answers scripted responses to send_batch and records what was sent."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.sent = []
+
+    def send_batch(self, events):
+        self.sent.append([event["event_id"] for event in events])
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(events)
+
+
+def accept_all(events):
+    return 201, {"accepted": len(events), "rejected": [], "log_ids": ["x"] * len(events)}
+
+
+def throttle_first(events):
+    rejected = [{"index": 0, "Code": "ServiceUnavailableError", "Message": "throttled", "retryable": True}]
+    return 207, {"accepted": len(events) - 1, "rejected": rejected, "log_ids": [None] + ["x"] * (len(events) - 1)}
+
+
+def test_retryable_rejections_are_resent_with_the_same_event_ids():
+    client = FakeClient([throttle_first, ApiError(503, "ServiceUnavailableError", "busy", "POST", "/logs"),
+                         accept_all])
+    delays = []
+    lines = [Line({"message": str(i), "event_id": f"e{i}"}, i + 1) for i in range(3)]
+
+    summary = Sender(client, sleep=delays.append).send(lines)
+
+    assert summary.ok and summary.accepted == 3 and summary.retries == 2
+    assert client.sent == [["e0", "e1", "e2"], ["e0"], ["e0"]]
+    assert delays == sorted(delays) and len(delays) == 2
+
+
+def test_rejections_still_retryable_after_every_attempt_count_as_rejected():
+    client = FakeClient([throttle_first] * 3)
+    lines = [Line({"message": str(i), "event_id": f"e{i}"}, i + 1) for i in range(2)]
+
+    summary = Sender(client, attempts=3, sleep=lambda s: None).send(lines)
+
+    assert not summary.ok
+    assert [(r.line_no, r.code) for r in summary.rejected] == [(1, "ServiceUnavailableError")]
+
+
+def test_a_forbidden_batch_stops_the_send():
+    client = FakeClient([ApiError(403, "AccessDeniedException", "no", "POST", "/logs")])
+
+    with pytest.raises(ApiError):
+        Sender(client, sleep=lambda s: None).send([Line({"message": "m", "event_id": "e"})])
+
+
+def test_library_use_reports_api_errors_with_status(user_env):
+    client = LogClient(build_target())
+
+    with pytest.raises(ApiError) as raised:
+        client.send_event({"service_name": "x", "level": "INFO"})
+
+    assert raised.value.status == 400 and "message" in raised.value.message
+    with pytest.raises(SlogError):
+        client.recent_page(limit=0)
