@@ -1,0 +1,274 @@
+"""IAM of the packaged module, evaluated: the caller-role matrix, external IDs, the Lambda role, the key policy.
+
+The policy documents are read from the packaged Terraform and their few
+expressions rendered with the values Terraform would give them (the API's
+execution ARN, the stage name, caller_roles.json), then evaluated like IAM
+does for an Allow: action and resource must match a statement's patterns.
+"""
+import ast
+import fnmatch
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from devtools import package as pkg
+from devtools.infra_hcl import load_module
+
+ROOT = Path(__file__).resolve().parent.parent
+CALLER_ROLES = json.loads((ROOT / "infra" / "caller_roles.json").read_text())["roles"]
+EXECUTION_ARN = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5"
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/simple-log-service-prod"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-1111-2222-3333-444455556666"
+PARAMETER_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/simple-log-service/prod/cursor-signing-key"
+LOG_GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/simple-log-service-prod"
+_FOR = re.compile(r'^\$\{\[for (\w+) in ([\w.]+) : "(.*)"\]\}$')
+_INTERPOLATION = re.compile(r"\$\{([^{}]+)\}")
+
+
+@pytest.fixture(scope="module")
+def module(tmp_path_factory):
+    return load_module(pkg.package("prod", tmp_path_factory.mktemp("build") / "prod"))
+
+
+def render(value, env, loop=None):
+    """A policy-document value as Terraform would compute it, for the expressions these documents use."""
+    if isinstance(value, list):
+        rendered = []
+        for item in value:
+            result = render(item, env, loop)
+            rendered.extend(result if isinstance(result, list) else [result])
+        return rendered
+    match = _FOR.match(value)
+    if match:
+        name, collection, template = match.groups()
+        return [render(template.replace('\\"', '"'), env, {name: item}) for item in env[collection]]
+    whole = _INTERPOLATION.fullmatch(value)
+    if whole and isinstance(env.get(whole.group(1)), list):
+        return env[whole.group(1)]
+
+    def substitute(found):
+        expression = found.group(1)
+        indexed = re.fullmatch(r"(\w+)\[(\d+)\]", expression)
+        if indexed and loop and indexed.group(1) in loop:
+            return loop[indexed.group(1)][int(indexed.group(2))]
+        return env[expression]
+
+    return _INTERPOLATION.sub(substitute, value)
+
+
+def statements(document, env):
+    return [
+        {
+            "effect": statement.get("effect", "Allow"),
+            "actions": render(statement.get("actions", []), env),
+            "resources": render(statement.get("resources", ["*"]), env),
+            "conditions": [
+                (condition["test"], condition["variable"], render(condition["values"], env))
+                for condition in statement.get("condition", [])
+            ],
+            "principals": statement.get("principals", []),
+        }
+        for statement in document["statement"]
+    ]
+
+
+def allowed(policy, action, resource, context=None):
+    """IAM for one request: an Allow whose action, resource and conditions match, and no matching Deny."""
+    def matches(statement):
+        if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in statement["actions"]):
+            return False
+        if not any(fnmatch.fnmatchcase(resource, pattern) for pattern in statement["resources"]):
+            return False
+        for test, key, values in statement["conditions"]:
+            assert test == "StringEquals", f"evaluator knows StringEquals only, got {test}"
+            if (context or {}).get(key) not in values:
+                return False
+        return True
+
+    hits = [statement for statement in policy if matches(statement)]
+    return any(s["effect"] == "Allow" for s in hits) and not any(s["effect"] == "Deny" for s in hits)
+
+
+def api_method_arns(stage="api", execution_arn=EXECUTION_ARN):
+    """Every route of the Chalice app, as execute-api method ARNs."""
+    from app import app
+
+    return {(method, path): f"{execution_arn}/{stage}/{method}{path}"
+            for path, methods in app.routes.items() for method in methods}
+
+
+def caller_env(module, role):
+    assert module.locals["api_execution_arn"] == "${aws_api_gateway_rest_api.rest_api.execution_arn}"
+    return {
+        "local.api_execution_arn": EXECUTION_ARN,
+        "local.api_stage_name": module.locals["api_stage_name"],
+        "each.value.routes": CALLER_ROLES[role]["routes"],
+    }
+
+
+# --- caller roles ----------------------------------------------------------------
+
+def test_each_caller_role_may_invoke_exactly_its_routes(module):
+    document = module.data[("aws_iam_policy_document", "caller_invoke")]
+    assert document["for_each"] == "${local.caller_roles}"
+    assert module.locals["api_stage_name"] == json.loads((ROOT / ".chalice" / "config.json").read_text())[
+        "api_gateway_stage"]
+    expected = {
+        "log-ingest": {("POST", "/logs")},
+        "log-read": {("GET", "/logs/recent")},
+        "log-full-access": {("POST", "/logs"), ("GET", "/logs/recent")},
+    }
+    assert set(CALLER_ROLES) == set(expected)
+    for role, routes in expected.items():
+        policy = statements(document, caller_env(module, role))
+        granted = {route for route, arn in api_method_arns().items() if allowed(policy, "execute-api:Invoke", arn)}
+        assert granted == routes, role
+        for route in routes:
+            method, path = route
+            assert allowed(policy, "execute-api:Invoke", f"{EXECUTION_ARN}/api/{method}{path}")
+            assert not allowed(policy, "execute-api:Invoke", f"{EXECUTION_ARN}/other/{method}{path}")
+            assert not allowed(policy, "execute-api:Invoke", f"{EXECUTION_ARN[:-1]}X/api/{method}{path}")
+            assert not allowed(policy, "execute-api:ManageConnections", f"{EXECUTION_ARN}/api/{method}{path}")
+
+
+def test_every_api_route_is_granted_to_some_caller_role():
+    granted = {tuple(route) for spec in CALLER_ROLES.values() for route in spec["routes"]}
+    assert set(api_method_arns()) == granted
+
+
+def test_caller_roles_are_named_per_stage_and_get_their_grant(module):
+    role = module.resource("aws_iam_role", "caller")
+    assert role["for_each"] == "${local.caller_roles}"
+    assert role["name"] == "${local.name}-${each.key}"
+    grant = module.resource("aws_iam_role_policy", "caller_invoke")
+    assert grant["for_each"] == "${local.api_attached ? local.caller_roles : {}}"
+    assert module.locals["api_attached"] is True
+    assert grant["policy"] == "${data.aws_iam_policy_document.caller_invoke[each.key].json}"
+
+
+def test_each_trust_policy_requires_its_own_external_id(module):
+    document = module.data[("aws_iam_policy_document", "caller_trust")]
+    external_ids = {name: f"id-of-{name}-0123456789" for name in module.locals["external_ids"]}
+    for name, expression in module.locals["external_ids"].items():
+        assert expression == f"${{var.{name}}}"
+        variable = module.variables[name]
+        assert variable["sensitive"] is True and "default" not in variable and variable["validation"]
+    for role, spec in CALLER_ROLES.items():
+        own = external_ids[spec["external_id_variable"]]
+        env = {"local.external_ids[each.value.external_id_variable]": own}
+        policy = statements(document, env)
+        assert allowed(policy, "sts:AssumeRole", "role", {"sts:ExternalId": own}), role
+        assert not allowed(policy, "sts:AssumeRole", "role", {}), role
+        for other in set(external_ids.values()) - {own}:
+            assert not allowed(policy, "sts:AssumeRole", "role", {"sts:ExternalId": other}), role
+    assert len({spec["external_id_variable"] for spec in CALLER_ROLES.values()}) == len(CALLER_ROLES)
+
+
+# --- the Lambda execution role ---------------------------------------------------------
+
+def _code_operations():
+    """(service, Operation) pairs the function's code calls on boto3 clients."""
+    calls = set()
+    for path in (ROOT / "chalicelib").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            target = node.func.value
+            operation = "".join(part.title() for part in node.func.attr.split("_"))
+            if isinstance(target, ast.Attribute) and target.attr == "_client":
+                calls.add(("dynamodb", operation))
+            elif (isinstance(target, ast.Call) and isinstance(target.func, ast.Attribute)
+                  and target.func.attr == "client" and isinstance(target.args[0], ast.Constant)):
+                calls.add((target.args[0].value, operation))
+    return calls
+
+
+def lambda_policy(module):
+    env = {
+        "aws_dynamodb_table.logs.arn": TABLE_ARN,
+        "local.timeline_index": json.loads((ROOT / "infra" / "table_schema.json").read_text())[
+            "global_secondary_indexes"][0]["name"],
+        "aws_kms_key.this.arn": KEY_ARN,
+        "aws_ssm_parameter.cursor_signing_key.arn": PARAMETER_ARN,
+        "aws_cloudwatch_log_group.lambda.arn": LOG_GROUP_ARN,
+        "local.region": "us-east-1",
+    }
+    return statements(module.data[("aws_iam_policy_document", "lambda")], env)
+
+
+def test_lambda_role_grants_exactly_what_the_code_calls(module):
+    policy = lambda_policy(module)
+    code = _code_operations()
+    assert ("dynamodb", "Scan") not in code
+    granted = {action for statement in policy for action in statement["actions"]}
+    assert granted == {f"{service}:{operation}" for service, operation in code} | {
+        "kms:Decrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents"}
+    assert {f"dynamodb:{operation}" for operation in ("BatchWriteItem", "PutItem", "Query")} <= granted
+    for statement in policy:
+        assert statement["effect"] == "Allow"
+        assert not [action for action in statement["actions"] if "*" in action]
+        assert "*" not in statement["resources"]
+        assert not [resource for resource in statement["resources"] if resource.endswith(":*") and ":log-stream:" not in
+                    resource]
+
+
+def test_lambda_role_reaches_only_its_table_index_key_parameter_and_log_group(module):
+    policy = lambda_policy(module)
+    index_arn = f"{TABLE_ARN}/index/timeline"
+    for action in ("dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"):
+        assert allowed(policy, action, TABLE_ARN)
+    assert allowed(policy, "dynamodb:Query", index_arn)
+    assert not allowed(policy, "dynamodb:Scan", TABLE_ARN)
+    assert not allowed(policy, "dynamodb:DeleteItem", TABLE_ARN)
+    assert not allowed(policy, "dynamodb:Query", TABLE_ARN.replace("-prod", "-dev"))
+    via_dynamodb = {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}
+    assert allowed(policy, "kms:Decrypt", KEY_ARN, via_dynamodb)
+    assert not allowed(policy, "kms:Decrypt", KEY_ARN)
+    assert allowed(policy, "ssm:GetParameter", PARAMETER_ARN)
+    assert not allowed(policy, "ssm:GetParameter", PARAMETER_ARN.replace("/prod/", "/dev/"))
+    assert allowed(policy, "logs:PutLogEvents", f"{LOG_GROUP_ARN}:log-stream:2026/11/28/[$LATEST]abc")
+    assert not allowed(policy, "logs:PutLogEvents", LOG_GROUP_ARN.replace("simple-log-service-prod", "other"))
+
+
+def test_lambda_role_is_wired_to_chalices_function(module):
+    function = module.resource("aws_lambda_function", "api_handler")
+    assert function["role"] == "${aws_iam_role.lambda.arn}"
+    role = module.resource("aws_iam_role", "lambda")
+    attachment = module.resource("aws_iam_role_policy", "lambda")
+    assert attachment["role"] == "${aws_iam_role.lambda.id}"
+    assert attachment["policy"] == "${data.aws_iam_policy_document.lambda.json}"
+    assume = statements(module.data[("aws_iam_policy_document", "lambda_assume")], {})
+    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.lambda_assume.json}"
+    assert [p["identifiers"] for s in assume for p in s["principals"]] == [["lambda.amazonaws.com"]]
+
+
+# --- the key policy ---------------------------------------------------------------
+
+def test_key_policy_lets_only_dynamodb_logs_and_sns_use_the_key(module):
+    document = module.data[("aws_iam_policy_document", "kms")]
+    crypto = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*", "kms:Decrypt*",
+              "kms:Encrypt*", "kms:ReEncrypt*"}
+    usage = []
+    for statement in document["statement"]:
+        if not crypto & set(statement["actions"]):
+            assert not [a for a in statement["actions"] if a in ("kms:*", "*")], statement["sid"]
+            continue
+        principals = [identifier for p in statement["principals"] for identifier in p["identifiers"]]
+        conditions = {condition["variable"]: condition["values"] for condition in statement.get("condition", [])}
+        usage.append((statement["sid"], principals, conditions))
+    for sid, principals, conditions in usage:
+        via = conditions.get("kms:ViaService", [""])[0]
+        context = [key for key in conditions if key.startswith("kms:EncryptionContext:")]
+        assert via.startswith(("dynamodb.", "sns.")) or context, sid
+        assert "*" not in principals, sid
+    services = {principal for _, principals, _ in usage for principal in principals if "amazonaws.com" in principal}
+    assert services == {"logs.${local.region}.amazonaws.com", "cloudwatch.amazonaws.com"}
+    assert {c["kms:ViaService"][0].split(".")[0] for _, _, c in usage if "kms:ViaService" in c} == {"dynamodb", "sns"}
+
+
+def test_renderer_refuses_values_it_does_not_know():
+    with pytest.raises(KeyError):
+        render("${local.unknown}", {})
+    assert render(["${local.list}", "x"], {"local.list": ["a", "b"]}) == ["a", "b", "x"]
