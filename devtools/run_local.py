@@ -99,8 +99,9 @@ def main(argv=None):
     processes = []
 
     def shutdown(signum, frame):
+        # Only unwind here: the `finally` below stops both servers. Waiting for them inside the
+        # handler would block on the lock of the `api.wait()` this signal interrupted.
         del frame
-        _stop(processes)
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, shutdown)

@@ -1,0 +1,94 @@
+"""``slog smoke`` runs green against the local stack, and fails when the stack lets the wrong role in."""
+import io
+import json
+import socket
+
+import pytest
+from rich.console import Console
+from slog import cli
+
+from devtools import run_local
+from devtools.local_stack import answers, running_stack
+from tests.conftest import ROOT, free_port
+
+
+def outputs_for(url, tmp_path, **changes):
+    """local/outputs.json with this stack's endpoint (as `terraform output -json` would give it)."""
+    outputs = json.loads((ROOT / "local" / "outputs.json").read_text())
+    outputs["api_endpoint"]["value"] = url
+    for name, value in changes.items():
+        outputs[name]["value"] = value
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return str(path)
+
+
+@pytest.fixture
+def user_env(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "SLOG_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "local" / "aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+
+
+def smoke(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["smoke", *argv], out=Console(file=out, width=200), err=Console(file=err, width=200))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with running_stack(free_port(), free_port()) as url:
+        yield url
+
+
+def test_smoke_passes_against_the_local_stack(stack, user_env, tmp_path):
+    code, out, err = smoke("--outputs", outputs_for(stack, tmp_path), "--count", "25")
+
+    assert code == 0, out + err
+    assert "5 passed, 0 failed" in out
+    for check in ("ingest role sends 25 events", "read role reads them back", "ingested_by names the ingest role",
+                  "read role cannot ingest", "ingest role cannot read"):
+        assert f"PASS {check}" in out
+
+
+def test_smoke_fails_when_the_external_id_is_wrong(stack, user_env, tmp_path):
+    code, out, _ = smoke("--outputs", outputs_for(stack, tmp_path, ingest_external_id="not-it"))
+
+    assert code == 1
+    assert "FAIL ingest role sends" in out and "cannot assume role" in out
+
+
+def test_smoke_needs_role_arns(user_env, stack):
+    code, _, err = smoke("--endpoint", stack)
+
+    assert code == 2 and "smoke needs the role ARNs" in err
+
+
+def test_smoke_catches_a_stack_that_lets_every_role_in(user_env, tmp_path):
+    with running_stack(free_port(), free_port(), iam=False) as url:
+        code, out, _ = smoke("--outputs", outputs_for(url, tmp_path), "--count", "3")
+
+    assert code == 1
+    assert "FAIL read role cannot ingest" in out and "FAIL ingest role cannot read" in out
+
+
+def test_stopping_the_stack_stops_both_servers():
+    port, dynamodb_port = free_port(), free_port()
+
+    with running_stack(port, dynamodb_port):
+        assert answers(port) and answers(dynamodb_port)
+
+    assert not answers(port) and not answers(dynamodb_port)
+
+
+def test_the_stack_refuses_a_port_in_use():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        with pytest.raises(SystemExit, match=f"127.0.0.1:{port} is in use"):
+            run_local.main(["--port", str(port), "--dynamodb-port", str(free_port())])
+    assert run_local._port_is_free(port)
