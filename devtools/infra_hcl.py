@@ -177,3 +177,9 @@ def unresolved_references(module):
         for reference in references(document) - known:
             missing.setdefault(reference, set()).add(file_name)
     return missing
+
+
+def load_tfvars(path):
+    """A .tfvars file's values (literals only, as tfvars files hold)."""
+    with Path(path).open() as handle:
+        return hcl2.load(handle, serialization_options=_OPTIONS)

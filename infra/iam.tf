@@ -4,9 +4,6 @@
 # parameter, its own log group. No Scan, no wildcard action or resource.
 
 locals {
-  # The table operations the code calls (chalicelib/repository.py); the
-  # throttling alarm watches the same ones.
-  table_operations = ["BatchWriteItem", "PutItem", "Query"]
   # The table's one index; one() fails if the schema grows another, so the
   # grant below is revisited rather than silently widened.
   timeline_index = one(local.table_schema.global_secondary_indexes).name
