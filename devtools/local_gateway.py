@@ -104,6 +104,12 @@ class SigV4RequestHandler(ChaliceRequestHandler):
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
+    def __getattr__(self, name):
+        # Any other method (TRACE, ...) is authorized like the rest (a 403), never http.server's 501.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
     def _authenticate(self, path, body):
         caller = self.iam.api.verify(self.command, self.path, self.headers.items(), body)
         try:
