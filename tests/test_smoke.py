@@ -2,12 +2,13 @@
 import io
 import json
 import socket
+from urllib.parse import urlsplit
 
 import pytest
 from rich.console import Console
 from slog import cli
 
-from devtools import run_local
+from devtools import local_load, run_local
 from devtools.local_stack import answers, running_stack
 from tests.conftest import ROOT, free_port
 
@@ -92,3 +93,25 @@ def test_the_stack_refuses_a_port_in_use():
         with pytest.raises(SystemExit, match=f"127.0.0.1:{port} is in use"):
             run_local.main(["--port", str(port), "--dynamodb-port", str(free_port())])
     assert run_local._port_is_free(port)
+
+
+def test_load_runs_signed_locust_against_the_stack_without_failures(stack, user_env, capfd):
+    port = urlsplit(stack).port
+
+    code = local_load.main(["--host", f"http://127.0.0.1:{port}", "--users", "2", "--run-time", "4s"])
+
+    output = capfd.readouterr()
+    assert code == 0, output.err[-2000:]
+    assert "Aggregated" in output.out + output.err
+    assert "POST /logs (batch of 50)" in output.out + output.err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--host", "https://example.com"], "only against the local stack"),
+    (["--host", "http://127.0.0.1:1", "--users", "500"], "--users must be"),
+    (["--host", "http://127.0.0.1:1", "--run-time", "2h"], "--run-time must be"),
+    (["--host", "http://127.0.0.1:1", "--run-time", "soon"], "use e.g. 30s"),
+])
+def test_load_stays_bounded_and_local(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        local_load.main(argv)

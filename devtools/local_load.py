@@ -1,0 +1,61 @@
+"""``make load``: locust headless against the local stack, bounded in users and time.
+
+If nothing answers at the host, the local stack is started for the run and
+stopped afterwards. Only loopback hosts are accepted: load never leaves this machine.
+"""
+import argparse
+import contextlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from devtools.local_stack import answers, running_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_USERS = 50
+MAX_SECONDS = 600
+_DURATION = re.compile(r"(\d+)([smh]?)\Z")
+
+
+def seconds(duration):
+    match = _DURATION.match(duration.strip())
+    if match is None:
+        raise SystemExit(f"run time {duration!r}: use e.g. 30s, 2m")
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def locust_command(host, users, spawn_rate, run_time):
+    return [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--only-summary",
+            "--host", host.rstrip("/"), "--users", str(users), "--spawn-rate", str(spawn_rate),
+            "--run-time", run_time, "--stop-timeout", "5"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="http://127.0.0.1:8000")
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--spawn-rate", type=float, default=5)
+    parser.add_argument("--run-time", default="30s")
+    parser.add_argument("--dynamodb-port", type=int, default=8001)
+    args = parser.parse_args(argv)
+
+    parts = urlsplit(args.host)
+    if parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
+        raise SystemExit(f"load runs only against the local stack (http://127.0.0.1:<port>), not {args.host}")
+    if not 1 <= args.users <= MAX_USERS:
+        raise SystemExit(f"--users must be 1 to {MAX_USERS}")
+    if not 1 <= seconds(args.run_time) <= MAX_SECONDS:
+        raise SystemExit(f"--run-time must be 1s to {MAX_SECONDS}s")
+
+    with contextlib.ExitStack() as stack:
+        if not answers(parts.port):
+            print(f"nothing answers at {args.host}: starting the local stack for this run", flush=True)
+            stack.enter_context(running_stack(parts.port, args.dynamodb_port))
+        return subprocess.run(locust_command(args.host, args.users, args.spawn_rate, args.run_time),
+                              cwd=ROOT, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
