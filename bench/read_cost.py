@@ -91,6 +91,8 @@ def run(sizes=(2_000, 5_000, 10_000, 20_000, 40_000), limit=100, log=print):
     raws = data.events(max(sizes), now_ms, SPAN_MS, seed=11)
     filters = {"unfiltered": None, "hot_service": data.HOT_SERVICE, "small_service": data.SERVICES[1]}
     points = []
+    from chalicelib import service
+
     with mock_aws():
         stack = _Stack(now_ms)
         loaded = 0
@@ -108,6 +110,7 @@ def run(sizes=(2_000, 5_000, 10_000, 20_000, 40_000), limit=100, log=print):
                 + ", ".join(f"{name} {result['items_read']} ({result['calls']} calls)"
                             for name, result in point["ours"].items())
                 + f"; Scan design reads {point['seed_full_scan']['unfiltered']['items_read']}")
+        service.reset()
     return summarize(points, limit)
 
 
