@@ -14,6 +14,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 # Prerequisites that `make test` needs beyond .venv; fragments in mk/ add to it.
 TEST_PREREQS :=
+-include mk/*.mk
+
 .PHONY: help run test lint bench clean
 .DEFAULT_GOAL := help
 
