@@ -15,12 +15,12 @@ STAGES = ("dev", "staging", "prod")
 CHALICE_RESOURCES = {"aws_lambda_function", "aws_api_gateway_rest_api", "aws_api_gateway_deployment",
                      "aws_lambda_permission"}
 
-pytestmark = pytest.mark.skipif(not infra_checkov.CHECKOV.exists(),
-                                reason="run `make test` (or make .venv-checkov/.installed) to install checkov")
 
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory):
+    # Not a skip: a run without checkov would pass while verifying nothing.
+    assert infra_checkov.CHECKOV.exists(), "checkov is missing: `make test` installs .venv-checkov (mk/infra.mk)"
     base = tmp_path_factory.mktemp("build")
     return {stage: pkg.package(stage, base / stage) for stage in STAGES}
 
