@@ -272,3 +272,18 @@ def test_renderer_refuses_values_it_does_not_know():
     with pytest.raises(KeyError):
         render("${local.unknown}", {})
     assert render(["${local.list}", "x"], {"local.list": ["a", "b"]}) == ["a", "b", "x"]
+
+
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+def test_chalice_deploy_policy_file_grants_what_the_terraform_role_grants(module, stage):
+    """The `chalice deploy` path's role (from .chalice/policy-<stage>.json) matches the Terraform role."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    policy = json.loads((ROOT / ".chalice" / config["iam_policy_file"]).read_text())
+    file_actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+    terraform_actions = {action for statement in lambda_policy(module) for action in statement["actions"]}
+    assert file_actions == terraform_actions
+    [kms] = [statement for statement in policy["Statement"] if statement["Action"][0].startswith("kms:")]
+    aliases = kms["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+    assert aliases == [module.resource("aws_kms_alias", "this")["name"].replace("${local.name}",
+                                                                               f"simple-log-service-{stage}")]
+    assert kms["Condition"]["StringEquals"]["kms:ViaService"].startswith("dynamodb.")
