@@ -14,10 +14,8 @@ resource "aws_budgets_budget" "monthly" {
   }
 
   dynamic "notification" {
-    for_each = var.alarm_email == null ? {} : {
-      ACTUAL     = 80
-      FORECASTED = 100
-    }
+    # Alert at 80 % of the actual and 100 % of the forecast spend, by e-mail if there is an address.
+    for_each = { for type, percent in { ACTUAL = 80, FORECASTED = 100 } : type => percent if var.alarm_email != null }
     content {
       notification_type          = notification.key
       comparison_operator        = "GREATER_THAN"

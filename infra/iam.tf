@@ -127,7 +127,8 @@ resource "aws_iam_role" "caller" {
 }
 
 resource "aws_iam_role_policy" "caller_invoke" {
-  for_each = local.api_attached ? local.caller_roles : {}
+  # Only once the API exists (always, when packaged with Chalice's API).
+  for_each = { for role, spec in local.caller_roles : role => spec if local.api_attached }
 
   name   = "invoke-own-routes"
   role   = aws_iam_role.caller[each.key].id

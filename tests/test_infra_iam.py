@@ -143,7 +143,7 @@ def test_caller_roles_are_named_per_stage_and_get_their_grant(module):
     assert role["for_each"] == "${local.caller_roles}"
     assert role["name"] == "${local.name}-${each.key}"
     grant = module.resource("aws_iam_role_policy", "caller_invoke")
-    assert grant["for_each"] == "${local.api_attached ? local.caller_roles : {}}"
+    assert grant["for_each"] == "${{for role, spec in local.caller_roles : role => spec if local.api_attached}}"
     assert module.locals["api_attached"] is True
     assert grant["policy"] == "${data.aws_iam_policy_document.caller_invoke[each.key].json}"
 
