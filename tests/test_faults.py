@@ -25,7 +25,7 @@ from chalicelib import aws, service, settings
 from chalicelib.repository import LogRepository
 from tests.conftest import TABLE_NAME
 
-EVENTS = 3000
+EVENTS = 2000
 BATCH = 500
 SERVICES = ("checkout", "search", "billing")
 
