@@ -145,6 +145,17 @@ def test_tail_shows_events_oldest_first_and_each_once(user_env):
     assert [json.loads(line)["message"] for line in out.splitlines()] == ["first", "second"]
 
 
+def test_tail_prints_one_readable_line_per_event(user_env):
+    service = service_name()
+    run("send", "--service", service, "--level", "error", "--metadata", '{"k": 1}', "it failed")
+
+    code, out, _ = run("tail", "--service", service, "--interval", "0.01", "--max-polls", "1")
+
+    assert code == 0
+    (line,) = out.splitlines()
+    assert f"ERROR {service} [application] it failed" in line and '{"k":1}' in line
+
+
 # --- who and where ----------------------------------------------------------------
 
 def test_a_role_lacking_the_route_is_one_clear_line(user_env):
