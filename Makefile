@@ -23,6 +23,11 @@ help:
 	@echo "make run     local stack: DynamoDB emulator on 127.0.0.1:$(DYNAMODB_PORT), API on 127.0.0.1:$(PORT)"
 	@echo "make test    lint and every test, with coverage"
 	@echo "make bench   benchmarks; prints a BENCH {json} line"
+	@echo "make slog    install the slog CLI into .venv (make run and make test do it too)"
+	@echo "make smoke   slog smoke against the running local stack (SMOKE_OUTPUTS=outputs.json for a deployed one)"
+	@echo "make load    locust, headless and bounded, against the local stack"
+	@echo "make package STAGE=<stage>   one Terraform root module in build/<stage>/"
+	@echo "make checkov STAGE=<stage>   checkov over that module"
 	@echo "make clean   remove virtual environments and build output"
 
 $(VENV)/.installed: $(wildcard requirements*.txt)

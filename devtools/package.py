@@ -113,7 +113,11 @@ def rewrite_chalice_terraform(doc):
     deployment = _take(resources, "aws_api_gateway_deployment", "rest_api")
     deployment.pop("stage_name", None)
     deployment.pop("stage_description", None)
-    deployment["triggers"] = {"api_definition": "${sha256(local.chalice_api_swagger)}"}
+    # Gateway responses take effect only in a new deployment.
+    deployment["triggers"] = {
+        "api_definition": "${sha256(local.chalice_api_swagger)}",
+        "gateway_responses": "${sha256(jsonencode(aws_api_gateway_gateway_response.contract_shape))}",
+    }
     return doc
 
 

@@ -215,3 +215,20 @@ def test_terraform_and_chalice_config_pass_exactly_the_settings_the_code_reads(m
     assert module.resource("aws_dynamodb_table", "logs")["name"] == "${local.name}"
     assert module.locals["name"] == "${var.app_name}-${var.stage}"
     assert module.variables["app_name"]["default"] == CONFIG["app_name"]
+
+
+# --- API Gateway's own errors in the contract's shape ----------------------------------
+
+def test_api_gateways_own_refusals_answer_code_and_message_and_are_deployed(module):
+    response = module.resource("aws_api_gateway_gateway_response", "contract_shape")
+    assert response["for_each"] == "${local.api_attached ? local.gateway_error_types : toset([])}"
+    types = module.locals["gateway_error_types"]
+    assert {"ACCESS_DENIED", "INVALID_SIGNATURE", "MISSING_AUTHENTICATION_TOKEN", "EXPIRED_TOKEN",
+            "DEFAULT_4XX", "DEFAULT_5XX"} <= set(re.findall(r'"(\w+)"', types))
+    template = response["response_templates"]["application/json"]
+    assert template == module.locals["gateway_error_template"] or template == "${local.gateway_error_template}"
+    rendered = module.locals["gateway_error_template"].replace(
+        "$context.error.responseType", "ACCESS_DENIED").replace("$context.error.messageString", '"denied"')
+    assert json.loads(rendered) == {"Code": "ACCESS_DENIED", "Message": "denied"}
+    deployment = module.resource("aws_api_gateway_deployment", "rest_api")
+    assert "aws_api_gateway_gateway_response.contract_shape" in deployment["triggers"]["gateway_responses"]
