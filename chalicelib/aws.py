@@ -10,7 +10,7 @@ _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
     connect_timeout=2,
     read_timeout=5,
-    max_pool_connections=16,
+    max_pool_connections=32,
 )
 
 

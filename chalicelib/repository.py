@@ -33,7 +33,9 @@ TIMELINE_HASH_KEY = "tpk"
 TTL_ATTRIBUTE = "expires_at"
 
 BATCH_WRITE_SIZE = 25
-WORKERS = 8
+# Calls in flight per request: DynamoDB calls wait on the network, and a
+# 1,000-event batch is 40 BatchWriteItem calls (plus one claim per event_id).
+WORKERS = 32
 BACKOFF_BASE_S = 0.025
 BACKOFF_CAP_S = 1.0
 
