@@ -38,6 +38,8 @@ INFRA = ROOT / "infra"
 STAGES = ("dev", "staging", "prod")
 CHALICE_FILE = "chalice.tf.json"
 ZIP_FILE = "deployment.zip"
+TERRAFORM_WORKING_FILES = (".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terraform.tfstate.backup",
+                           "backend.tf")
 # 1980-01-01, the earliest time a zip entry can carry.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -157,9 +159,29 @@ def package(stage, out_dir=None, project_dir=ROOT):
     if stage not in STAGES:
         raise PackageError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
     out_dir = Path(out_dir) if out_dir is not None else project_dir / "build" / stage
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as kept:
+        _set_aside_terraform_state(out_dir, Path(kept))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        out_dir.mkdir(parents=True)
+        _write_module(stage, out_dir, project_dir)
+        for path in Path(kept).iterdir():
+            shutil.move(str(path), out_dir / path.name)
+    return out_dir
+
+
+def _set_aside_terraform_state(out_dir, kept):
+    """Move Terraform's own files (state, providers, backend) out of the way of a fresh build.
+
+    Everything this module generates is written anew; what ``terraform init`` and
+    ``apply`` left there is the deployer's and survives repackaging.
+    """
+    for name in TERRAFORM_WORKING_FILES:
+        if (out_dir / name).exists():
+            shutil.move(str(out_dir / name), kept / name)
+
+
+def _write_module(stage, out_dir, project_dir):
     with tempfile.TemporaryDirectory() as tmp:
         generated = Path(tmp) / "chalice"
         run_chalice_package(stage, generated, project_dir)
@@ -169,7 +191,6 @@ def package(stage, out_dir=None, project_dir=ROOT):
     for name, path in infra_files().items():
         shutil.copyfile(path, out_dir / name)
     shutil.copyfile(INFRA / "env" / f"{stage}.tfvars", out_dir / f"{stage}.tfvars")
-    return out_dir
 
 
 def main(argv=None):

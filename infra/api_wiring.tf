@@ -20,7 +20,7 @@ locals {
   # Chalice names the REST API after the app on this path.
   api_name          = var.app_name
   api_execution_arn = "arn:${local.partition}:execute-api:${local.region}:${local.account_id}:${coalesce(var.rest_api_id, "none")}"
-  api_endpoint      = local.api_attached ? "https://${var.rest_api_id}.execute-api.${local.region}.${data.aws_partition.current.dns_suffix}/${local.api_stage_name}/" : null
+  api_endpoint      = local.api_attached ? "https://${var.rest_api_id}.execute-api.${local.region}.${data.aws_partition.current.dns_suffix}/${local.api_stage_name}" : null
 }
 
 # Throttling, metrics and execution logging of the stage `chalice deploy` made.

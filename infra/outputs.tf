@@ -1,5 +1,5 @@
 output "api_endpoint" {
-  description = "Base URL of the API stage (https://<id>.execute-api.<region>.amazonaws.com/api/); null on the chalice deploy path until rest_api_id is set."
+  description = "Base URL of the API stage, without a trailing slash (https://<id>.execute-api.<region>.amazonaws.com/api); null on the chalice deploy path until rest_api_id is set."
   value       = local.api_endpoint
 }
 

@@ -65,6 +65,19 @@ def test_packaging_starts_from_an_empty_folder(tmp_path):
     assert not (out / "stale.tf").exists()
 
 
+def test_repackaging_keeps_terraform_state_and_backend(tmp_path):
+    out = tmp_path / "prod"
+    out.mkdir()
+    (out / "terraform.tfstate").write_text('{"version": 4}')
+    (out / "backend.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
+    (out / ".terraform").mkdir()
+    (out / ".terraform" / "environment").write_text("default")
+    pkg.package("prod", out)
+    assert (out / "terraform.tfstate").read_text() == '{"version": 4}'
+    assert (out / "backend.tf").exists() and (out / ".terraform" / "environment").exists()
+    assert (out / pkg.CHALICE_FILE).exists()
+
+
 def test_deployment_zip_is_normalized_and_holds_the_app_source(builds):
     with zipfile.ZipFile(builds["prod"] / pkg.ZIP_FILE) as archive:
         infos = archive.infolist()
