@@ -156,15 +156,19 @@ def normalize_level(field, value):
     return level
 
 
+def _utf8_size(field, text):
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValidationError(field, "is not valid Unicode (lone surrogate)") from None
+
+
 def _message(value):
     if not isinstance(value, str):
         raise ValidationError("message", "must be a string")
     if not value:
         raise ValidationError("message", "must not be empty")
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise ValidationError("message", "is not valid Unicode (lone surrogate)") from None
+    size = _utf8_size("message", value)
     if size > MAX_MESSAGE_BYTES:
         raise ValidationError("message", f"is {size} bytes as UTF-8, over the limit of {MAX_MESSAGE_BYTES}")
     return value
@@ -184,10 +188,7 @@ def _metadata(value):
     depth = _depth(value)
     if depth > MAX_METADATA_DEPTH:
         raise ValidationError("metadata", f"is nested {depth} levels deep, over the limit of {MAX_METADATA_DEPTH}")
-    try:
-        size = len(serialize_metadata(value).encode("utf-8"))
-    except UnicodeEncodeError:
-        raise ValidationError("metadata", "is not valid Unicode (lone surrogate)") from None
+    size = _utf8_size("metadata", serialize_metadata(value))
     if size > MAX_METADATA_BYTES:
         raise ValidationError("metadata", f"is {size} bytes serialized, over the limit of {MAX_METADATA_BYTES}")
     return value
