@@ -1,7 +1,9 @@
-"""``make load``: locust headless against the local stack, bounded in users and time.
+"""``make load``: locust headless, bounded in users and time.
 
-If nothing answers at the host, the local stack is started for the run and
-stopped afterwards. Only loopback hosts are accepted: load never leaves this machine.
+By default only the local stack: if nothing answers at the loopback host, the
+stack is started for the run and stopped afterwards. A deployed stage is a
+deliberate choice: ``--remote`` (``make load LOAD_REMOTE=1 LOAD_HOST=<api_endpoint>``)
+accepts an https endpoint and signs with the caller's own AWS credentials.
 """
 import argparse
 import contextlib
@@ -39,18 +41,23 @@ def main(argv=None):
     parser.add_argument("--spawn-rate", type=float, default=5)
     parser.add_argument("--run-time", default="30s")
     parser.add_argument("--dynamodb-port", type=int, default=8001)
+    parser.add_argument("--remote", action="store_true", help="allow a deployed https endpoint")
     args = parser.parse_args(argv)
 
     parts = urlsplit(args.host)
-    if parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
-        raise SystemExit(f"load runs only against the local stack (http://127.0.0.1:<port>), not {args.host}")
+    local = parts.hostname in ("127.0.0.1", "localhost") and parts.port is not None
+    if args.remote and parts.scheme != "https":
+        raise SystemExit(f"--remote takes a deployed https endpoint (terraform output api_endpoint), not {args.host}")
+    if not args.remote and not local:
+        raise SystemExit(f"load runs only against the local stack (http://127.0.0.1:<port>), not {args.host}; "
+                         "for a deployed stage add --remote (make load LOAD_REMOTE=1)")
     if not 1 <= args.users <= MAX_USERS:
         raise SystemExit(f"--users must be 1 to {MAX_USERS}")
     if not 1 <= seconds(args.run_time) <= MAX_SECONDS:
         raise SystemExit(f"--run-time must be 1s to {MAX_SECONDS}s")
 
     with contextlib.ExitStack() as stack:
-        if not answers(parts.port):
+        if local and not answers(parts.port):
             print(f"nothing answers at {args.host}: starting the local stack for this run", flush=True)
             stack.enter_context(running_stack(parts.port, args.dynamodb_port))
         return subprocess.run(locust_command(args.host, args.users, args.spawn_rate, args.run_time),

@@ -12,6 +12,7 @@ LOAD_USERS ?= 10
 LOAD_SPAWN_RATE ?= 5
 LOAD_DURATION ?= 30s
 LOAD_HOST ?= http://127.0.0.1:$(PORT)
+LOAD_REMOTE ?=
 
 TEST_PREREQS += $(SLOG_STAMP)
 .PHONY: smoke load slog
@@ -31,6 +32,8 @@ smoke: $(SLOG_STAMP)
 
 # `make load`: locust headless, bounded users and duration, against LOAD_HOST; starts the local
 # stack for the run (and stops it) when nothing answers there.
+# A deployed stage: make load LOAD_REMOTE=1 LOAD_HOST=<api_endpoint> (signs with your AWS credentials).
 load: $(SLOG_STAMP)
 	$(BIN)/python -m devtools.local_load --host $(LOAD_HOST) --users $(LOAD_USERS) \
-		--spawn-rate $(LOAD_SPAWN_RATE) --run-time $(LOAD_DURATION) --dynamodb-port $(DYNAMODB_PORT)
+		--spawn-rate $(LOAD_SPAWN_RATE) --run-time $(LOAD_DURATION) --dynamodb-port $(DYNAMODB_PORT) \
+		$(if $(LOAD_REMOTE),--remote)

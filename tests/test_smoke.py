@@ -2,6 +2,7 @@
 import io
 import json
 import socket
+import subprocess
 from urllib.parse import urlsplit
 
 import pytest
@@ -115,3 +116,18 @@ def test_load_runs_signed_locust_against_the_stack_without_failures(stack, user_
 def test_load_stays_bounded_and_local(argv, message):
     with pytest.raises(SystemExit, match=message):
         local_load.main(argv)
+
+
+def test_load_reaches_a_deployed_endpoint_only_when_asked(monkeypatch):
+    started = []
+    monkeypatch.setattr(local_load, "running_stack", lambda *args: started.append(args))
+    monkeypatch.setattr(local_load.subprocess, "run",
+                        lambda command, **kwargs: started.append(command) or subprocess.CompletedProcess(command, 0))
+    endpoint = "https://abcdefghij.execute-api.eu-west-1.amazonaws.com/api"
+    with pytest.raises(SystemExit, match="add --remote"):
+        local_load.main(["--host", endpoint])
+    with pytest.raises(SystemExit, match="https endpoint"):
+        local_load.main(["--host", "http://example.com", "--remote"])
+    assert local_load.main(["--host", endpoint, "--remote", "--users", "3"]) == 0
+    (command,) = started
+    assert command[command.index("--host") + 1] == endpoint and command[command.index("--users") + 1] == "3"
