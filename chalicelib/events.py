@@ -5,6 +5,7 @@ parameters lives here. Errors are ``ValidationError(field, problem)`` so the
 caller's message always starts with the field at fault.
 """
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,6 +86,13 @@ def _reject_constant(name):
     raise ValidationError("body", f"{name} is not valid JSON")
 
 
+def _finite_float(text):
+    value = float(text)
+    if math.isinf(value):
+        raise ValidationError("body", f"the number {text[:40]} is out of range for a double")
+    return value
+
+
 def _no_duplicate_keys(pairs):
     seen = {}
     for key, value in pairs:
@@ -109,12 +117,15 @@ def parse_json_body(raw):
     except UnicodeDecodeError:
         raise ValidationError("body", "is not valid UTF-8") from None
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant,
+                          parse_float=_finite_float)
     except RecursionError:
         raise ValidationError("body", "is nested too deeply") from None
-    except ValueError as error:
-        detail = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
-        raise ValidationError("body", f"malformed JSON ({detail})") from None
+    except json.JSONDecodeError as error:
+        raise ValidationError("body", f"malformed JSON ({error.msg} at character {error.pos})") from None
+    except ValueError:
+        # int() refuses integers of more than 4,300 digits.
+        raise ValidationError("body", "holds an integer with too many digits") from None
 
 
 def split_body(body):
@@ -207,17 +218,29 @@ def _event_id(value):
 
 
 def parse_time(field, value):
-    """Epoch milliseconds from an ISO 8601 string with a zone, or an integer of ms."""
+    """Epoch milliseconds from a JSON value: an ISO 8601 string with a zone, or an integer of ms."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValidationError(field, "must be an ISO 8601 string with a time zone or integer epoch milliseconds")
     if isinstance(value, int):
         if value < 0:
             raise ValidationError(field, "epoch milliseconds must not be negative")
         return value
-    text = value.strip()
+    return _parse_iso(field, value.strip())
+
+
+def parse_query_time(field, text):
+    """Epoch milliseconds from a query parameter: digits of epoch ms, or ISO 8601 with a zone.
+
+    ``chalice local`` decodes a raw ``+`` in a query string to a space, so an
+    offset written ``+01:00`` without URL-encoding arrives as `` 01:00``.
+    """
+    text = text.strip()
     if _DIGITS.match(text):
         return int(text)
-    text = _SPACED_OFFSET.sub(r"\1+\2", text)
+    return _parse_iso(field, _SPACED_OFFSET.sub(r"\1+\2", text))
+
+
+def _parse_iso(field, text):
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
@@ -315,9 +338,9 @@ def parse_recent_query(params, now_ms, retention_days):
     hours = _bounded_int("hours", given["hours"], 1, max_hours) if given["hours"] is not None else None
     if hours is not None and given["since"] is not None:
         raise ValidationError("hours", "cannot be combined with since")
-    until_ms = parse_time("until", given["until"]) if given["until"] is not None else now_ms
+    until_ms = parse_query_time("until", given["until"]) if given["until"] is not None else now_ms
     if given["since"] is not None:
-        since_ms = parse_time("since", given["since"])
+        since_ms = parse_query_time("since", given["since"])
     else:
         since_ms = now_ms - (hours or DEFAULT_WINDOW_HOURS) * HOUR_MS
     if since_ms >= until_ms:

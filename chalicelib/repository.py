@@ -287,7 +287,9 @@ class LogRepository:
         else:
             partitions = [f"T#{shard}" for shard in range(self._timeline_shards)]
             index, hash_key = TIMELINE_INDEX, TIMELINE_HASH_KEY
-        page_size = max(1, math.ceil(query.limit / len(partitions)))
+        # A shard's share of the page, plus one so that a shard holding a
+        # little more than its share rarely needs a second call.
+        page_size = math.ceil(query.limit / len(partitions)) + 1
         streams = [
             _ShardStream(self._client, self._query_request(index, hash_key, partition, low, high, query, now_ms),
                          page_size)
@@ -367,4 +369,4 @@ class _ShardStream:
             self.has_more = self._start_key is not None
             if response.get("Count", 0) < response.get("ScannedCount", 0):
                 # A filter dropped items: read further ahead next time.
-                self._page_size = min(1000, self._page_size * 2)
+                self._page_size = min(1000, self._page_size * 4)

@@ -47,6 +47,18 @@ def test_malformed_bodies_are_400(raw):
         ev.parse_json_body(raw)
 
 
+@pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"1.5e400"])
+def test_numbers_that_overflow_a_double_are_rejected_not_stored_as_infinity(number):
+    with pytest.raises(ValidationError, match="^body: the number .* out of range"):
+        ev.parse_json_body(b'{"metadata": {"n": ' + number + b"}}")
+    assert ev.parse_json_body(b'{"n": 1.5e300}') == {"n": 1.5e300}
+
+
+def test_an_integer_with_thousands_of_digits_is_a_clear_400():
+    with pytest.raises(ValidationError, match="^body: holds an integer with too many digits"):
+        ev.parse_json_body(b'{"n": ' + b"1" * 5000 + b"}")
+
+
 def test_deeply_nested_json_is_a_clear_400_not_a_crash():
     with pytest.raises(ValidationError, match="^body: "):
         ev.parse_json_body(b"[" * 100_000 + b"]" * 100_000)
@@ -235,7 +247,13 @@ def test_format_time_is_iso_utc_with_milliseconds():
 
 
 def test_query_time_with_plus_decoded_to_space_is_understood():
-    assert ev.parse_time("since", "2026-11-19T11:30:45.123 01:00") == 1_795_084_245_123
+    assert ev.parse_query_time("since", "2026-11-19T11:30:45.123 01:00") == 1_795_084_245_123
+
+
+def test_query_times_take_epoch_digits_but_a_body_timestamp_string_must_be_iso():
+    assert ev.parse_query_time("until", "1795084245123") == 1_795_084_245_123
+    with pytest.raises(ValidationError, match="^timestamp: "):
+        ev.parse_time("timestamp", "1795084245123")
 
 
 # --- batches -------------------------------------------------------------------

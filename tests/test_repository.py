@@ -390,5 +390,5 @@ def test_a_read_costs_about_twice_the_page_however_large_the_table(repo, recorde
     scanned = recorder.scanned - before_scanned
     assert len(page.events) == 100
     assert set(calls) == {"Query"}
-    assert scanned <= 2 * 100 + SHARDS
+    assert scanned <= 2 * 100 + 2 * SHARDS
     assert page.items_read == scanned and page.calls == len(calls)
