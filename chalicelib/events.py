@@ -82,28 +82,60 @@ class RecentQuery:
 
 # --- request bodies ---------------------------------------------------------
 
-def _reject_constant(name):
-    raise ValidationError("body", f"{name} is not valid JSON")
+class _Refused:
+    """Stands in, while parsing, for a value strict JSON refuses, so the error can name where it was."""
+
+    def __init__(self, problem, key=None):
+        self.problem = problem
+        self.key = key
 
 
-def _finite_float(text):
-    value = float(text)
-    if math.isinf(value):
-        raise ValidationError("body", f"the number {text[:40]} is out of range for a double")
-    return value
+class _StrictJson:
+    """json.loads hooks that mark NaN/Infinity, overflowing numbers and duplicate keys."""
+
+    def __init__(self):
+        self.refused = False
+
+    def _refuse(self, problem, key=None):
+        self.refused = True
+        return _Refused(problem, key)
+
+    def constant(self, name):
+        return self._refuse(f"{name} is not valid JSON")
+
+    def number(self, text):
+        value = float(text)
+        if math.isinf(value):
+            return self._refuse(f"the number {text[:40]} is out of range for a double")
+        return value
+
+    def object(self, pairs):
+        result = {}
+        for key, value in pairs:
+            if key in result:
+                return self._refuse("duplicate key", key)
+            result[key] = value
+        return result
 
 
-def _no_duplicate_keys(pairs):
-    seen = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValidationError("body", f"duplicate key {key!r}")
-        seen[key] = value
-    return seen
+def _first_refused(value, path):
+    """``(path, _Refused)`` of the first refused value in document order, or None."""
+    if isinstance(value, _Refused):
+        return path, value
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        found = _first_refused(child, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else key)
+        if found:
+            return found
+    return None
 
 
 def parse_json_body(raw):
-    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, at most 1 MiB."""
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys, at most 1 MiB.
+
+    A refused value is reported under its path, e.g. ``metadata.retries`` or
+    ``logs[3].message``, not just as the body.
+    """
     if raw is None:
         raw = b""
     if isinstance(raw, str):
@@ -116,9 +148,10 @@ def parse_json_body(raw):
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationError("body", "is not valid UTF-8") from None
+    strict = _StrictJson()
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant,
-                          parse_float=_finite_float)
+        document = json.loads(text, object_pairs_hook=strict.object, parse_constant=strict.constant,
+                              parse_float=strict.number)
     except RecursionError:
         raise ValidationError("body", "is nested too deeply") from None
     except json.JSONDecodeError as error:
@@ -126,6 +159,12 @@ def parse_json_body(raw):
     except ValueError:
         # int() refuses integers of more than 4,300 digits.
         raise ValidationError("body", "holds an integer with too many digits") from None
+    if strict.refused:
+        path, refused = _first_refused(document, "")
+        if refused.key is not None:
+            path = f"{path}.{refused.key}" if path else refused.key
+        raise ValidationError(path or "body", refused.problem)
+    return document
 
 
 def split_body(body):

@@ -31,14 +31,23 @@ def rejects(field, **fields):
 # --- strict JSON ---------------------------------------------------------------
 
 @pytest.mark.parametrize("raw", [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": -Infinity}'])
-def test_non_finite_numbers_are_rejected(raw):
-    with pytest.raises(ValidationError, match="^body: "):
+def test_non_finite_numbers_are_rejected_naming_where(raw):
+    with pytest.raises(ValidationError, match="^a: .*Infinity|^a: NaN"):
         ev.parse_json_body(raw)
 
 
-def test_duplicate_keys_are_rejected_even_when_nested():
-    with pytest.raises(ValidationError, match="duplicate key 'b'"):
-        ev.parse_json_body(b'{"a": {"b": 1, "b": 2}}')
+def test_refused_values_are_named_by_their_path():
+    with pytest.raises(ValidationError, match=r"^logs\[1\]\.metadata\.n: NaN is not valid JSON"):
+        ev.parse_json_body(b'{"logs": [{"metadata": {"n": 1}}, {"metadata": {"n": NaN}}]}')
+    with pytest.raises(ValidationError, match=r"^logs\[0\]\.metadata\.list\[2\]: "):
+        ev.parse_json_body(b'{"logs": [{"metadata": {"list": [1, 2, Infinity]}}]}')
+
+
+def test_duplicate_keys_are_rejected_naming_the_key_even_when_nested():
+    with pytest.raises(ValidationError, match="^metadata.b: duplicate key"):
+        ev.parse_json_body(b'{"metadata": {"b": 1, "b": 2}}')
+    with pytest.raises(ValidationError, match="^message: duplicate key"):
+        ev.parse_json_body(b'{"message": "a", "message": "b"}')
 
 
 @pytest.mark.parametrize("raw", [b"", b"   ", b"{", b"[1,]", b"\xff\xfe", b'{"a": 1} trailing', b"\xef\xbb\xbf{}"])
@@ -49,7 +58,7 @@ def test_malformed_bodies_are_400(raw):
 
 @pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"1.5e400"])
 def test_numbers_that_overflow_a_double_are_rejected_not_stored_as_infinity(number):
-    with pytest.raises(ValidationError, match="^body: the number .* out of range"):
+    with pytest.raises(ValidationError, match="^metadata.n: the number .* out of range"):
         ev.parse_json_body(b'{"metadata": {"n": ' + number + b"}}")
     assert ev.parse_json_body(b'{"n": 1.5e300}') == {"n": 1.5e300}
 

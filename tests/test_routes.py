@@ -86,11 +86,16 @@ def test_an_invalid_event_is_a_400_naming_the_field_and_stores_nothing(api, body
     assert stored_count(api) == 0
 
 
-@pytest.mark.parametrize("raw", ['{"service_name": "a", "level": "INFO", "message": NaN}',
-                                 '{"service_name": "a", "service_name": "b", "level": "INFO", "message": "m"}',
-                                 '{"service_name": "a",', ""])
-def test_non_strict_json_is_a_400(api, raw):
-    assert_error(post(api, raw), 400, "body")
+@pytest.mark.parametrize("raw, field", [
+    ('{"service_name": "a", "level": "INFO", "message": NaN}', "message"),
+    ('{"service_name": "a", "service_name": "b", "level": "INFO", "message": "m"}', "service_name"),
+    ('{"logs": [{"service_name": "a", "level": "INFO", "message": "m", "metadata": {"n": 1e999}}]}',
+     "logs[0].metadata.n"),
+    ('{"service_name": "a",', "body"),
+    ("", "body"),
+])
+def test_non_strict_json_is_a_400_naming_where(api, raw, field):
+    assert_error(post(api, raw), 400, field)
     assert stored_count(api) == 0
 
 
