@@ -207,7 +207,8 @@ def canonical_queries(raw_query):
     """
     pairs = _raw_pairs(raw_query)
     decoded = sorted((quote(unquote(k), safe="-_.~"), quote(unquote(v), safe="-_.~")) for k, v in pairs)
-    as_sent = sorted(pairs)
+    # botocore keeps empty components (``?limit=5&`` signs as ``=&limit=5``).
+    as_sent = sorted(part.partition("=")[::2] for part in raw_query.split("&")) if raw_query else []
     awscurl = sorted(
         (quote(k.strip(), safe="~=").replace("=", "=="), quote(v.split("=")[0].strip(), safe="~=").replace("=", "=="))
         for k, v in pairs

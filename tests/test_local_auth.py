@@ -192,6 +192,7 @@ def test_x_amz_date_more_than_five_minutes_off_is_refused(gateway_factory, skew_
     "service_name=auth-test&since=2026-01-01T00%3A00%3A00%2B00%3A00",
     "service_name=auth-test&since=2026-01-01T00:00:00Z&level=info",
     "log_type=x%3Ay&service_name=auth-test",
+    "service_name=auth-test&limit=5&",
 ])
 def test_each_client_signs_its_own_query_encoding(gateway, query):
     url = gateway + "logs/recent?" + query
