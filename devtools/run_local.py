@@ -7,6 +7,7 @@ Both servers bind 127.0.0.1. Stopping this process (Ctrl-C, SIGTERM) stops both.
 No AWS account is needed: credentials are dummies and the metadata probe is off.
 """
 import argparse
+import json
 import os
 import signal
 import socket
@@ -64,8 +65,6 @@ def _wait_for_port(port, process, name, timeout=30.0):
 
 
 def _table_name():
-    import json
-
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     return config["stages"][STAGE]["environment_variables"]["LOG_TABLE_NAME"]
 
