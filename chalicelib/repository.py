@@ -58,7 +58,12 @@ class WriteOutcome:
     log_id: str | None = None
     stored: bool = False
     error: str | None = None
-    event: dict | None = None
+    item: dict | None = None
+
+    @property
+    def event(self):
+        """The stored event as the API returns it (built on demand: batches only need log ids)."""
+        return LogRepository._to_event(self.item) if self.stored else None
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ class LogRepository:
         for index, item in items.items():
             if outcomes[index].error is None:
                 outcomes[index].stored = True
-                outcomes[index].event = self._to_event(item)
+                outcomes[index].item = item
 
         for index, event in enumerate(events):
             if event is not None and event.event_id is not None:
