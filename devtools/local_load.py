@@ -18,6 +18,8 @@ from devtools.local_stack import answers, running_stack
 ROOT = Path(__file__).resolve().parent.parent
 MAX_USERS = 50
 MAX_SECONDS = 600
+# At the end of the run, requests still in flight get this long to be answered (and counted).
+STOP_TIMEOUT_S = 120
 _DURATION = re.compile(r"(\d+)([smh]?)\Z")
 
 
@@ -28,10 +30,11 @@ def seconds(duration):
     return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
 
 
-def locust_command(host, users, spawn_rate, run_time):
-    return [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--only-summary",
-            "--host", host.rstrip("/"), "--users", str(users), "--spawn-rate", str(spawn_rate),
-            "--run-time", run_time, "--stop-timeout", "5"]
+def locust_command(host, users, spawn_rate, run_time, csv=None):
+    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py"), "--headless", "--only-summary",
+               "--host", host.rstrip("/"), "--users", str(users), "--spawn-rate", str(spawn_rate),
+               "--run-time", run_time, "--stop-timeout", str(STOP_TIMEOUT_S)]
+    return command + (["--csv", csv] if csv else [])
 
 
 def main(argv=None):
@@ -42,6 +45,7 @@ def main(argv=None):
     parser.add_argument("--run-time", default="30s")
     parser.add_argument("--dynamodb-port", type=int, default=8001)
     parser.add_argument("--remote", action="store_true", help="allow a deployed https endpoint")
+    parser.add_argument("--csv", metavar="PREFIX", help="also write locust's PREFIX_stats.csv and PREFIX_failures.csv")
     args = parser.parse_args(argv)
 
     parts = urlsplit(args.host)
@@ -60,7 +64,7 @@ def main(argv=None):
         if local and not answers(parts.port):
             print(f"nothing answers at {args.host}: starting the local stack for this run", flush=True)
             stack.enter_context(running_stack(parts.port, args.dynamodb_port))
-        return subprocess.run(locust_command(args.host, args.users, args.spawn_rate, args.run_time),
+        return subprocess.run(locust_command(args.host, args.users, args.spawn_rate, args.run_time, args.csv),
                               cwd=ROOT, check=False).returncode
 
 

@@ -1,6 +1,8 @@
 """``slog smoke`` runs green against the local stack, and fails when the stack lets the wrong role in."""
+import csv
 import io
 import json
+import re
 import socket
 import subprocess
 from urllib.parse import urlsplit
@@ -96,15 +98,29 @@ def test_the_stack_refuses_a_port_in_use():
     assert run_local._port_is_free(port)
 
 
-def test_load_runs_signed_locust_against_the_stack_without_failures(stack, user_env, capfd):
+def locust_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_load_runs_signed_locust_and_every_answer_is_one_the_contract_allows(stack, user_env, tmp_path):
     port = urlsplit(stack).port
+    prefix = str(tmp_path / "load")
 
-    code = local_load.main(["--host", f"http://127.0.0.1:{port}", "--users", "2", "--run-time", "4s"])
+    code = local_load.main(["--host", f"http://127.0.0.1:{port}", "--users", "2", "--run-time", "4s",
+                            "--csv", prefix])
 
-    output = capfd.readouterr()
-    assert code == 0, output.err[-2000:]
-    assert "Aggregated" in output.out + output.err
-    assert "POST /logs (batch of 50)" in output.out + output.err
+    stats = {row["Name"]: row for row in locust_csv(f"{prefix}_stats.csv") if row["Name"] != "Aggregated"}
+    failures = {row["Error"]: int(row["Occurrences"]) for row in locust_csv(f"{prefix}_failures.csv")}
+    # Signed requests are answered: no 403 or other refusal, no 5xx but the contract's overload answer
+    # (the locustfile names those failures OVERLOADED; locust writes them as CatchResponseError('...')).
+    assert all(re.match(r"""CatchResponseError\(["']OVERLOADED: """, error) for error in failures), failures
+    # Every kind of request was made and answered (each user calls every route once first, however slow).
+    assert set(stats) == {"POST /logs (one)", "POST /logs (batch of 50)", "GET /logs/recent",
+                          "GET /logs/recent?service_name"}
+    assert all(int(row["Request Count"]) >= 1 for row in stats.values()), stats
+    # locust exits non-zero exactly when a request failed, overload included.
+    assert code == (1 if failures else 0)
 
 
 @pytest.mark.parametrize("argv, message", [
