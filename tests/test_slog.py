@@ -5,9 +5,12 @@ The CLI runs with nothing but ``SLOG_ENDPOINT`` and
 """
 import io
 import json
+import re
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import responses
 from rich.console import Console
 from slog import cli
 from slog.client import LogClient
@@ -98,15 +101,18 @@ def test_send_file_of_json_and_text_lines_reports_the_bad_line_and_fails(user_en
 
 def test_sending_the_same_file_again_stores_nothing_new(user_env, tmp_path):
     service = service_name()
+    own_time = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     path = tmp_path / "events.log"
-    path.write_text("".join(f"event {i}\n" for i in range(30)))
+    path.write_text("".join(f"event {i}\n" for i in range(30))
+                    + "".join(json.dumps({"message": f"json {i}"}) + "\n" for i in range(5))
+                    + "".join(json.dumps({"message": f"timed {i}", "timestamp": own_time}) + "\n" for i in range(5)))
 
     first = run("send", "--file", str(path), "--service", service)
     second = run("send", "--file", str(path), "--service", service, "--json")
 
     assert first[0] == 0 and second[0] == 0
-    assert json.loads(second[1])["accepted"] == 30
-    assert read_back(service)["count"] == 30
+    assert json.loads(second[1])["accepted"] == 40
+    assert read_back(service)["count"] == 40
 
 
 def test_a_file_of_thousands_of_lines_goes_in_batches_and_reads_back_across_pages(user_env, tmp_path):
@@ -223,6 +229,68 @@ def test_signing_region_comes_from_the_endpoint():
     assert region_for("https://logs.example.com/", explicit="ap-south-1") == "ap-south-1"
 
 
+# --- what goes on the wire, against a stub API ------------------------------------------
+
+STUB = "http://127.0.0.1:9/"
+ISO_MS_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
+
+
+@pytest.fixture
+def stub(monkeypatch, tmp_path):
+    """A stub API on a loopback endpoint (no server: ``responses``), signed for with the local keys."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLOG_ENDPOINT", STUB)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "local" / "aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+def sent(stub):
+    return [json.loads(call.request.body) for call in stub.calls]
+
+
+def accept_batch(request):
+    count = len(json.loads(request.body)["logs"])
+    return 201, {}, json.dumps({"accepted": count, "rejected": [], "log_ids": ["x"] * count})
+
+
+def test_send_stamps_the_event_once_and_resends_it_unchanged(stub):
+    stub.post(STUB + "logs", status=503, headers={"Retry-After": "1"},
+              json={"Code": "ServiceUnavailableError", "Message": "busy"})
+    stub.post(STUB + "logs", status=201, json={"log_id": "01KXAMPLE"})
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    code, out, err = run("send", "--service", "svc", "hello")
+
+    assert code == 0, err
+    assert out.strip() == "01KXAMPLE"
+    first, resent = sent(stub)
+    assert resent == first
+    assert ISO_MS_UTC.match(first["timestamp"])
+    assert before <= datetime.fromisoformat(first["timestamp"]) <= datetime.now(UTC)
+
+
+def test_lines_from_stdin_are_stamped_once_and_lines_of_a_file_are_not(stub, monkeypatch, tmp_path):
+    stub.add_callback(responses.POST, STUB + "logs", callback=accept_batch)
+    own = "2026-01-02T03:04:05.678Z"  # fixed: a line's own timestamp is sent as written (the stub stores nothing)
+    text = "plain\n" + json.dumps({"message": "json"}) + "\n" + json.dumps({"message": "t", "timestamp": own}) + "\n"
+    path = tmp_path / "app.log"
+    path.write_text(text)
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+
+    from_stdin = run("send", "--file", "-")
+    from_file = run("send", "--file", str(path))
+
+    assert from_stdin[0] == from_file[0] == 0
+    stdin_events, file_events = (body["logs"] for body in sent(stub))
+    stamp = stdin_events[0]["timestamp"]
+    assert ISO_MS_UTC.match(stamp)
+    assert [event.get("timestamp") for event in stdin_events] == [stamp, stamp, own]
+    assert [event.get("timestamp") for event in file_events] == [None, None, own]
+
+
 # --- batching and retries, without a server --------------------------------------------
 
 def test_batches_stay_within_the_event_and_byte_limits():
@@ -294,6 +362,21 @@ def test_rejections_still_retryable_after_every_attempt_count_as_rejected():
 
     assert not summary.ok
     assert [(r.line_no, r.code) for r in summary.rejected] == [(1, "ServiceUnavailableError")]
+
+
+def test_a_single_event_is_resent_only_after_an_answer_worth_retrying():
+    class SingleClient:
+        calls = 0
+
+        def send_event(self, event):
+            self.calls += 1
+            raise ApiError(400, "BadRequestError", "level: bad", "POST", "/logs")
+
+    client = SingleClient()
+
+    with pytest.raises(ApiError):
+        Sender(client, sleep=lambda s: None).send_event({"message": "m"})
+    assert client.calls == 1
 
 
 def test_a_forbidden_batch_stops_the_send():

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from slog import render, smoke
-from slog.client import LogClient
+from slog.client import LogClient, format_timestamp, timestamp_now
 from slog.config import build_target, read_outputs, resolve_endpoint
 from slog.errors import SlogError
 from slog.sender import Sender, events_from_lines, file_digest
@@ -99,8 +99,7 @@ def parse_time_option(name, value, now=None):
     match = _RELATIVE.match(value.strip())
     if match:
         now = now or datetime.now(UTC)
-        moment = now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        return format_timestamp(now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}))
     return value
 
 
@@ -137,8 +136,9 @@ def cmd_send(args, out, err):
     client = LogClient(_target(args))
     if args.message is not None:
         event = {k: v for k, v in _defaults(args).items() if v is not None}
-        event.update(message=args.message, event_id=f"slog-{uuid.uuid4()}")
-        stored = client.send_event(event)
+        # Stamped once, here: every resend is the same event, recognised by (service, event_id, timestamp).
+        event.update(message=args.message, event_id=f"slog-{uuid.uuid4()}", timestamp=timestamp_now())
+        stored = Sender(client).send_event(event)
         if args.json:
             emit_json(out, stored)
         else:
@@ -148,18 +148,25 @@ def cmd_send(args, out, err):
 
 
 def _read_lines(path):
+    """``(lines, source id, timestamp for lines without one)``.
+
+    A file's lines get ids from its content, so sending it again must be recognised without
+    a timestamp (the service's claim path): they are not stamped. Lines from stdin exist
+    for this invocation only: they are stamped now, so every resend of them is recognised
+    by (service, event_id, timestamp).
+    """
     if path == "-":
-        return sys.stdin.readlines(), f"stdin{uuid.uuid4().hex[:12]}"
+        return sys.stdin.readlines(), f"stdin{uuid.uuid4().hex[:12]}", timestamp_now()
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.readlines(), file_digest(path)
+            return handle.readlines(), file_digest(path), None
     except OSError as error:
         raise SlogError(f"cannot read {path}: {error.strerror}") from None
 
 
 def _send_file(args, client, out, err):
-    raw_lines, source_id = _read_lines(args.file)
-    lines = list(events_from_lines(raw_lines, _defaults(args), source_id))
+    raw_lines, source_id, stamp = _read_lines(args.file)
+    lines = list(events_from_lines(raw_lines, _defaults(args), source_id, stamp))
     columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("send", total=len(lines))

@@ -1,6 +1,7 @@
 """A small SigV4-signing client for the Simple Log Service API (``POST /logs``, ``GET /logs/recent``)."""
 import json
 import time
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import requests
@@ -23,6 +24,16 @@ def encode_query(params):
 
 def dumps(value):
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def format_timestamp(moment):
+    """ISO 8601 UTC with milliseconds, as the service writes them: ``2026-11-28T10:30:45.123Z``."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def timestamp_now():
+    return format_timestamp(datetime.now(UTC))
 
 
 class LogClient:

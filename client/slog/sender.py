@@ -1,9 +1,10 @@
 """Sending many events: lines of a file to events, events to batches within the API's limits, retries.
 
 Every event gets an ``event_id`` (the service's idempotency key) before its
-first send, so resending a batch after a timeout or a ``retryable`` rejection
-never stores an event twice. Ids of file lines derive from the file's content
-and the line number: sending the same file again stores nothing new.
+first send, and is resent byte for byte, so resending after a timeout or a
+``retryable`` rejection never stores an event twice. Ids of file lines derive
+from the file's content and the line number: sending the same file again
+stores nothing new.
 """
 import hashlib
 import json
@@ -45,10 +46,11 @@ class Summary:
         return not self.rejected
 
 
-def events_from_lines(lines, defaults, source_id):
+def events_from_lines(lines, defaults, source_id, timestamp=None):
     """``Line`` per non-blank line: a JSON object (defaults fill missing fields) or plain text (the message).
 
-    ``source_id`` (e.g. a digest of the file) makes event ids unique to the source.
+    ``source_id`` (e.g. a digest of the file) makes event ids unique to the source;
+    ``timestamp``, when given, stamps the lines that carry none.
     """
     for line_no, text in enumerate(lines, start=1):
         text = text.rstrip("\r\n")
@@ -65,6 +67,8 @@ def events_from_lines(lines, defaults, source_id):
         if event is None:
             event = {**{k: v for k, v in defaults.items() if v is not None}, "message": text}
         event.setdefault("event_id", f"slog-{source_id}-{line_no}")
+        if timestamp is not None:
+            event.setdefault("timestamp", timestamp)
         yield Line(event, line_no)
 
 
@@ -98,6 +102,19 @@ class Sender:
         self._client = client
         self._delays = backoff_delays(attempts - 1, base=backoff_base)
         self._sleep = sleep
+
+    def send_event(self, event):
+        """Store one event (``POST /logs``), resending the same event after throttling or a lost answer."""
+        for delay in [*self._delays, None]:
+            try:
+                return self._client.send_event(event)
+            except ApiError as error:
+                if error.status not in RETRY_STATUSES or delay is None:
+                    raise
+            except SlogError:
+                if delay is None:
+                    raise
+            self._sleep(delay)
 
     def send(self, lines, progress=None):
         summary = Summary()
