@@ -13,6 +13,7 @@ import pytest
 import responses
 from rich.console import Console
 from slog import cli
+from slog import client as slog_client
 from slog.client import LogClient
 from slog.config import build_target, region_for
 from slog.errors import ApiError, SlogError
@@ -223,6 +224,15 @@ def test_usage_and_connection_errors_are_one_line(monkeypatch, argv, message):
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+def test_queries_are_signed_exactly_as_sent(user_env):
+    client = LogClient(build_target())
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # "+00:00": a plus and colons to encode
+
+    page = client.recent_page(service_name="team/a:b.c-d_e", since=since, log_type="x:y", limit=1)
+
+    assert page["logs"] == [] and page["next_cursor"] is None
+
+
 def test_signing_region_comes_from_the_endpoint():
     assert region_for("https://abc123.execute-api.eu-west-2.amazonaws.com/api/") == "eu-west-2"
     assert region_for("http://127.0.0.1:8000/") == "us-east-1"
@@ -292,6 +302,13 @@ def test_lines_from_stdin_are_stamped_once_and_lines_of_a_file_are_not(stub, mon
 
 
 # --- batching and retries, without a server --------------------------------------------
+
+def test_the_client_keeps_to_the_services_limits():
+    from chalicelib import events
+
+    assert (slog_client.MAX_BATCH_EVENTS, slog_client.MAX_BODY_BYTES, slog_client.MAX_PAGE) == \
+        (events.MAX_BATCH, events.MAX_BODY_BYTES, events.MAX_LIMIT)
+
 
 def test_batches_stay_within_the_event_and_byte_limits():
     lines = [Line({"message": "x" * 1000, "event_id": str(i)}) for i in range(2500)]

@@ -1,25 +1,16 @@
 """A small SigV4-signing client for the Simple Log Service API (``POST /logs``, ``GET /logs/recent``)."""
 import json
-import time
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 
+from slog.auth import SigV4RequestsAuth
 from slog.errors import ApiError, SlogError
 
 SERVICE = "execute-api"
 MAX_BATCH_EVENTS = 1000
 MAX_BODY_BYTES = 1_048_576
 MAX_PAGE = 1000
-
-
-def encode_query(params):
-    """A query string encoded exactly as SigV4 canonicalizes it, so what is sent is what is signed."""
-    return "&".join(f"{quote(str(k), safe='-_.~')}={quote(str(v), safe='-_.~')}"
-                    for k, v in sorted(params.items()) if v is not None)
 
 
 def dumps(value):
@@ -37,24 +28,21 @@ def timestamp_now():
 
 
 class LogClient:
-    """Signs each request with the target's current credentials (``execute-api``, its region)."""
+    """Signs each request as it will be sent, with the target's current credentials (``execute-api``, its region)."""
 
     def __init__(self, target, timeout=30.0, http=None):
         self.target = target
         self._timeout = timeout
         self._http = http or requests.Session()
+        self._auth = SigV4RequestsAuth(target.credentials, target.region, SERVICE)
 
     def request(self, method, route, params=None, body=None):
         """``(status, decoded JSON body or None, headers)``; transport failures are ``SlogError``."""
-        query = encode_query(params or {})
-        url = self.target.endpoint + route.lstrip("/") + (f"?{query}" if query else "")
         data = body if body is None or isinstance(body, bytes) else dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        signed = AWSRequest(method=method, url=url, data=data, headers=headers)
-        SigV4Auth(self.target.credentials.get(), SERVICE, self.target.region).add_auth(signed)
         try:
-            response = self._http.request(method, url, data=data, headers=dict(signed.headers.items()),
-                                          timeout=self._timeout)
+            response = self._http.request(method, self.target.endpoint + route.lstrip("/"), params=params, data=data,
+                                          headers=headers, auth=self._auth, timeout=self._timeout)
         except requests.RequestException as error:
             raise SlogError(f"cannot reach {self.target.endpoint}: {type(error).__name__}: {error}") from None
         try:
@@ -110,7 +98,3 @@ class LogClient:
 def backoff_delays(attempts, base=0.2, cap=5.0):
     """Exponential backoff: base, 2*base, ... capped (deterministic: resends are idempotent anyway)."""
     return [min(cap, base * 2 ** attempt) for attempt in range(attempts)]
-
-
-def sleep(seconds):
-    time.sleep(seconds)
