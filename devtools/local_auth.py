@@ -38,7 +38,6 @@ LOCAL_REGION = "us-east-1"
 SERVICE = "execute-api"
 APP_NAME = "simple-log-service"
 MAX_CLOCK_SKEW_S = 300
-SESSION_SECONDS = 3600
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 _AUTHORIZATION = re.compile(
@@ -47,18 +46,24 @@ _AUTHORIZATION = re.compile(
 )
 
 
-class AuthError(Exception):
-    """A request API Gateway would refuse: 403 with ``{"Code", "Message"}``."""
+class Refusal(Exception):
+    """A request refused before it reaches the app: HTTP status, error code, message."""
 
-    status = 403
-
-    def __init__(self, code, message):
+    def __init__(self, status, code, message):
+        super().__init__(f"{code}: {message}")
+        self.status = status
         self.code = code
         self.message = message
-        super().__init__(f"{code}: {message}")
 
     def to_dict(self):
         return {"Code": self.code, "Message": self.message}
+
+
+class AuthError(Refusal):
+    """A request API Gateway's IAM authorization would refuse: 403."""
+
+    def __init__(self, code, message):
+        super().__init__(403, code, message)
 
 
 @dataclass(frozen=True)
@@ -143,9 +148,9 @@ class CallerRegistry:
         self._clock = clock
 
     @classmethod
-    def from_files(cls, clock=time.time):
-        roles = load_roles()
-        return cls(roles, load_static_callers(roles), clock=clock)
+    def from_files(cls, clock=time.time, caller_roles_path=CALLER_ROLES_PATH):
+        roles = load_roles(caller_roles_path)
+        return cls(roles, load_static_callers(roles, caller_roles_path), clock=clock)
 
     def lookup(self, access_key):
         caller = self._static.get(access_key)
@@ -161,8 +166,8 @@ class CallerRegistry:
     def role_by_arn(self, arn):
         return next((role for role in self.roles.values() if role.arn == arn), None)
 
-    def issue_session(self, role, session_name, duration_s=SESSION_SECONDS):
-        """Temporary credentials for ``role``, as STS AssumeRole hands them out."""
+    def issue_session(self, role, session_name, duration_s):
+        """Temporary credentials for ``role``, as STS AssumeRole hands them out; expired ones are forgotten."""
         access_key = "ASIALOCAL" + secrets.token_hex(6).upper()[:11]
         caller = Caller(
             access_key=access_key,
@@ -173,6 +178,9 @@ class CallerRegistry:
             expires_at=self._clock() + duration_s,
         )
         with self._lock:
+            now = self._clock()
+            for expired in [key for key, session in self._sessions.items() if session.expires_at <= now]:
+                del self._sessions[expired]
             self._sessions[access_key] = caller
         return caller
 
@@ -237,8 +245,8 @@ class SigV4Verifier:
         self._region = region
         self._clock = clock
 
-    def verify(self, method, target, headers, body):
-        """The ``Caller`` who signed the request, or ``AuthError``.
+    def start(self, method, target, headers):
+        """Every check that needs no body; returns the ``SignedRequest`` to finish with the body, or ``AuthError``.
 
         ``target`` is the request target exactly as sent (path and raw query);
         ``headers`` a list of ``(name, value)`` pairs as received.
@@ -254,7 +262,7 @@ class SigV4Verifier:
             raise AuthError("IncompleteSignatureException",
                             "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
                             "parameters (AWS4-HMAC-SHA256)")
-        access_key, scope = self._credential(match["credential"], by_name)
+        access_key, amz_date = self._credential(match["credential"], by_name)
         caller = self._registry.lookup(access_key)
         if caller is None:
             raise AuthError("UnrecognizedClientException", "The security token included in the request is invalid")
@@ -266,14 +274,7 @@ class SigV4Verifier:
         if missing:
             raise AuthError("IncompleteSignatureException", f"signed header {missing[0]} is not in the request")
         self._check_session_token(caller, by_name, signed_names)
-
-        given = match["signature"]
-        candidates = self._signatures(caller, method, target, by_name, signed_names, body, scope)
-        if not any([hmac.compare_digest(expected, given) for expected in candidates]):
-            raise AuthError("InvalidSignatureException",
-                            "The request signature we calculated does not match the signature you provided. "
-                            "Check your AWS Secret Access Key and signing method.")
-        return caller
+        return SignedRequest(self, caller, method, target, by_name, signed_names, amz_date, match["signature"])
 
     def _credential(self, credential, by_name):
         parts = credential.split("/")
@@ -312,20 +313,21 @@ class SigV4Verifier:
         if "x-amz-security-token" not in signed_names:
             raise AuthError("IncompleteSignatureException", "X-Amz-Security-Token must be signed")
 
-    def _signatures(self, caller, method, target, by_name, signed_names, body, amz_date):
+    def signatures(self, signed, body):
         """The signature of this request under each canonical query a client may have signed."""
-        path, _, raw_query = target.partition("?")
-        host = by_name["host"][0]
-        request = AWSRequest(method=method.upper(), url=f"http://{host}{path}", data=body or b"")
+        path, _, raw_query = signed.target.partition("?")
+        host = signed.headers["host"][0]
+        request = AWSRequest(method=signed.method.upper(), url=f"http://{host}{path}", data=body or b"")
         # The request carries no headers of its own: botocore would take a claimed X-Amz-Content-SHA256
         # as the payload hash, so the hash comes from the body itself (a claimed value is still signed).
         headers_to_sign = HTTPHeaders()
-        for name in signed_names:
-            headers_to_sign[name] = ",".join(by_name[name])
-        claimed = (by_name.get("x-amz-content-sha256") or [None])[0]
+        for name in signed.signed_names:
+            headers_to_sign[name] = ",".join(signed.headers[name])
+        claimed = (signed.headers.get("x-amz-content-sha256") or [None])[0]
         if claimed is not None and claimed != hashlib.sha256(body or b"").hexdigest():
             raise AuthError("InvalidSignatureException", "X-Amz-Content-SHA256 does not match the request body")
-        request.context["timestamp"] = amz_date
+        request.context["timestamp"] = signed.amz_date
+        caller = signed.caller
         credentials = Credentials(caller.access_key, caller.secret_key, caller.session_token)
         signatures = []
         for query in canonical_queries(raw_query):
@@ -333,6 +335,29 @@ class SigV4Verifier:
             canonical = signer.canonical_request(request)
             signatures.append(signer.signature(signer.string_to_sign(request, canonical), request))
         return signatures
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """A request whose signature passed every check but the one that needs its body."""
+
+    verifier: SigV4Verifier
+    caller: Caller
+    method: str
+    target: str
+    headers: dict
+    signed_names: list
+    amz_date: str
+    signature: str
+
+    def verify(self, body):
+        """The ``Caller`` who signed the request with this body, or ``AuthError``."""
+        candidates = self.verifier.signatures(self, body)
+        if not any([hmac.compare_digest(expected, self.signature) for expected in candidates]):
+            raise AuthError("InvalidSignatureException",
+                            "The request signature we calculated does not match the signature you provided. "
+                            "Check your AWS Secret Access Key and signing method.")
+        return self.caller
 
 
 def authorize(caller, method, path):

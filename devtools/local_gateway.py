@@ -1,15 +1,22 @@
-"""The local API Gateway: ``chalice local``'s server with IAM (SigV4) authorization in front.
+"""The local API Gateway: the app behind IAM (SigV4) authorization, as API Gateway's ``AWS_IAM`` serves it.
 
-``make run`` serves the app through this module instead of ``chalice local``.
-Every request is checked before the app sees it, as API Gateway's
-``AWS_IAM`` authorization does: the signature (``devtools.local_auth``), then
-the caller role's routes. The caller's role session ARN becomes the request
-identity's ``userArn``, so ``ingested_by`` is filled as it is when deployed.
+``make run`` serves the app through this module instead of ``chalice local``. Each
+request is checked before the app sees it, and nothing is read that a check can
+refuse first:
 
-It also answers STS ``AssumeRole`` for the local roles at ``/_local/sts`` (a
-path the deployed API does not have), so ``--role-arn``/``--external-id``
-callers such as ``slog smoke`` work against the local stack unchanged: they
-sign with a local profile, get temporary keys for the role, and use them.
+1. ``Content-Length``: not a number of bytes is a 400; over the API's body limit
+   (``chalicelib.events.MAX_BODY_BYTES``) a 413, from the header alone.
+2. the signature's headers (``devtools.local_auth``): unsigned, malformed, an
+   unknown key, a wrong session token or an ``X-Amz-Date`` more than 5 minutes off
+   is a 403, still before the body is read;
+3. the body is read as raw bytes and the signature checked over it and the query;
+4. the caller role's routes (``infra/caller_roles.json``, whatever routes it lists);
+5. the app answers through ``devtools.local_chalice`` (Chalice's ``LocalGateway``),
+   with the caller's role session ARN as the identity's ``userArn``, so
+   ``ingested_by`` is filled as it is when deployed.
+
+Refusals are ``{"Code", "Message"}`` with ``x-amzn-ErrorType``. STS ``AssumeRole`` for
+the local roles is answered at ``/_local/sts`` (``devtools.local_sts``).
 
 Run directly: ``python -m devtools.local_gateway --stage local --port 8000 [--no-iam]``.
 """
@@ -22,156 +29,148 @@ import re
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
-from chalice.local import (
-    ChaliceRequestHandler,
-    CustomLocalChalice,
-    LocalChalice,
-    LocalDevServer,
-    LocalGateway,
-    RouteMatcher,
-)
-
-from devtools.local_auth import LOCAL_ACCOUNT, LOCAL_REGION, AuthError, CallerRegistry, SigV4Verifier, authorize
+from chalicelib.events import MAX_BODY_BYTES
+from devtools.local_auth import LOCAL_ACCOUNT, LOCAL_REGION, CallerRegistry, Refusal, SigV4Verifier, authorize
+from devtools.local_chalice import LocalApp
+from devtools.local_sts import STS_PATH, LocalSts, error_answer
 
 ROOT = Path(__file__).resolve().parent.parent
-STS_PATH = "/_local/sts"
-_SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z")
+_LENGTH = re.compile(r"[0-9]{1,18}\Z")
 
 
 class LocalIam:
-    """What the local gateway knows about callers: keys, roles, and whether to enforce them."""
+    """What the local gateway knows about callers: keys, roles, STS, and whether to enforce them."""
 
     def __init__(self, registry, enforce=True, region=LOCAL_REGION, clock=time.time):
         self.registry = registry
         self.enforce = enforce
         self.api = SigV4Verifier(registry, service="execute-api", region=region, clock=clock)
-        self.sts = SigV4Verifier(registry, service="sts", region=region, clock=clock)
+        self.sts = LocalSts(registry, SigV4Verifier(registry, service="sts", region=region, clock=clock))
 
 
-class _IdentityGateway(LocalGateway):
-    """chalice's LocalGateway, with the authenticated caller in the event's identity."""
-
-    caller = None
-
-    def _generate_lambda_event(self, method, path, headers, body):
-        event = super()._generate_lambda_event(method, path, headers, body)
-        if self.caller is not None:
-            event["requestContext"]["identity"].update({
-                "userArn": self.caller.user_arn,
-                "accessKey": self.caller.access_key,
-                "accountId": LOCAL_ACCOUNT,
-                "caller": self.caller.user_arn.split("/", 1)[-1],
-                "user": self.caller.user_arn.split("/", 1)[-1],
-            })
-        return event
+def identity(caller):
+    """``requestContext.identity`` as API Gateway fills it for an IAM-authorized caller."""
+    name = caller.user_arn.split("/", 1)[-1]
+    return {"userArn": caller.user_arn, "accessKey": caller.access_key, "accountId": LOCAL_ACCOUNT,
+            "caller": name, "user": name}
 
 
-class SigV4RequestHandler(ChaliceRequestHandler):
-    """Authenticates and authorizes each request, then hands it to chalice's gateway."""
+def resource(path):
+    """The route a request path names: API Gateway ignores a trailing slash."""
+    return path.rstrip("/") or "/"
 
-    def __init__(self, request, client_address, server, app_object, config, iam):
+
+class GatewayServer(ThreadingHTTPServer):
+    """A threaded HTTP server on which every request goes through ``GatewayHandler``."""
+
+    daemon_threads = True
+
+    def __init__(self, address, app, iam, max_body=MAX_BODY_BYTES):
+        self.app = app
         self.iam = iam
-        self._routes = RouteMatcher(list(app_object.routes))
-        self._payload = None
-        self.local_gateway = _IdentityGateway(app_object, config)
-        # BaseHTTPRequestHandler handles the request inside __init__: set everything up first.
-        super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+        self.max_body = max_body
+        super().__init__(address, GatewayHandler)
 
-    def _parse_payload(self):
-        return self._payload
 
-    def _generic_handle(self):
-        self._payload = super()._parse_payload()
-        body = self._payload[1]
-        path = self.path.split("?", 1)[0]
-        try:
-            if path.rstrip("/") == STS_PATH:
-                self._send(200, None, self._assume_role(body), content_type="text/xml")
-                return
-            self.local_gateway.caller = self._authenticate(path, body) if self.iam.enforce else None
-        except AuthError as error:
-            if path.rstrip("/") == STS_PATH:
-                self._send(error.status, error.code, _sts_error(error), content_type="text/xml")
-            else:
-                self._send(error.status, error.code, json.dumps(error.to_dict()))
-            return
-        super()._generic_handle()
+class GatewayHandler(BaseHTTPRequestHandler):
+    """The requests of one connection: checked in the module's order, answered by the app or STS."""
 
-    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+    protocol_version = "HTTP/1.1"
 
     def __getattr__(self, name):
-        # Any other method (TRACE, ...) is authorized like the rest (a 403), never http.server's 501.
+        # Every method (GET, POST, TRACE, ...) is checked like the rest, never http.server's 501.
         if name.startswith("do_"):
-            return self._generic_handle
+            return self._handle
         raise AttributeError(name)
 
-    def _authenticate(self, path, body):
-        caller = self.iam.api.verify(self.command, self.path, self.headers.items(), body)
+    def _handle(self):
         try:
-            resource = self._routes.match_route(path).route
-        except ValueError:
-            resource = path
-        authorize(caller, self.command, resource)
-        return caller
+            length = self._length()
+            if resource(self.path.partition("?")[0]) == STS_PATH:
+                self._assume_role(length)
+            else:
+                self._call_api(length)
+        except Refusal as refusal:
+            self._refuse(refusal)
+        except ConnectionAbortedError:
+            self.close_connection = True  # the client left before sending its whole body: no one to answer
 
-    def _assume_role(self, body):
-        caller = self.iam.sts.verify(self.command, self.path, self.headers.items(), body)
-        form = {name: values[0] for name, values in parse_qs((body or b"").decode("utf-8", "replace")).items()}
-        if form.get("Action") != "AssumeRole":
-            raise AuthError("InvalidAction", "the local STS answers only AssumeRole")
-        role = self.iam.registry.role_by_arn(form.get("RoleArn", ""))
-        if role is None:
-            raise AuthError("AccessDenied", f"{form.get('RoleArn')!r} is not a role of the local stack")
-        if role.external_id is None or form.get("ExternalId") != role.external_id:
-            raise AuthError("AccessDenied", f"User: {caller.user_arn} is not authorized to perform: sts:AssumeRole "
-                                            f"on resource: {role.arn} (wrong or missing ExternalId)")
-        session_name = form.get("RoleSessionName", "")
-        if not _SESSION_NAME.match(session_name):
-            raise AuthError("ValidationError", "RoleSessionName must be 2-64 characters of [\\w+=,.@-]")
-        duration = int(form.get("DurationSeconds", "3600")) if form.get("DurationSeconds", "").isdigit() else 3600
-        session = self.iam.registry.issue_session(role, session_name, duration_s=min(max(duration, 900), 43200))
-        expiration = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return (
-            '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
-            f"<Credentials><AccessKeyId>{session.access_key}</AccessKeyId>"
-            f"<SecretAccessKey>{escape(session.secret_key)}</SecretAccessKey>"
-            f"<SessionToken>{escape(session.session_token)}</SessionToken>"
-            f"<Expiration>{expiration}</Expiration></Credentials>"
-            f"<AssumedRoleUser><AssumedRoleId>AROALOCAL:{escape(session_name)}</AssumedRoleId>"
-            f"<Arn>{escape(session.user_arn)}</Arn></AssumedRoleUser>"
-            f"</AssumeRoleResult><ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
-            "</AssumeRoleResponse>"
-        )
+    def _length(self):
+        if self.headers.get("Transfer-Encoding"):
+            raise Refusal(411, "LengthRequired", "the local API takes bodies with a Content-Length, not chunked")
+        lengths = set(self.headers.get_all("Content-Length") or ["0"])
+        text = lengths.pop().strip() if len(lengths) == 1 else None
+        if text is None or not _LENGTH.match(text):
+            raise Refusal(400, "BadRequestError", "Content-Length: must be one whole number of bytes")
+        if int(text) > self.server.max_body:
+            raise Refusal(413, "PayloadTooLargeError",
+                          f"body: {int(text)} bytes is over the limit of {self.server.max_body} bytes")
+        return int(text)
 
-    def _send(self, status, error_type, body, content_type="application/json"):
-        headers = {"Content-Type": content_type, "x-amzn-RequestId": str(uuid.uuid4())}
-        if error_type:
-            headers["x-amzn-ErrorType"] = error_type
-        self._send_http_response(status, headers, body)
+    def _read(self, length):
+        body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            self.close_connection = True
+            raise ConnectionAbortedError("the client closed the connection before sending its body")
+        return body
 
+    def _call_api(self, length):
+        method, target, headers = self.command, self.path, list(self.headers.items())
+        iam = self.server.iam
+        who = None
+        signed = iam.api.start(method, target, headers) if iam.enforce else None
+        body = self._read(length)
+        if signed is not None:
+            caller = signed.verify(body)
+            authorize(caller, method, resource(target.partition("?")[0]))
+            who = identity(caller)
+        status, answer_headers, answer = self.server.app.handle(method, target, headers, body, who)
+        self._send(status, answer_headers, answer)
 
-def _sts_error(error):
-    return (f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(error.code)}</Code>"
-            f"<Message>{escape(error.message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+    def _assume_role(self, length):
+        sts = self.server.iam.sts
+        try:
+            signed = sts.start(self.command, self.path, list(self.headers.items()))
+        except Refusal as refusal:
+            status, answer = error_answer(refusal)
+        else:
+            status, answer = sts.assume_role(signed, self._read(length))
+        self._send(status, [("Content-Type", "text/xml")], answer.encode("utf-8"))
+
+    def _refuse(self, refusal):
+        # The body may be unread: this connection serves no further request.
+        self.close_connection = True
+        self._send(refusal.status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", refusal.code)],
+                   json.dumps(refusal.to_dict()).encode("utf-8"))
+
+    def _send(self, status, headers, body):
+        self.send_response(status)
+        names = {name.lower() for name, _ in headers}
+        if "content-type" not in names:
+            headers = [*headers, ("Content-Type", "application/json")]
+        if "x-amzn-requestid" not in names:
+            headers = [*headers, ("x-amzn-RequestId", str(uuid.uuid4()))]
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 def create_server(app_obj, config, host, port, iam):
-    """A ``LocalDevServer`` (threaded, like ``chalice local``) whose requests go through ``iam``."""
-    if not isinstance(app_obj, LocalChalice):
-        # What `chalice local` does: the current request becomes thread-local (the server is threaded).
-        CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
-        app_obj.__class__ = CustomLocalChalice
-    return LocalDevServer(app_obj, config, host, port,
-                          handler_cls=lambda *args, **kwargs: SigV4RequestHandler(*args, iam=iam, **kwargs))
+    """A threaded server on ``host:port`` answering with the Chalice app ``app_obj`` through ``iam``."""
+    return GatewayServer((host, port), LocalApp(app_obj, config), iam)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="chalice local with SigV4 (IAM) authorization in front")
+    parser = argparse.ArgumentParser(description="the app behind a local API Gateway with SigV4 (IAM) authorization")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--stage", default="local")

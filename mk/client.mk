@@ -7,6 +7,8 @@ SLOG_STAMP := $(VENV)/.slog-installed
 SMOKE_OUTPUTS ?= local/outputs.json
 # The local outputs name port 8000; follow PORT when smoking the local stack.
 SMOKE_ENDPOINT ?= $(if $(filter local/outputs.json,$(SMOKE_OUTPUTS)),http://127.0.0.1:$(PORT)/,)
+# The local stack answers STS AssumeRole itself (at /_local/sts); a deployed stack's roles are AWS STS's.
+SMOKE_STS ?= $(if $(SMOKE_ENDPOINT),$(SMOKE_ENDPOINT)_local/sts,)
 SMOKE_COUNT ?= 20
 LOAD_USERS ?= 10
 LOAD_SPAWN_RATE ?= 5
@@ -28,7 +30,7 @@ run: $(SLOG_STAMP)
 # `make smoke`: against the local stack (`make run` in another terminal) by default;
 # a deployed stack: `make smoke SMOKE_OUTPUTS=outputs.json` with SLOG_INGEST_EXTERNAL_ID/SLOG_READ_EXTERNAL_ID.
 smoke: $(SLOG_STAMP)
-	$(BIN)/slog smoke --outputs $(SMOKE_OUTPUTS) --count $(SMOKE_COUNT) $(if $(SMOKE_ENDPOINT),--endpoint $(SMOKE_ENDPOINT))
+	$(if $(SMOKE_STS),AWS_ENDPOINT_URL_STS=$(SMOKE_STS)) $(BIN)/slog smoke --outputs $(SMOKE_OUTPUTS) --count $(SMOKE_COUNT) $(if $(SMOKE_ENDPOINT),--endpoint $(SMOKE_ENDPOINT))
 
 # `make load`: locust headless, bounded users and duration, against LOAD_HOST; starts the local
 # stack for the run (and stops it) when nothing answers there.

@@ -7,10 +7,13 @@ local/aws-credentials.
 import configparser
 import hashlib
 import json
+import re
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
+from xml.etree import ElementTree
 
 import boto3
 import pytest
@@ -22,10 +25,12 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from chalice.config import Config
 
-from devtools import local_auth
+from chalicelib import events
+from devtools import local_auth, local_sts
 from devtools.local_auth import CallerRegistry, SigV4Verifier, role_arn
 from devtools.local_gateway import LocalIam, create_server
 from tests.conftest import ROOT, free_port
+from tests.test_local_chalice import BINARY_BODY, probe
 
 CREDENTIALS = configparser.ConfigParser()
 CREDENTIALS.read(ROOT / "local" / "aws-credentials")
@@ -56,12 +61,11 @@ def call(method, url, profile="slog-full", body=None, **kwargs):
 def start(app, iam):
     config = Config.create(chalice_stage="test", project_dir=str(ROOT), app_name="simple-log-service",
                            lambda_timeout=20, lambda_memory_size=512)
-    original = type(app)
     port = free_port()
     server = create_server(app, config, "127.0.0.1", port, iam)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    return f"http://127.0.0.1:{port}/", server, thread, original
+    return f"http://127.0.0.1:{port}/", server, thread
 
 
 @pytest.fixture
@@ -71,18 +75,18 @@ def gateway_factory(dynamodb):
 
     started = []
 
-    def factory(enforce=True, clock=time.time):
-        iam = LocalIam(CallerRegistry.from_files(clock=clock), enforce=enforce, clock=clock)
-        url, server, thread, original = start(app, iam)
-        started.append((server, thread, original))
+    def factory(enforce=True, clock=time.time, serving=app, caller_roles_path=local_auth.CALLER_ROLES_PATH):
+        iam = LocalIam(CallerRegistry.from_files(clock=clock, caller_roles_path=caller_roles_path),
+                       enforce=enforce, clock=clock)
+        url, server, thread = start(serving, iam)
+        started.append((server, thread))
         return url
 
     yield factory
-    for server, thread, original in started:
+    for server, thread in started:
         server.shutdown()
-        server.server.server_close()
+        server.server_close()
         thread.join(timeout=5)
-        app.__class__ = original
 
 
 @pytest.fixture
@@ -218,6 +222,56 @@ def test_each_client_signs_its_own_query_encoding(gateway, query):
     assert by_awscurl.status_code == 200, by_awscurl.text
 
 
+# --- lengths: checked before a byte of the body is read ------------------------------
+
+def raw_exchange(url, head):
+    """Send only ``head`` (request line and headers, no body) and read the answer until the server closes."""
+    with socket.create_connection((urlsplit(url).hostname, urlsplit(url).port), timeout=60) as sock:
+        sock.sendall(head.encode("latin-1"))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.parametrize("length, status, code", [
+    (str(200 * 1024 * 1024), 413, "PayloadTooLargeError"),
+    (str(events.MAX_BODY_BYTES + 1), 413, "PayloadTooLargeError"),
+    ("1000", 403, "MissingAuthenticationTokenException"),
+    ("abc", 400, "BadRequestError"),
+    ("1e3", 400, "BadRequestError"),
+    ("-5", 400, "BadRequestError"),
+])
+def test_a_body_is_refused_from_its_headers_without_being_sent(gateway, length, status, code):
+    head = (f"POST /logs HTTP/1.1\r\nHost: {urlsplit(gateway).netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n")
+
+    answered, body = raw_exchange(gateway, head)
+
+    assert (answered, body["Code"]) == (status, code)
+    assert stored_count(gateway) == 0
+
+
+def test_two_different_lengths_are_a_400(gateway):
+    head = (f"POST /logs HTTP/1.1\r\nHost: {urlsplit(gateway).netloc}\r\nContent-Length: 2\r\n"
+            "Content-Length: 3\r\n\r\n")
+
+    assert raw_exchange(gateway, head)[0] == 400
+
+
+def test_a_signed_body_just_over_the_limit_is_a_413_and_one_at_it_reaches_the_app(gateway):
+    at_limit = b'{"service_name": "auth-test", "level": "INFO", "message": "' + \
+        b"x" * (events.MAX_BODY_BYTES - 61) + b'"}'
+    assert len(at_limit) == events.MAX_BODY_BYTES
+
+    over = call("POST", gateway + "logs", "slog-full", at_limit + b" ", headers={"Content-Type": "application/json"})
+    at = call("POST", gateway + "logs", "slog-full", at_limit, headers={"Content-Type": "application/json"})
+
+    assert over.status_code == 413 and over.json()["Code"] == "PayloadTooLargeError"
+    assert at.status_code == 400 and at.json()["Message"].startswith("message: ")  # the app's own verdict
+
+
 # --- roles --------------------------------------------------------------------
 
 ROUTES = [("POST", "logs"), ("GET", "logs/recent")]
@@ -256,6 +310,25 @@ def test_ingested_by_is_the_callers_role_session(gateway, profile):
     assert [event["ingested_by"] for event in stored] == [expected]
 
 
+def test_routes_come_from_caller_roles_and_binary_bodies_pass_signed_and_unchanged(gateway_factory, tmp_path):
+    roles = json.loads((ROOT / "infra" / "caller_roles.json").read_text())
+    roles["roles"]["log-ingest"]["routes"].append(["POST", "/v1/logs"])
+    (tmp_path / "caller_roles.json").write_text(json.dumps(roles))
+    url = gateway_factory(serving=probe, caller_roles_path=tmp_path / "caller_roles.json") + "v1/logs"
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+
+    allowed = call("POST", url, "slog-ingest", BINARY_BODY, headers=headers)
+    not_listed = call("POST", url, "slog-read", BINARY_BODY, headers=headers)
+    signed, _ = sign("POST", url, keys("slog-ingest"), BINARY_BODY, headers=headers)
+    altered = requests.post(url, headers=signed, data=BINARY_BODY[:-1] + b"\xff", timeout=30)
+
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["sha256"] == hashlib.sha256(BINARY_BODY).hexdigest()
+    assert allowed.json()["identity"]["userArn"].endswith("/simple-log-service-local-log-ingest/local")
+    assert_refused(not_listed, "AccessDeniedException")
+    assert_refused(altered, "InvalidSignatureException")
+
+
 def test_without_enforcement_requests_pass_with_no_identity(gateway_factory):
     url = gateway_factory(enforce=False)
 
@@ -268,10 +341,21 @@ def test_without_enforcement_requests_pass_with_no_identity(gateway_factory):
 # --- local STS ----------------------------------------------------------------
 
 def sts_client(url, profile="slog-full"):
-    credentials = keys(profile)
+    credentials = keys(profile) if isinstance(profile, str) else profile
     return boto3.client("sts", endpoint_url=url.rstrip("/") + "/_local/sts", region_name="us-east-1",
                         aws_access_key_id=credentials.access_key, aws_secret_access_key=credentials.secret_key,
-                        aws_session_token=None)
+                        aws_session_token=credentials.token)
+
+
+def role(name):
+    """``assume_role`` arguments for a local caller role (``ingest``, ``read``, ``full_access``)."""
+    return {"RoleArn": OUTPUTS[f"log_{name}_role_arn"]["value"], "RoleSessionName": "s1",
+            "ExternalId": OUTPUTS[f"{name}_external_id"]["value"]}
+
+
+def sts_refusal(raised):
+    error = raised.value.response
+    return error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"], error["Error"]["Message"]
 
 
 def test_assumed_role_credentials_sign_as_that_role(gateway):
@@ -317,14 +401,93 @@ def test_assume_role_needs_a_local_role_and_its_external_id(gateway, role_output
     assert raised.value.response["Error"]["Code"] == "AccessDenied"
 
 
+@pytest.mark.parametrize("profile, allowed", [
+    ("slog-ingest", {"ingest"}),
+    ("slog-read", {"read"}),
+    ("slog-full", {"ingest", "read", "full_access"}),
+])
+def test_each_local_key_may_assume_only_the_roles_its_principal_is_trusted_for(gateway, profile, allowed):
+    for name in ("ingest", "read", "full_access"):
+        if name in allowed:
+            assert sts_client(gateway, profile).assume_role(**role(name))["Credentials"]["AccessKeyId"]
+        else:
+            with pytest.raises(ClientError) as raised:
+                sts_client(gateway, profile).assume_role(**role(name))
+            status, code, message = sts_refusal(raised)
+            assert (status, code) == (403, "AccessDenied")
+            assert "is not authorized to perform: sts:AssumeRole" in message
+
+
+def test_temporary_keys_may_not_assume_a_role_again(gateway):
+    granted = sts_client(gateway).assume_role(**role("full_access"))["Credentials"]
+    session = Credentials(granted["AccessKeyId"], granted["SecretAccessKey"], granted["SessionToken"])
+
+    with pytest.raises(ClientError) as raised:
+        sts_client(gateway, session).assume_role(**role("full_access"))
+
+    assert sts_refusal(raised)[:2] == (403, "AccessDenied")
+
+
+@pytest.mark.parametrize("duration, granted", [(900, True), (3600, True), (3601, False), (43200, False)])
+def test_sessions_last_from_15_minutes_to_the_roles_maximum_of_an_hour(gateway, duration, granted):
+    before = datetime.now(UTC).replace(microsecond=0)
+    if granted:
+        expiration = sts_client(gateway).assume_role(**role("read"), DurationSeconds=duration)[
+            "Credentials"]["Expiration"]
+        assert before + timedelta(seconds=duration) <= expiration <= datetime.now(UTC) + timedelta(seconds=duration)
+    else:
+        with pytest.raises(ClientError) as raised:
+            sts_client(gateway).assume_role(**role("read"), DurationSeconds=duration)
+        assert sts_refusal(raised)[:2] == (400, "ValidationError")
+
+
+def test_the_session_cap_is_the_roles_max_session_duration_in_terraform():
+    declared = re.findall(r"max_session_duration\s*=\s*(\d+)", (ROOT / "infra" / "iam.tf").read_text())
+
+    assert declared and {int(value) for value in declared} == {local_sts.MAX_SESSION_S}
+
+
+@pytest.mark.parametrize("form, code", [
+    ({"DurationSeconds": "abc"}, "ValidationError"),
+    ({"DurationSeconds": "1e3"}, "ValidationError"),
+    ({"DurationSeconds": "899"}, "ValidationError"),
+    ({"RoleSessionName": "x"}, "ValidationError"),
+    ({"RoleArn": ""}, "ValidationError"),
+    ({"Action": "GetSessionToken"}, "InvalidAction"),
+])
+def test_malformed_assume_role_requests_get_stss_xml_error(gateway, form, code):
+    url = gateway + "_local/sts"
+    body = urlencode({"Action": "AssumeRole", "Version": "2011-06-15", **role("read"), **form}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+    response = call("POST", url, "slog-full", body, service="sts", headers=headers)
+
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "text/xml"
+    error = ElementTree.fromstring(response.content)
+    assert error.tag == f"{{{local_sts.XMLNS}}}ErrorResponse"
+    assert error.findtext(f"{{{local_sts.XMLNS}}}Error/{{{local_sts.XMLNS}}}Code") == code
+
+
+def test_a_bad_signature_to_sts_is_stss_own_refusal(gateway):
+    wrong = Credentials(keys("slog-full").access_key, "not-the-secret")
+
+    with pytest.raises(ClientError) as raised:
+        sts_client(gateway, wrong).assume_role(**role("read"))
+
+    assert sts_refusal(raised)[:2] == (403, "SignatureDoesNotMatch")
+
+
 def test_expired_sessions_are_forgotten():
     now = [1000.0]
     registry = CallerRegistry.from_files(clock=lambda: now[0])
-    session = registry.issue_session(registry.roles["log-read"], "s", duration_s=900)
+    sessions = [registry.issue_session(registry.roles["log-read"], "s", duration_s=900) for _ in range(50)]
 
-    assert registry.lookup(session.access_key) is session
+    assert registry.lookup(sessions[0].access_key) is sessions[0]
     now[0] += 901
-    assert registry.lookup(session.access_key) is None
+    assert registry.lookup(sessions[0].access_key) is None
+    fresh = registry.issue_session(registry.roles["log-read"], "s", duration_s=900)
+    assert list(registry._sessions) == [fresh.access_key]  # none of the 49 unlooked-up expired ones is kept
 
 
 # --- the files ------------------------------------------------------------------
@@ -354,10 +517,10 @@ def test_verifier_uses_the_request_target_as_sent():
     headers, _ = sign("GET", "http://127.0.0.1:1/logs/recent?limit=5", keys("slog-read"))
     received = [("Host", "127.0.0.1:1"), *headers.items()]
 
-    caller = verifier.verify("GET", "/logs/recent?limit=5", received, b"")
+    caller = verifier.start("GET", "/logs/recent?limit=5", received).verify(b"")
 
     assert caller.role.name == "log-read"
     with pytest.raises(local_auth.AuthError):
-        verifier.verify("GET", "/logs/recent?limit=50", received, b"")
+        verifier.start("GET", "/logs/recent?limit=50", received).verify(b"")
     with pytest.raises(local_auth.AuthError):
-        verifier.verify("GET", "/logs/recent?limit=5", received[1:], b"")
+        verifier.start("GET", "/logs/recent?limit=5", received[1:])

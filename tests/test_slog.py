@@ -15,7 +15,7 @@ from rich.console import Console
 from slog import cli
 from slog import client as slog_client
 from slog.client import LogClient
-from slog.config import build_target, region_for
+from slog.config import _sts_client, build_target, region_for
 from slog.errors import ApiError, SlogError
 from slog.sender import Line, Sender, batches, events_from_lines
 
@@ -39,6 +39,7 @@ def user_env(monkeypatch, stack, tmp_path):
     monkeypatch.setenv("SLOG_ENDPOINT", stack)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "local" / "aws-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", stack + "_local/sts")
     return stack
 
 
@@ -231,6 +232,17 @@ def test_queries_are_signed_exactly_as_sent(user_env):
     page = client.recent_page(service_name="team/a:b.c-d_e", since=since, log_type="x:y", limit=1)
 
     assert page["logs"] == [] and page["next_cursor"] is None
+
+
+def test_roles_are_assumed_where_botocore_is_configured_to_reach_sts(monkeypatch, tmp_path):
+    monkeypatch.delenv("AWS_ENDPOINT_URL_STS", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    local = build_target(endpoint="http://127.0.0.1:8000/")
+
+    assert _sts_client(local).meta.endpoint_url == "https://sts.us-east-1.amazonaws.com"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:8000/_local/sts")
+    assert _sts_client(build_target(endpoint="http://127.0.0.1:8000/")).meta.endpoint_url == \
+        "http://127.0.0.1:8000/_local/sts"
 
 
 def test_signing_region_comes_from_the_endpoint():

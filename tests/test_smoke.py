@@ -33,6 +33,12 @@ def user_env(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "local" / "aws-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    return monkeypatch
+
+
+def local_sts(monkeypatch, url):
+    """STS calls go to the local stack at ``url``, as `make smoke` points them."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", url + "_local/sts")
 
 
 def smoke(*argv):
@@ -48,6 +54,7 @@ def stack():
 
 
 def test_smoke_passes_against_the_local_stack(stack, user_env, tmp_path):
+    local_sts(user_env, stack)
     code, out, err = smoke("--outputs", outputs_for(stack, tmp_path), "--count", "25")
 
     assert code == 0, out + err
@@ -58,6 +65,7 @@ def test_smoke_passes_against_the_local_stack(stack, user_env, tmp_path):
 
 
 def test_smoke_fails_when_the_external_id_is_wrong(stack, user_env, tmp_path):
+    local_sts(user_env, stack)
     code, out, _ = smoke("--outputs", outputs_for(stack, tmp_path, ingest_external_id="not-it"))
 
     assert code == 1
@@ -72,6 +80,7 @@ def test_smoke_needs_role_arns(user_env, stack):
 
 def test_smoke_catches_a_stack_that_lets_every_role_in(user_env, tmp_path):
     with running_stack(free_port(), free_port(), iam=False) as url:
+        local_sts(user_env, url)
         code, out, _ = smoke("--outputs", outputs_for(url, tmp_path), "--count", "3")
 
     assert code == 1

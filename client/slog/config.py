@@ -5,9 +5,9 @@ Endpoint: ``--endpoint``, else ``SLOG_ENDPOINT``, else ``api_endpoint`` from a s
 
 Credentials: the standard AWS chain (``--profile``, ``AWS_PROFILE``, environment,
 shared files...), optionally exchanged for a caller role through STS
-(``--role-arn``/``--external-id``). For a loopback endpoint (the local stack)
-with nothing configured, the local ``slog-full`` profile of
-``local/aws-credentials`` is used, and STS is the local stack's own.
+(``--role-arn``/``--external-id``) at the STS endpoint botocore is configured
+with. For a loopback endpoint (the local stack) with no credentials configured,
+the local ``slog-full`` profile of ``local/aws-credentials`` is used.
 """
 import configparser
 import ipaddress
@@ -29,7 +29,6 @@ from slog.errors import SlogError
 
 LOCAL_REGION = "us-east-1"
 LOCAL_PROFILE = "slog-full"
-LOCAL_STS_PATH = "/_local/sts"
 LOCAL_CREDENTIALS = Path("local") / "aws-credentials"
 _EXECUTE_API_HOST = re.compile(r"[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\Z")
 _REFRESH_BEFORE_S = 300
@@ -183,15 +182,10 @@ def _base_credentials(session, endpoint, profile):
 
 
 def _sts_client(target):
-    session = target.base_session
+    """STS where botocore's configuration says (``AWS_ENDPOINT_URL_STS``, a profile's ``endpoint_url``)."""
     frozen = target.credentials.get()
-    kwargs = {"region_name": target.region, "aws_access_key_id": frozen.access_key,
-              "aws_secret_access_key": frozen.secret_key, "aws_session_token": frozen.token}
-    if is_loopback(target.endpoint) and not os.environ.get("AWS_ENDPOINT_URL_STS"):
-        # Never send a local role to AWS: the local stack answers AssumeRole itself.
-        parts = urlsplit(target.endpoint)
-        kwargs["endpoint_url"] = f"{parts.scheme}://{parts.netloc}{LOCAL_STS_PATH}"
-    return session.client("sts", **kwargs)
+    return target.base_session.client("sts", region_name=target.region, aws_access_key_id=frozen.access_key,
+                                      aws_secret_access_key=frozen.secret_key, aws_session_token=frozen.token)
 
 
 def build_target(endpoint=None, outputs_file=None, profile=None, region=None, role_arn=None, external_id=None):
