@@ -19,7 +19,7 @@ def answers(port, host=HOST):
 
 
 @contextlib.contextmanager
-def running_stack(port, dynamodb_port, iam=True, timeout=60.0, log=None):
+def running_stack(port, dynamodb_port, iam=True, timeout=120.0, log=None):
     """``devtools.run_local`` on the given loopback ports; yields its base URL; always stops it."""
     command = [sys.executable, "-m", "devtools.run_local", "--port", str(port), "--dynamodb-port", str(dynamodb_port)]
     if not iam:

@@ -59,3 +59,13 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def local_stack():
+    """`make run`'s stack (SigV4 enforced) on free loopback ports, shared by every test that calls it over
+    HTTP; yields its base URL (ending in ``/``) and stops it after the last test."""
+    from devtools.local_stack import running_stack
+
+    with running_stack(free_port(), free_port()) as url:
+        yield url

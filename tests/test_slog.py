@@ -19,28 +19,21 @@ from slog.config import _sts_client, build_target, region_for
 from slog.errors import ApiError, SlogError
 from slog.sender import Line, Sender, batches, events_from_lines
 
-from devtools.local_stack import running_stack
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
 
 OUTPUTS = json.loads((ROOT / "local" / "outputs.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def stack():
-    with running_stack(free_port(), free_port()) as url:
-        yield url
-
-
 @pytest.fixture
-def user_env(monkeypatch, stack, tmp_path):
+def user_env(monkeypatch, local_stack, tmp_path):
     """Only SLOG_ENDPOINT and the local credentials file: no keys in the environment, no profile."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SLOG_ENDPOINT", stack)
+    monkeypatch.setenv("SLOG_ENDPOINT", local_stack)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "local" / "aws-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", stack + "_local/sts")
-    return stack
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", local_stack + "_local/sts")
+    return local_stack
 
 
 def run(*argv, terminal=False):

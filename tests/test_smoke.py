@@ -12,7 +12,7 @@ from rich.console import Console
 from slog import cli
 
 from devtools import local_load, run_local
-from devtools.local_stack import answers, running_stack
+from devtools.local_stack import running_stack
 from tests.conftest import ROOT, free_port
 
 
@@ -47,15 +47,9 @@ def smoke(*argv):
     return code, out.getvalue(), err.getvalue()
 
 
-@pytest.fixture(scope="module")
-def stack():
-    with running_stack(free_port(), free_port()) as url:
-        yield url
-
-
-def test_smoke_passes_against_the_local_stack(stack, user_env, tmp_path):
-    local_sts(user_env, stack)
-    code, out, err = smoke("--outputs", outputs_for(stack, tmp_path), "--count", "25")
+def test_smoke_passes_against_the_local_stack(local_stack, user_env, tmp_path):
+    local_sts(user_env, local_stack)
+    code, out, err = smoke("--outputs", outputs_for(local_stack, tmp_path), "--count", "25")
 
     assert code == 0, out + err
     assert "5 passed, 0 failed" in out
@@ -64,16 +58,16 @@ def test_smoke_passes_against_the_local_stack(stack, user_env, tmp_path):
         assert f"PASS {check}" in out
 
 
-def test_smoke_fails_when_the_external_id_is_wrong(stack, user_env, tmp_path):
-    local_sts(user_env, stack)
-    code, out, _ = smoke("--outputs", outputs_for(stack, tmp_path, ingest_external_id="not-it"))
+def test_smoke_fails_when_the_external_id_is_wrong(local_stack, user_env, tmp_path):
+    local_sts(user_env, local_stack)
+    code, out, _ = smoke("--outputs", outputs_for(local_stack, tmp_path, ingest_external_id="not-it"))
 
     assert code == 1
     assert "FAIL ingest role sends" in out and "cannot assume role" in out
 
 
-def test_smoke_needs_role_arns(user_env, stack):
-    code, _, err = smoke("--endpoint", stack)
+def test_smoke_needs_role_arns(user_env, local_stack):
+    code, _, err = smoke("--endpoint", local_stack)
 
     assert code == 2 and "smoke needs the role ARNs" in err
 
@@ -85,15 +79,6 @@ def test_smoke_catches_a_stack_that_lets_every_role_in(user_env, tmp_path):
 
     assert code == 1
     assert "FAIL read role cannot ingest" in out and "FAIL ingest role cannot read" in out
-
-
-def test_stopping_the_stack_stops_both_servers():
-    port, dynamodb_port = free_port(), free_port()
-
-    with running_stack(port, dynamodb_port):
-        assert answers(port) and answers(dynamodb_port)
-
-    assert not answers(port) and not answers(dynamodb_port)
 
 
 def test_the_stack_refuses_a_port_in_use():
@@ -112,8 +97,8 @@ def locust_csv(path):
         return list(csv.DictReader(handle))
 
 
-def test_load_runs_signed_locust_and_every_answer_is_one_the_contract_allows(stack, user_env, tmp_path):
-    port = urlsplit(stack).port
+def test_load_runs_signed_locust_and_every_answer_is_one_the_contract_allows(local_stack, user_env, tmp_path):
+    port = urlsplit(local_stack).port
     prefix = str(tmp_path / "load")
 
     code = local_load.main(["--host", f"http://127.0.0.1:{port}", "--users", "2", "--run-time", "4s",
