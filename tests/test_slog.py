@@ -272,7 +272,7 @@ def accept_batch(request):
 
 
 def test_send_stamps_the_event_once_and_resends_it_unchanged(stub):
-    stub.post(STUB + "logs", status=503, headers={"Retry-After": "1"},
+    stub.post(STUB + "logs", status=503, headers={"Retry-After": "0"},
               json={"Code": "ServiceUnavailableError", "Message": "busy"})
     stub.post(STUB + "logs", status=201, json={"log_id": "01KXAMPLE"})
     before = datetime.now(UTC).replace(microsecond=0)
@@ -386,19 +386,34 @@ def test_rejections_still_retryable_after_every_attempt_count_as_rejected():
     assert [(r.line_no, r.code) for r in summary.rejected] == [(1, "ServiceUnavailableError")]
 
 
-def test_a_single_event_is_resent_only_after_an_answer_worth_retrying():
-    class SingleClient:
-        calls = 0
+def test_reads_are_made_again_after_throttling_waiting_at_least_retry_after(stub):
+    stub.get(STUB + "logs/recent", status=503, headers={"Retry-After": "3"},
+             json={"Code": "ServiceUnavailableError", "Message": "busy"})
+    stub.get(STUB + "logs/recent", status=429, json={"Code": "THROTTLED", "Message": "slow down"})
+    stub.get(STUB + "logs/recent", json={"count": 0, "logs": [], "next_cursor": None})
+    waits = []
 
-        def send_event(self, event):
-            self.calls += 1
-            raise ApiError(400, "BadRequestError", "level: bad", "POST", "/logs")
+    page = LogClient(build_target(), sleep=waits.append).recent_page(limit=5)
 
-    client = SingleClient()
+    assert page["logs"] == [] and len(stub.calls) == 3
+    assert waits[0] == 3.0 and 0 < waits[1] < 3.0
+
+
+def test_a_refused_event_is_not_resent(stub):
+    stub.post(STUB + "logs", status=400, json={"Code": "BadRequestError", "Message": "level: missing"})
 
     with pytest.raises(ApiError):
-        Sender(client, sleep=lambda s: None).send_event({"message": "m"})
-    assert client.calls == 1
+        LogClient(build_target(), sleep=lambda s: None).send_event({"message": "m", "event_id": "e-1"})
+    assert len(stub.calls) == 1
+
+
+def test_an_event_without_event_id_is_sent_once_even_after_a_503(stub):
+    stub.post(STUB + "logs", status=503, headers={"Retry-After": "0"},
+              json={"Code": "ServiceUnavailableError", "Message": "busy"})
+
+    with pytest.raises(ApiError) as raised:
+        LogClient(build_target(), sleep=lambda s: None).send_event({"message": "m"})
+    assert raised.value.status == 503 and len(stub.calls) == 1
 
 
 def test_a_forbidden_batch_stops_the_send():

@@ -138,7 +138,7 @@ def cmd_send(args, out, err):
         event = {k: v for k, v in _defaults(args).items() if v is not None}
         # Stamped once, here: every resend is the same event, recognised by (service, event_id, timestamp).
         event.update(message=args.message, event_id=f"slog-{uuid.uuid4()}", timestamp=timestamp_now())
-        stored = Sender(client).send_event(event)
+        stored = client.send_event(event)
         if args.json:
             emit_json(out, stored)
         else:

@@ -1,5 +1,6 @@
 """A small SigV4-signing client for the Simple Log Service API (``POST /logs``, ``GET /logs/recent``)."""
 import json
+import time
 from datetime import UTC, datetime
 
 import requests
@@ -11,6 +12,9 @@ SERVICE = "execute-api"
 MAX_BATCH_EVENTS = 1000
 MAX_BODY_BYTES = 1_048_576
 MAX_PAGE = 1000
+# Answers worth the same request again, after a pause: throttling and the service's transient failures.
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_RETRY_AFTER_S = 30.0
 
 
 def dumps(value):
@@ -30,11 +34,13 @@ def timestamp_now():
 class LogClient:
     """Signs each request as it will be sent, with the target's current credentials (``execute-api``, its region)."""
 
-    def __init__(self, target, timeout=30.0, http=None):
+    def __init__(self, target, timeout=30.0, http=None, attempts=6, sleep=time.sleep):
         self.target = target
         self._timeout = timeout
         self._http = http or requests.Session()
         self._auth = SigV4RequestsAuth(target.credentials, target.region, SERVICE)
+        self._delays = backoff_delays(attempts - 1)
+        self._sleep = sleep
 
     def request(self, method, route, params=None, body=None):
         """``(status, decoded JSON body or None, headers)``; transport failures are ``SlogError``."""
@@ -52,33 +58,64 @@ class LogClient:
         return response.status_code, decoded, response.headers
 
     @staticmethod
-    def error(status, body, method, route):
+    def error(status, body, method, route, headers=None):
         body = body if isinstance(body, dict) else {}
         code = body.get("Code") or body.get("__type") or ("Forbidden" if status == 403 else "Error")
         message = body.get("Message") or body.get("message") or "no message"
-        return ApiError(status, code, message, method, route, body)
+        error = ApiError(status, code, message, method, route, body)
+        error.retry_after = _seconds((headers or {}).get("Retry-After"))
+        return error
+
+    def resending(self, call):
+        """``call()``, made again after throttling, a transient failure or a lost answer.
+
+        Only for requests that are safe to repeat: reads, and events that carry an
+        ``event_id`` (the same event each time). Waits with backoff, at least the
+        answer's ``Retry-After``.
+        """
+        for delay in [*self._delays, None]:
+            try:
+                return call()
+            except ApiError as error:
+                if error.status not in RETRY_STATUSES or delay is None:
+                    raise
+                delay = max(delay, min(error.retry_after or 0.0, MAX_RETRY_AFTER_S))
+            except SlogError:
+                if delay is None:
+                    raise
+            self._sleep(delay)
 
     def send_event(self, event):
-        """Store one event; returns the stored event (with ``log_id``)."""
-        status, body, _ = self.request("POST", "/logs", body=event)
-        if status != 201:
-            raise self.error(status, body, "POST", "/logs")
-        return body
+        """Store one event; returns the stored event (with ``log_id``).
+
+        Resent as it is when worth it, if it has an ``event_id`` (without one, a resend
+        could store it twice).
+        """
+        def send():
+            status, body, headers = self.request("POST", "/logs", body=event)
+            if status != 201:
+                raise self.error(status, body, "POST", "/logs", headers)
+            return body
+        return self.resending(send) if event.get("event_id") else send()
 
     def send_batch(self, events):
-        """``(status, body)`` for a ``{"logs": [...]}`` batch; 201, 207 and batch-shaped 400 are answers."""
+        """``(status, body)`` for a ``{"logs": [...]}`` batch; 201, 207 and batch-shaped 400 are answers.
+
+        Sent once: ``slog.sender.Sender`` decides what of a batch to send again.
+        """
         status, body, headers = self.request("POST", "/logs", body={"logs": events})
         if status in (201, 207) or (status == 400 and isinstance(body, dict) and "rejected" in body):
             return status, body
-        error = self.error(status, body, "POST", "/logs")
-        error.retry_after = headers.get("Retry-After")
-        raise error
+        raise self.error(status, body, "POST", "/logs", headers)
 
     def recent_page(self, **params):
-        status, body, _ = self.request("GET", "/logs/recent", params=params)
-        if status != 200:
-            raise self.error(status, body, "GET", "/logs/recent")
-        return body
+        """One page of ``GET /logs/recent``, read again after throttling or a transient failure."""
+        def read():
+            status, body, headers = self.request("GET", "/logs/recent", params=params)
+            if status != 200:
+                raise self.error(status, body, "GET", "/logs/recent", headers)
+            return body
+        return self.resending(read)
 
     def recent(self, limit=100, **filters):
         """Up to ``limit`` newest matching events, following ``next_cursor`` across pages."""
@@ -93,6 +130,13 @@ class LogClient:
             if not cursor:
                 break
         return {"count": len(logs), "logs": logs, "next_cursor": cursor}
+
+
+def _seconds(text):
+    try:
+        return max(0.0, float(text))
+    except (TypeError, ValueError):
+        return None
 
 
 def backoff_delays(attempts, base=0.2, cap=5.0):

@@ -11,11 +11,10 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from slog.client import MAX_BATCH_EVENTS, MAX_BODY_BYTES, backoff_delays, dumps
+from slog.client import MAX_BATCH_EVENTS, MAX_BODY_BYTES, RETRY_STATUSES, backoff_delays, dumps
 from slog.errors import ApiError, SlogError
 
 _BATCH_OVERHEAD = len('{"logs":[]}')
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
 @dataclass
@@ -102,19 +101,6 @@ class Sender:
         self._client = client
         self._delays = backoff_delays(attempts - 1, base=backoff_base)
         self._sleep = sleep
-
-    def send_event(self, event):
-        """Store one event (``POST /logs``), resending the same event after throttling or a lost answer."""
-        for delay in [*self._delays, None]:
-            try:
-                return self._client.send_event(event)
-            except ApiError as error:
-                if error.status not in RETRY_STATUSES or delay is None:
-                    raise
-            except SlogError:
-                if delay is None:
-                    raise
-            self._sleep(delay)
 
     def send(self, lines, progress=None):
         summary = Summary()
