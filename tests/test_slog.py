@@ -306,6 +306,71 @@ def test_lines_from_stdin_are_stamped_once_and_lines_of_a_file_are_not(stub, mon
     assert [event.get("timestamp") for event in file_events] == [None, None, own]
 
 
+# --- log content never drives the reader's terminal ---------------------------------------
+
+FIXED_DAY = "2026-11-30"  # stub events only: no reader needs them to be recent
+HOSTILE = (f"title\x1b]0;pwned\x07 clear\x1b[2J\x1b[H newline\n{FIXED_DAY}T00:00:00.000Z FATAL fake line "
+           "[link=https://evil.example]click[/link] [/oops] csi\x9b31m rtl\u202etxt.exe")
+
+
+def hostile_page(count=2):
+    events = [{"log_id": f"01HOSTILE{i}", "timestamp": f"{FIXED_DAY}T10:00:0{i}.000Z", "service_name": "svc",
+               "level": "ERROR", "log_type": "app\x1b[5m", "message": f"{i}: {HOSTILE}",
+               "metadata": {"k\x1b": "v\x1b]8;;x\x07", "c1": "\x9b"}} for i in range(count)]
+    return {"count": count, "logs": events, "next_cursor": None}
+
+
+def assert_inert(out):
+    for sequence in ("\x1b]", "\x1b[2J", "\x1b[H", "\x1b[5m", "\x07", "\x9b", "\u202e"):
+        assert sequence not in out, repr(sequence)
+    assert "\\x1b]0;pwned\\x07" in out and "\\x9b31m" in out and "\\u202etxt" in out
+    assert "[link=https://evil.example]click[/link] [/oops]" in out
+
+
+@pytest.mark.parametrize("argv, terminal", [
+    (["recent"], True),
+    (["recent"], False),
+    (["tail", "--max-polls", "0"], True),
+])
+def test_events_print_as_inert_text_with_controls_made_visible(stub, argv, terminal):
+    stub.get(STUB + "logs/recent", json=hostile_page())
+
+    code, out, err = run(*argv, terminal=terminal)
+
+    assert code == 0, err
+    assert_inert(out)
+
+
+def test_piped_recent_prints_one_whole_line_per_event_newest_first(stub):
+    stub.get(STUB + "logs/recent", json=hostile_page(3))
+
+    code, out, _ = run("recent")
+
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    assert [line.split(" ", 1)[0] for line in lines] == [f"{FIXED_DAY}T10:00:0{i}.000Z" for i in range(3)]
+    assert all("ERROR svc [app\\x1b[5m] " in line and line.endswith('"c1":"\\x9b"}') for line in lines)
+
+
+def test_json_output_is_exact_and_still_inert(stub):
+    page = hostile_page()
+    stub.get(STUB + "logs/recent", json=page)
+
+    code, out, _ = run("recent", "--json")
+
+    assert code == 0 and json.loads(out) == page
+    assert not any(char in out for char in "\x1b\x07\x9b\u202e")
+
+
+def test_a_service_error_message_prints_inert_on_one_line(stub):
+    stub.get(STUB + "logs/recent", status=400, json={"Code": "BadRequestError", "Message": "bad\n\x1b[2J[/x]"})
+
+    code, _, err = run("recent")
+
+    assert code == 2
+    assert err.strip() == "slog: error: GET /logs/recent failed (400 BadRequestError): bad\\n\\x1b[2J[/x]"
+
+
 # --- batching and retries, without a server --------------------------------------------
 
 def test_the_client_keeps_to_the_services_limits():

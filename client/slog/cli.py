@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from slog import render, smoke
 from slog.client import LogClient, format_timestamp, timestamp_now
@@ -105,7 +106,7 @@ def parse_time_option(name, value, now=None):
 
 def emit_json(out, value, indent=2):
     """JSON straight to the console's file: no wrapping or markup, so it always parses."""
-    out.file.write(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
+    out.file.write(render.json_text(value, indent=indent) + "\n")
     out.file.flush()
 
 
@@ -142,7 +143,7 @@ def cmd_send(args, out, err):
         if args.json:
             emit_json(out, stored)
         else:
-            out.print(stored["log_id"])
+            out.print(render.plain(stored["log_id"]))
         return 0
     return _send_file(args, client, out, err)
 
@@ -177,12 +178,13 @@ def _send_file(args, client, out, err):
             "rejected": [{"line": r.line_no, "Code": r.code, "Message": r.message} for r in summary.rejected]})
     else:
         for rejected in summary.rejected[:20]:
-            err.print(f"line {rejected.line_no}: {rejected.code}: {rejected.message}", markup=False)
+            err.print(render.plain(f"line {rejected.line_no}: {rejected.code}: {rejected.message}"))
         if len(summary.rejected) > 20:
             err.print(f"... and {len(summary.rejected) - 20} more rejected")
-        style = "green" if summary.ok else "red"
-        out.print(f"[{style}]sent {summary.sent} events from {args.file}: {summary.accepted} accepted, "
-                  f"{len(summary.rejected)} rejected[/{style}] ({summary.retries} retries, {summary.seconds:.1f}s)")
+        line = render.plain(f"sent {summary.sent} events from {args.file}: {summary.accepted} accepted, "
+                            f"{len(summary.rejected)} rejected", style="green" if summary.ok else "red")
+        line.append(f" ({summary.retries} retries, {summary.seconds:.1f}s)")
+        out.print(line)
     return 0 if summary.ok else 1
 
 
@@ -200,10 +202,13 @@ def cmd_recent(args, out, err):
                                                          until=parse_time_option("until", args.until)))
     if args.json:
         emit_json(out, result)
-    elif result["logs"]:
-        out.print(render.events_table(result["logs"]))
-    else:
+    elif not result["logs"]:
         err.print("no events match")
+    elif out.is_terminal:
+        out.print(render.events_table(result["logs"]))
+    else:  # piped or redirected: one whole line per event, for grep and friends
+        for event in result["logs"]:
+            out.print(render.event_line(event))
     return 0
 
 
@@ -252,8 +257,9 @@ def cmd_smoke(args, out, err):
     out.print(f"smoke test of {resolve_endpoint(args.endpoint, outputs)} ({base.region})")
 
     def report(check):
-        mark = "[green]PASS[/green]" if check.ok else "[red]FAIL[/red]"
-        out.print(f"{mark} {check.name}: {check.detail}")
+        line = Text("PASS", style="green") if check.ok else Text("FAIL", style="red")
+        line.append_text(render.plain(f" {check.name}: {check.detail}"))
+        out.print(line)
 
     checks = smoke.run(base, ingest_arn, ingest_id, read_arn, read_id, count=args.count, timeout=args.timeout,
                        report=report)
@@ -272,15 +278,15 @@ def main(argv=None, out=None, err=None):
     try:
         return COMMANDS[args.command](args, out, err)
     except SlogError as error:
-        err.print(f"slog: error: {error}", markup=False, highlight=False)
+        err.print(render.plain(f"slog: error: {error}"))
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # noqa: BLE001 - the promise is one line, never a traceback
         if os.environ.get("SLOG_DEBUG"):
             traceback.print_exc()
-        err.print(f"slog: unexpected error: {type(error).__name__}: {error} (SLOG_DEBUG=1 shows details)",
-                  markup=False, highlight=False)
+        err.print(render.plain(f"slog: unexpected error: {type(error).__name__}: {error} "
+                               "(SLOG_DEBUG=1 shows details)"))
         return 2
 
 
