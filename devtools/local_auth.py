@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
@@ -200,31 +200,39 @@ class _ExactHeadersSigV4(SigV4Auth):
         return self._query
 
 
-def _raw_pairs(raw_query):
-    return [part.partition("=")[::2] for part in raw_query.split("&") if part]
+def _pairs(text):
+    """``(name, value)`` of each non-empty ``&`` component, split at its first ``=``, as written."""
+    return [part.partition("=")[::2] for part in text.split("&") if part]
+
+
+def _denoted(canonical):
+    """The parameters a canonical query string stands for, as SigV4 reads it (percent-decoded, ``+`` a plus)."""
+    return sorted((unquote(name), unquote(value)) for name, value in _pairs(canonical) if name or value)
 
 
 def canonical_queries(raw_query):
     """The canonical query strings a client may have signed for the raw query it sent.
 
     SigV4 says decode each name and value, then URI-encode it (botocore's rule for
-    parameters; ``+`` is a literal plus). Some signers instead sort the query as
-    sent (botocore with a pre-encoded URL), or encode it as sent without decoding
-    first (awscurl, which turns ``%2B`` into ``%252B``). Each candidate is computed
-    from the bytes received, so an altered query matches none of them.
+    parameters). Some signers instead sort the query as sent (botocore with a
+    pre-encoded URL), or encode it as sent without decoding, cutting each value at a
+    second ``=`` (awscurl). A candidate counts only if it stands for exactly the
+    parameters and values the app is given (``parse_qsl``: percent-decoded, ``+`` a
+    space): so a query altered in a way some encoding hides (``limit=5=9999`` signed
+    by awscurl as ``limit=5``, ``+`` for ``%2B``) matches none.
     """
-    pairs = _raw_pairs(raw_query)
-    decoded = sorted((quote(unquote(k), safe="-_.~"), quote(unquote(v), safe="-_.~")) for k, v in pairs)
-    # botocore keeps empty components (``?limit=5&`` signs as ``=&limit=5``).
-    as_sent = sorted(part.partition("=")[::2] for part in raw_query.split("&")) if raw_query else []
-    awscurl = sorted(
-        (quote(k.strip(), safe="~=").replace("=", "=="), quote(v.split("=")[0].strip(), safe="~=").replace("=", "=="))
-        for k, v in pairs
+    given = sorted(parse_qsl(raw_query, keep_blank_values=True))
+    pairs = _pairs(raw_query)
+    variants = (
+        [(quote(unquote(k), safe="-_.~"), quote(unquote(v), safe="-_.~")) for k, v in pairs],
+        # botocore keeps empty components (``?limit=5&`` signs as ``=&limit=5``).
+        [part.partition("=")[::2] for part in raw_query.split("&")] if raw_query else [],
+        [(quote(k.strip(), safe="~="), quote(v.split("=")[0].strip(), safe="~=")) for k, v in pairs],
     )
     candidates = []
-    for variant in (decoded, as_sent, awscurl):
-        text = "&".join(f"{k}={v}" for k, v in variant)
-        if text not in candidates:
+    for variant in variants:
+        text = "&".join(f"{k}={v}" for k, v in sorted(variant))
+        if _denoted(text) == given and text not in candidates:
             candidates.append(text)
     return candidates
 
@@ -329,8 +337,12 @@ class SigV4Verifier:
         request.context["timestamp"] = signed.amz_date
         caller = signed.caller
         credentials = Credentials(caller.access_key, caller.secret_key, caller.session_token)
+        queries = canonical_queries(raw_query)
+        if not queries:
+            raise AuthError("InvalidSignatureException", "a '+' in the query reads as a space to the API but as a "
+                                                         "plus to SigV4: encode a space as %20 and a plus as %2B")
         signatures = []
-        for query in canonical_queries(raw_query):
+        for query in queries:
             signer = _ExactHeadersSigV4(credentials, self._service, self._region, headers_to_sign, query)
             canonical = signer.canonical_request(request)
             signatures.append(signer.signature(signer.string_to_sign(request, canonical), request))

@@ -227,6 +227,12 @@ def test_queries_are_signed_exactly_as_sent(user_env):
     assert page["logs"] == [] and page["next_cursor"] is None
 
 
+def test_a_value_with_a_space_gets_the_apis_answer_not_a_signature_refusal(user_env):
+    code, _, err = run("recent", "--service", "two words")
+
+    assert code == 2 and "(400 BadRequestError): service_name: " in err
+
+
 def test_roles_are_assumed_where_botocore_is_configured_to_reach_sts(monkeypatch, tmp_path):
     monkeypatch.delenv("AWS_ENDPOINT_URL_STS", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))

@@ -2,6 +2,7 @@
 import json
 import time
 from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -46,9 +47,11 @@ class LogClient:
         """``(status, decoded JSON body or None, headers)``; transport failures are ``SlogError``."""
         data = body if body is None or isinstance(body, bytes) else dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        # Percent-encoded throughout (a space as %20, never "+", which SigV4 and the API read differently).
+        query = urlencode({name: value for name, value in (params or {}).items() if value is not None}, quote_via=quote)
         try:
-            response = self._http.request(method, self.target.endpoint + route.lstrip("/"), params=params, data=data,
-                                          headers=headers, auth=self._auth, timeout=self._timeout)
+            response = self._http.request(method, self.target.endpoint + route.lstrip("/"), params=query or None,
+                                          data=data, headers=headers, auth=self._auth, timeout=self._timeout)
         except requests.RequestException as error:
             raise SlogError(f"cannot reach {self.target.endpoint}: {type(error).__name__}: {error}") from None
         try:
