@@ -8,6 +8,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import responses
@@ -310,6 +311,52 @@ def test_lines_from_stdin_are_stamped_once_and_lines_of_a_file_are_not(stub, mon
     assert ISO_MS_UTC.match(stamp)
     assert [event.get("timestamp") for event in stdin_events] == [stamp, stamp, own]
     assert [event.get("timestamp") for event in file_events] == [None, None, own]
+
+
+# --- pages: followed until the limit, however short ---------------------------------------
+
+def page_of(count, cursor, start=0):
+    return {"count": count, "next_cursor": cursor,
+            "logs": [{"log_id": f"01PAGE{start + i:04d}", "service_name": "svc", "level": "ERROR",
+                      "message": f"m{start + i}"} for i in range(count)]}
+
+
+def asked(call):
+    return dict(parse_qsl(urlsplit(call.request.url).query))
+
+
+def test_recent_follows_the_cursor_past_short_and_empty_pages_until_it_has_the_limit(stub):
+    for page in (page_of(2, "c1"), page_of(0, "c2", 2), page_of(2, "c3", 2), page_of(1, "c4", 4)):
+        stub.get(STUB + "logs/recent", json=page)
+
+    result = LogClient(build_target()).recent(limit=5, service_name="svc", min_level="ERROR")
+
+    assert [event["message"] for event in result["logs"]] == ["m0", "m1", "m2", "m3", "m4"]
+    assert [asked(call) for call in stub.calls] == [
+        {"limit": "5", "service_name": "svc", "min_level": "ERROR"},
+        {"limit": "3", "cursor": "c1"}, {"limit": "3", "cursor": "c2"}, {"limit": "1", "cursor": "c3"}]
+    assert result["next_cursor"] == "c4"
+
+
+def test_recent_stops_when_the_cursor_runs_out(stub):
+    for page in (page_of(1, "c1"), page_of(0, None, 1)):
+        stub.get(STUB + "logs/recent", json=page)
+
+    result = LogClient(build_target()).recent(limit=10)
+
+    assert result == {"count": 1, "logs": page_of(1, None)["logs"], "next_cursor": None}
+
+
+@pytest.mark.parametrize("argv, reads", [(["recent", "--json"], 1),
+                                         (["tail", "--max-polls", "1", "--interval", "0", "--json"], 2)])
+def test_min_level_is_passed_to_the_service_as_given(stub, argv, reads):
+    for _ in range(reads):
+        stub.get(STUB + "logs/recent", json=page_of(0, None))
+
+    code, _, err = run(*argv, "--min-level", "warning", "--service", "svc")
+
+    assert code == 0, err
+    assert all(asked(call)["min_level"] == "warning" for call in stub.calls)
 
 
 # --- log content never drives the reader's terminal ---------------------------------------

@@ -43,6 +43,7 @@ def _connection_options():
 def _filter_options(parser, with_type=True):
     parser.add_argument("--service", help="only this service_name")
     parser.add_argument("--level", help="only this level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)")
+    parser.add_argument("--min-level", help="only this level and the more severe ones (WARN, ERROR, FATAL)")
     if with_type:
         parser.add_argument("--type", dest="log_type", help="only this log_type")
 
@@ -189,7 +190,8 @@ def _send_file(args, client, out, err):
 
 
 def _filters(args, **extra):
-    filters = {"service_name": args.service, "level": args.level, "log_type": getattr(args, "log_type", None)}
+    filters = {"service_name": args.service, "level": args.level, "min_level": args.min_level,
+               "log_type": getattr(args, "log_type", None)}
     filters.update(extra)
     return {name: value for name, value in filters.items() if value is not None}
 
