@@ -94,7 +94,7 @@ def _target(args):
                         role_arn=args.role_arn, external_id=args.external_id)
 
 
-def parse_time_option(name, value, now=None):
+def parse_time_option(value, now=None):
     """An API time parameter: ages like ``15m`` become ISO 8601; other forms pass through."""
     if value is None:
         return None
@@ -200,8 +200,8 @@ def cmd_recent(args, out, err):
     if args.limit < 1:
         raise SlogError("--limit must be at least 1")
     client = LogClient(_target(args))
-    result = client.recent(limit=args.limit, **_filters(args, since=parse_time_option("since", args.since),
-                                                         until=parse_time_option("until", args.until)))
+    result = client.recent(limit=args.limit, **_filters(args, since=parse_time_option(args.since),
+                                                         until=parse_time_option(args.until)))
     if args.json:
         emit_json(out, result)
     elif not result["logs"]:
@@ -238,7 +238,7 @@ def cmd_tail(args, out, err, sleep=time.sleep):
         while args.max_polls is None or polls < args.max_polls:
             sleep(args.interval)
             polls += 1
-            since = parse_time_option("since", f"{int(max(60, 3 * args.interval))}s")
+            since = parse_time_option(f"{int(max(60, 3 * args.interval))}s")
             show(client.recent(limit=1000, **_filters(args, since=since))["logs"])
     except KeyboardInterrupt:
         pass
