@@ -49,17 +49,17 @@ class LogEvent:
     timestamp_ms: int
     metadata: dict | None = None
     event_id: str | None = None
+    # True when the event came without a timestamp and carries its time of receipt.
+    server_stamped: bool = False
 
 
 @dataclass(frozen=True)
 class Rejection:
+    """An event of a batch that was not stored: invalid, or (``retryable``) valid but not stored in time."""
+
     index: int
-    code: str
     message: str
     retryable: bool
-
-    def to_dict(self):
-        return {"index": self.index, "Code": self.code, "Message": self.message, "retryable": self.retryable}
 
 
 @dataclass(frozen=True)
@@ -328,6 +328,7 @@ def normalize_event(raw, now_ms, retention_days):
         timestamp_ms=_timestamp(raw["timestamp"], now_ms, retention_days) if "timestamp" in raw else now_ms,
         metadata=_metadata(raw["metadata"]) if "metadata" in raw else None,
         event_id=_event_id(raw["event_id"]) if "event_id" in raw else None,
+        server_stamped="timestamp" not in raw,
     )
 
 
@@ -339,7 +340,7 @@ def validate_batch(raws, now_ms, retention_days):
             events.append(normalize_event(raw, now_ms, retention_days))
         except ValidationError as error:
             events.append(None)
-            rejections.append(Rejection(index, "BadRequestError", str(error), False))
+            rejections.append(Rejection(index, str(error), False))
     return events, rejections
 
 

@@ -4,14 +4,33 @@ Data model (one table, one global secondary index; see README "Data model"):
 
 * event item    pk = ``S#<service>#<shard>``  sk = log id      (service view)
                 tpk = ``T#<shard>``           sk = log id      (GSI ``timeline``)
-* claim item    pk = ``E#<service>#<event_id>``  sk = ``E``    (idempotency)
+* claim item    pk = ``E#<caller>#<service>#<event_id>``  sk = ``E``
+                (idempotency for events the server stamps; holds only the log id)
+
+Every item carries ``expires_at``: the event's time plus the retention, so
+nothing outlives the event it belongs to.
 
 Log ids sort by timestamp, so a time window is a key condition on ``sk`` and
 "newest first" is a descending Query. Writes spread over ``SERVICE_SHARDS``
 partitions per service and ``TIMELINE_SHARDS`` timeline partitions; a read
 merges the shards lazily, fetching about ``limit / shards`` items from each
 and more only from a shard whose items are being used up.
+
+Idempotency. An event with an ``event_id`` and its own ``timestamp`` has a
+log id derived from (caller role, service, event id, timestamp): a resend
+names the same key. An event with an ``event_id`` but no timestamp claims
+(caller role, service, event id) with a conditional put of a small claim
+item. Either way the event key is read (consistently, keys only) before it is
+written, so a stored event is never written again: events are append-only.
+
+Retries. botocore retries errors (throttling, 5xx, connections); this module
+retries only what botocore cannot see, ``UnprocessedItems`` and
+``UnprocessedKeys``, with full-jitter backoff, within the request's deadline
+(``aws.Deadline``). What is still unstored then is reported, safe to resend.
 """
+import contextvars
+import dataclasses
+import hashlib
 import json
 import math
 import random
@@ -22,8 +41,8 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import aws, ids
 from chalicelib import events as ev
-from chalicelib import ids
 from chalicelib.errors import StorageUnavailable
 
 HASH_KEY = "pk"
@@ -33,6 +52,7 @@ TIMELINE_HASH_KEY = "tpk"
 TTL_ATTRIBUTE = "expires_at"
 
 BATCH_WRITE_SIZE = 25
+BATCH_GET_SIZE = 100
 # Calls in flight per request: DynamoDB calls wait on the network, and a
 # 1,000-event batch is 40 BatchWriteItem calls (plus one claim per event_id).
 WORKERS = 32
@@ -40,6 +60,7 @@ BACKOFF_BASE_S = 0.025
 BACKOFF_CAP_S = 1.0
 
 _CLAIM_SK = "E"
+_UNSTORED = "storage throttled; resend this event"
 _TRANSIENT_CODES = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -53,16 +74,23 @@ _TRANSIENT_CODES = {
 
 @dataclass
 class WriteOutcome:
-    """What happened to one event of a request."""
+    """What happened to one event of a request.
+
+    ``stored`` is true when the event is in the table, written now or before
+    (``repeat``: an earlier send with the same identity stored it, and this
+    one wrote nothing). ``item`` is the item as this request built it, from
+    what this caller sent: a repeat never answers with stored content.
+    """
 
     log_id: str | None = None
     stored: bool = False
+    repeat: bool = False
     error: str | None = None
     item: dict | None = None
 
     @property
     def event(self):
-        """The stored event as the API returns it (built on demand: batches only need log ids)."""
+        """The event as the API returns it (built on demand: batches only need log ids)."""
         return LogRepository._to_event(self.item) if self.stored else None
 
 
@@ -81,10 +109,22 @@ def _is_transient(error):
 
 
 def _parallel(function, items):
+    """``function`` over ``items``, up to ``WORKERS`` at once, each under the caller's deadline."""
     if len(items) <= 1:
         return [function(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
-        return list(pool.map(function, items))
+        futures = [pool.submit(contextvars.copy_context().run, function, item) for item in items]
+        return [future.result() for future in futures]
+
+
+def _chunks(pairs, size):
+    return [pairs[start:start + size] for start in range(0, len(pairs), size)]
+
+
+def caller_key(caller_arn):
+    """A short, stable token for the caller role behind ``caller_arn`` (idempotency is per role)."""
+    role = ids.caller_role(caller_arn)
+    return hashlib.sha256(role.encode("utf-8")).hexdigest()[:16]
 
 
 class LogRepository:
@@ -100,6 +140,9 @@ class LogRepository:
 
     # --- keys and items -----------------------------------------------------
 
+    def _expires_at(self, timestamp_ms):
+        return {"N": str((timestamp_ms + self._retention_ms) // 1000)}
+
     def _event_item(self, event, log_id, ingested_at_ms, ingested_by):
         shard = ids.shard_of(log_id, self._service_shards)
         timeline_shard = ids.shard_of(log_id, self._timeline_shards)
@@ -113,7 +156,7 @@ class LogRepository:
             "message": {"S": event.message},
             "ts": {"N": str(event.timestamp_ms)},
             "ingested_at": {"N": str(ingested_at_ms)},
-            TTL_ATTRIBUTE: {"N": str((event.timestamp_ms + self._retention_ms) // 1000)},
+            TTL_ATTRIBUTE: self._expires_at(event.timestamp_ms),
         }
         if event.metadata is not None:
             item["metadata"] = {"S": ev.serialize_metadata(event.metadata)}
@@ -138,136 +181,184 @@ class LogRepository:
             "ingested_by": item["ingested_by"]["S"] if "ingested_by" in item else None,
         }
 
+    @staticmethod
+    def _key(item):
+        return {HASH_KEY: item[HASH_KEY], RANGE_KEY: item[RANGE_KEY]}
+
+    @staticmethod
+    def _item_identity(item):
+        return item[HASH_KEY]["S"], item[RANGE_KEY]["S"]
+
     # --- writes -------------------------------------------------------------
 
     def put_events(self, events, ingested_by, now_ms):
         """Store events; returns a ``WriteOutcome`` per input position.
 
         ``events`` may hold None for positions rejected by validation; they are
-        skipped. An event with an ``event_id`` already stored (or repeated in
-        this request) gets the first one's log id and is not stored twice. An
-        event that could not be stored after retries has ``error`` set and is
-        safe to resend. Raises ``StorageUnavailable`` if nothing could be
-        stored and storage was the reason.
+        skipped. An event whose identity (see the module docstring) was stored
+        before, or repeats one earlier in this request, gets the first one's
+        log id and writes nothing. An event that could not be stored within
+        the request's deadline has ``error`` set and is safe to resend.
+        Raises ``StorageUnavailable`` if nothing could be stored and storage
+        was the reason.
         """
+        caller = caller_key(ingested_by)
         outcomes = [WriteOutcome() if event is not None else None for event in events]
-        items = {}
-        claims = {}
-        first_of = {}
-        last_id_at = {}
+        fresh, derived, claims, repeats = {}, {}, {}, {}
+        first_of, last_id_at = {}, {}
         for index, event in enumerate(events):
             if event is None:
                 continue
-            if event.event_id is not None:
-                identity = (event.service_name, event.event_id)
-                if identity in first_of:
-                    continue
-                first_of[identity] = index
-            previous = last_id_at.get(event.timestamp_ms)
-            log_id = ids.successor(previous) if previous else ids.new_log_id(event.timestamp_ms)
-            last_id_at[event.timestamp_ms] = log_id
-            item = self._event_item(event, log_id, now_ms, ingested_by)
-            if event.event_id is None:
-                outcomes[index].log_id = log_id
-                items[index] = item
+            if event.event_id is not None and not event.server_stamped:
+                log_id = ids.derived_log_id(event.timestamp_ms, caller, event.service_name, event.event_id)
+                identity = ("derived", event.service_name, log_id)
             else:
-                claims[index] = item
+                previous = last_id_at.get(event.timestamp_ms)
+                log_id = ids.successor(previous) if previous else ids.new_log_id(event.timestamp_ms)
+                last_id_at[event.timestamp_ms] = log_id
+                identity = ("claim", event.service_name, event.event_id) if event.event_id is not None else None
+            if identity in first_of:
+                repeats[index] = first_of[identity]
+                continue
+            if identity is not None:
+                first_of[identity] = index
+            item = self._event_item(event, log_id, now_ms, ingested_by)
+            (fresh if identity is None else derived if identity[0] == "derived" else claims)[index] = item
 
-        claimed = _parallel(lambda pair: (pair[0], self._claim(pair[1])), list(claims.items()))
-        for index, (item, error) in claimed:
+        claimed = _parallel(lambda pair: (pair[0], self._claim(caller, pair[1], now_ms)), list(claims.items()))
+        for index, (log_id, error) in claimed:
             if error is not None:
                 outcomes[index].error = error
+            elif log_id == claims[index][RANGE_KEY]["S"]:
+                fresh[index] = claims[index]
             else:
-                outcomes[index].log_id = item[RANGE_KEY]["S"]
-                items[index] = item
+                # The event this id was claimed for: its time is the first send's.
+                event = dataclasses.replace(events[index], timestamp_ms=ids.time_of(log_id))
+                derived[index] = self._event_item(event, log_id, now_ms, ingested_by)
 
-        for index, error in self._write_items(items).items():
-            outcomes[index].error = error
-        for index, item in items.items():
-            if outcomes[index].error is None:
-                outcomes[index].stored = True
-                outcomes[index].item = item
+        present, unchecked = self._existing(derived)
+        for index, item in derived.items():
+            outcomes[index].log_id = item[RANGE_KEY]["S"]
+            outcomes[index].item = item
+            if index in unchecked:
+                outcomes[index].error = _UNSTORED
+            elif self._item_identity(item) in present:
+                outcomes[index].stored = outcomes[index].repeat = True
+            else:
+                fresh[index] = item
 
-        for index, event in enumerate(events):
-            if event is not None and event.event_id is not None:
-                first = first_of[(event.service_name, event.event_id)]
-                if first != index:
-                    outcomes[index] = outcomes[first]
+        failures = self._write_items(fresh)
+        for index, item in fresh.items():
+            outcomes[index].log_id = item[RANGE_KEY]["S"]
+            outcomes[index].item = item
+            outcomes[index].error = failures.get(index)
+            outcomes[index].stored = index not in failures
+
+        for index, first in repeats.items():
+            outcomes[index] = outcomes[first]
 
         valid = [outcome for outcome in outcomes if outcome is not None]
         if valid and not any(outcome.stored for outcome in valid):
             raise StorageUnavailable()
         return outcomes
+    def _claim(self, caller, item, now_ms):
+        """Claim an event id for the log id in ``item``: ``(log id, None)``, or ``(None, error)``.
 
-    def _claim(self, item):
-        """Claim an event id; returns ``(event item to write, error)``.
-
-        The claim holds a copy of the event item. If the id was claimed before,
-        the earlier copy is written again (same key, same content), which also
-        completes an earlier request that claimed the id but failed to store
-        the event.
+        The log id is ``item``'s when the claim is new, or when the earlier
+        claim has expired with its event; otherwise the earlier claim's.
         """
-        claim = {**self._claim_key(item), "event": {"M": item}}
-        for attempt in range(self._max_attempts):
+        log_id = item[RANGE_KEY]["S"]
+        claim = {
+            HASH_KEY: {"S": f"E#{caller}#{item['service_name']['S']}#{item['event_id']['S']}"},
+            RANGE_KEY: {"S": _CLAIM_SK},
+            "log_id": {"S": log_id},
+            TTL_ATTRIBUTE: item[TTL_ATTRIBUTE],
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=claim,
+                ConditionExpression="attribute_not_exists(#pk) OR #ttl <= :now",
+                ExpressionAttributeNames={"#pk": HASH_KEY, "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(now_ms // 1000)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return log_id, None
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return error.response["Item"]["log_id"]["S"], None
+            if not _is_transient(error):
+                raise
+        except BotoCoreError:
+            pass
+        return None, _UNSTORED
+
+    def _existing(self, items):
+        """``(keys present, indexes unchecked)`` for ``{index: item}``: a consistent, keys-only BatchGetItem."""
+        by_identity = {self._item_identity(item): index for index, item in items.items()}
+        present, unchecked = set(), set()
+        for found, left in _parallel(self._get_chunk, _chunks(list(items.values()), BATCH_GET_SIZE)):
+            present.update(found)
+            unchecked.update(by_identity[identity] for identity in left)
+        return present, unchecked
+
+    def _get_chunk(self, items):
+        """``(identities present, identities unchecked)`` for up to 100 items."""
+        pending = [self._key(item) for item in items]
+        found = set()
+        for attempt in self._attempts():
+            request = {"Keys": pending, "ConsistentRead": True, "ProjectionExpression": "#pk, #sk",
+                       "ExpressionAttributeNames": {"#pk": HASH_KEY, "#sk": RANGE_KEY}}
             try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=claim,
-                    ConditionExpression="attribute_not_exists(#pk)",
-                    ExpressionAttributeNames={"#pk": HASH_KEY},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return item, None
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                    return error.response["Item"]["event"]["M"], None
+                response = self._client.batch_get_item(RequestItems={self._table: request})
+            except (ClientError, BotoCoreError) as error:
                 if not _is_transient(error):
                     raise
-            except BotoCoreError:
-                pass
+                break
+            found.update(self._item_identity(item) for item in response.get("Responses", {}).get(self._table, []))
+            pending = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            if not pending:
+                break
             self._backoff(attempt)
-        return None, "storage throttled; resend this event"
-
-    @staticmethod
-    def _claim_key(item):
-        service = item["service_name"]["S"]
-        event_id = item["event_id"]["S"]
-        return {HASH_KEY: {"S": f"E#{service}#{event_id}"}, RANGE_KEY: {"S": _CLAIM_SK}}
+        return found, {self._item_identity(key) for key in pending}
 
     def _write_items(self, items):
         """BatchWriteItem in chunks, in parallel; returns ``{index: error}`` for unstored ones."""
-        indexed = list(items.items())
-        chunks = [indexed[start:start + BATCH_WRITE_SIZE] for start in range(0, len(indexed), BATCH_WRITE_SIZE)]
         failures = {}
-        for chunk_failures in _parallel(self._write_chunk, chunks):
+        for chunk_failures in _parallel(self._write_chunk, _chunks(list(items.items()), BATCH_WRITE_SIZE)):
             failures.update(chunk_failures)
         return failures
 
     def _write_chunk(self, chunk):
         pending = dict(chunk)
-        for attempt in range(self._max_attempts):
+        for attempt in self._attempts():
             requests = [{"PutRequest": {"Item": item}} for item in pending.values()]
             try:
                 response = self._client.batch_write_item(RequestItems={self._table: requests})
             except (ClientError, BotoCoreError) as error:
                 if not _is_transient(error):
                     raise
-            else:
-                unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
-                left = {self._item_identity(request["PutRequest"]["Item"]) for request in unprocessed}
-                pending = {index: item for index, item in pending.items() if self._item_identity(item) in left}
-                if not pending:
-                    return {}
+                break
+            unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+            left = {self._item_identity(request["PutRequest"]["Item"]) for request in unprocessed}
+            pending = {index: item for index, item in pending.items() if self._item_identity(item) in left}
+            if not pending:
+                break
             self._backoff(attempt)
-        return {index: "storage throttled; resend this event" for index in pending}
+        return {index: _UNSTORED for index in pending}
 
-    @staticmethod
-    def _item_identity(item):
-        return item[HASH_KEY]["S"], item[RANGE_KEY]["S"]
+    def _attempts(self):
+        """Attempt numbers for work DynamoDB handed back, while the request's deadline allows."""
+        deadline = aws.current_deadline()
+        for attempt in range(self._max_attempts):
+            if attempt and deadline.expired:
+                return
+            yield attempt
 
     def _backoff(self, attempt):
         if attempt + 1 < self._max_attempts:
-            self._sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt)))
+            pause = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt))
+            self._sleep(min(pause, aws.current_deadline().remaining_s()))
 
     # --- reads --------------------------------------------------------------
 

@@ -119,7 +119,11 @@ def test_a_batch_of_exactly_1000_is_allowed():
 
 def test_a_minimal_event_gets_defaults():
     result = normalize()
-    assert result == ev.LogEvent("billing", "INFO", "paid", "application", NOW, None, None)
+    assert result == ev.LogEvent("billing", "INFO", "paid", "application", NOW, None, None, server_stamped=True)
+
+
+def test_an_event_with_its_own_timestamp_is_not_server_stamped():
+    assert normalize(timestamp=NOW - 1000).server_stamped is False
 
 
 @pytest.mark.parametrize("field", ["service_name", "level", "message"])
@@ -270,11 +274,9 @@ def test_query_times_take_epoch_digits_but_a_body_timestamp_string_must_be_iso()
 def test_validate_batch_reports_each_bad_event_by_index():
     batch, rejections = ev.validate_batch([event(), event(level="nope"), "x"], NOW, RETENTION)
     assert batch[0] is not None and batch[1] is None and batch[2] is None
-    assert [(r.index, r.code, r.retryable) for r in rejections] == [
-        (1, "BadRequestError", False), (2, "BadRequestError", False)]
+    assert [(r.index, r.retryable) for r in rejections] == [(1, False), (2, False)]
     assert rejections[0].message.startswith("level: ")
-    assert rejections[0].to_dict() == {
-        "index": 1, "Code": "BadRequestError", "Message": rejections[0].message, "retryable": False}
+    assert rejections[1].message.startswith("event: ")
 
 
 # --- GET /logs/recent parameters -----------------------------------------------
