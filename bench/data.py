@@ -31,14 +31,22 @@ def event(rng, sequence, timestamp_ms, service_name=None, event_id=None, size=EV
     return body
 
 
-def events(count, now_ms, span_ms, seed=7, with_event_id=False):
-    """``count`` events with distinct timestamps spread over ``(now - span, now]``."""
+def events(count, now_ms, span_ms, seed=7, with_event_id=False, with_timestamp=True):
+    """``count`` events with distinct timestamps spread over ``(now - span, now]``.
+
+    ``with_timestamp=False`` leaves the timestamp out (the service stamps the
+    event with its time of receipt), as a client that does not stamp its events would.
+    """
     rng = random.Random(seed)
     offsets = rng.sample(range(span_ms), count)
-    return [
+    made = [
         event(rng, sequence, now_ms - offset, event_id=f"evt-{seed}-{sequence:08d}" if with_event_id else None)
         for sequence, offset in enumerate(offsets)
     ]
+    if not with_timestamp:
+        for body in made:
+            del body["timestamp"]
+    return made
 
 
 def sequence_of(message):
