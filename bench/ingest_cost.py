@@ -130,11 +130,13 @@ def run(overhead, events=10_000, batch=1000, log=print):
         raise ValueError(f"overhead was timed on {overhead['batch_events']}-event requests, ingest sends {batch}")
 
     now_ms = int(time.time() * 1000)
-    plain = _ours(data.events(events, now_ms, 3_600_000, seed=5), batch)
-    with_ids = _ours(data.events(events, now_ms, 3_600_000, seed=6, with_event_id=True), batch)
-    no_timestamp = _ours(data.events(events, now_ms, 3_600_000, seed=7, with_event_id=True, with_timestamp=False),
-                         batch)
-    seed = _seed(data.events(events, now_ms, 3_600_000, seed=5))
+    def traffic(seed, **options):
+        return data.events(events, now_ms, 3_600_000, seed=seed, levels=data.INFO_ONLY, **options)
+
+    plain = _ours(traffic(5), batch)
+    with_ids = _ours(traffic(6, with_event_id=True), batch)
+    no_timestamp = _ours(traffic(7, with_event_id=True, with_timestamp=False), batch)
+    seed = _seed(traffic(5))
 
     memory_mb = lambda_memory_mb()
     ours_ms = _lambda_ms(plain, overhead["request_cpu_ms"], memory_mb)

@@ -58,10 +58,12 @@ def run(batch=1000, repeats=15, baseline_requests=300, log=print):
     from app import app
 
     now_ms = int(time.time() * 1000)
-    body = json.dumps({"logs": data.events(batch, now_ms, 60_000, seed=3)})
-    body_with_ids = json.dumps({"logs": data.events(batch, now_ms, 60_000, seed=3, with_event_id=True)})
-    body_with_ids_no_timestamp = json.dumps(
-        {"logs": data.events(batch, now_ms, 60_000, seed=3, with_event_id=True, with_timestamp=False)})
+    def body_of(**options):
+        return json.dumps({"logs": data.events(batch, now_ms, 60_000, seed=3, levels=data.INFO_ONLY, **options)})
+
+    body = body_of()
+    body_with_ids = body_of(with_event_id=True)
+    body_with_ids_no_timestamp = body_of(with_event_id=True, with_timestamp=False)
 
     recorder = RecordingClient()
     with repository_client(recorder):

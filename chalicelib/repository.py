@@ -1,9 +1,12 @@
 """LogRepository: the only code that knows the table's keys and items.
 
-Data model (one table, one global secondary index; see README "Data model"):
+Data model (one table, three global secondary indexes; see README "Data model"):
 
 * event item    pk = ``S#<service>#<shard>``  sk = log id      (service view)
                 tpk = ``T#<shard>``           sk = log id      (GSI ``timeline``)
+  and, for WARN, ERROR and FATAL events only (sparse indexes):
+                vpk = ``V#<level>#<shard>``            sk = log id   (GSI ``severity``)
+                wpk = ``W#<service>#<level>#<shard>``  sk = log id   (GSI ``service_severity``)
 * claim item    pk = ``E#<caller>#<service>#<event_id>``  sk = ``E``
                 (idempotency for events the server stamps; holds only the log id)
 
@@ -31,9 +34,11 @@ retries only what botocore cannot see, ``UnprocessedItems`` and
 import contextvars
 import dataclasses
 import hashlib
+import heapq
 import json
 import math
 import random
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +54,12 @@ HASH_KEY = "pk"
 RANGE_KEY = "sk"
 TIMELINE_INDEX = "timeline"
 TIMELINE_HASH_KEY = "tpk"
+SEVERITY_INDEX = "severity"
+SEVERITY_HASH_KEY = "vpk"
+SERVICE_SEVERITY_INDEX = "service_severity"
+SERVICE_SEVERITY_HASH_KEY = "wpk"
+# The levels people page on; only events at these levels are in the sparse severity indexes.
+SEVERE_LEVELS = frozenset({"WARN", "ERROR", "FATAL"})
 TTL_ATTRIBUTE = "expires_at"
 
 BATCH_WRITE_SIZE = 25
@@ -58,6 +69,8 @@ BATCH_GET_SIZE = 100
 WORKERS = 32
 BACKOFF_BASE_S = 0.025
 BACKOFF_CAP_S = 1.0
+# Items one read may examine (ScannedCount), whatever its filters: a page stops there, with a cursor.
+READ_BUDGET = 5_000
 
 _CLAIM_SK = "E"
 _UNSTORED = "storage throttled; resend this event"
@@ -129,12 +142,13 @@ def caller_key(caller_arn):
 
 class LogRepository:
     def __init__(self, client, table_name, retention_days, service_shards, timeline_shards,
-                 max_attempts=6, sleep=time.sleep):
+                 severity_shards=8, max_attempts=6, sleep=time.sleep):
         self._client = client
         self._table = table_name
         self._retention_ms = retention_days * ev.DAY_MS
         self._service_shards = service_shards
         self._timeline_shards = timeline_shards
+        self._severity_shards = severity_shards
         self._max_attempts = max_attempts
         self._sleep = sleep
 
@@ -158,6 +172,10 @@ class LogRepository:
             "ingested_at": {"N": str(ingested_at_ms)},
             TTL_ATTRIBUTE: self._expires_at(event.timestamp_ms),
         }
+        if event.level in SEVERE_LEVELS:
+            severity_shard = ids.shard_of(log_id, self._severity_shards)
+            item[SEVERITY_HASH_KEY] = {"S": f"V#{event.level}#{severity_shard}"}
+            item[SERVICE_SEVERITY_HASH_KEY] = {"S": f"W#{event.service_name}#{event.level}#{severity_shard}"}
         if event.metadata is not None:
             item["metadata"] = {"S": ev.serialize_metadata(event.metadata)}
         if event.event_id is not None:
@@ -362,10 +380,14 @@ class LogRepository:
 
     # --- reads --------------------------------------------------------------
 
-    def recent(self, query, now_ms, after=None):
+    def recent(self, query, now_ms, after=None, budget=READ_BUDGET):
         """The newest events matching ``query``, newest first, strictly before log id ``after``.
 
         Expired events are never returned, even before DynamoDB deletes them.
+        At most about ``budget`` items are read: when the budget runs out
+        first, the page holds what was found so far and ``next_after`` says
+        where to resume, so a page may hold fewer than ``query.limit`` events
+        while more exist. ``next_after`` is None only when nothing is left.
         """
         low = ids.lowest_id_at(max(query.since_ms, now_ms - self._retention_ms))
         high = ids.highest_id_at(query.until_ms)
@@ -377,45 +399,61 @@ class LogRepository:
         if low > high:
             return Page([], None, 0, 0)
 
-        if query.service_name is not None:
-            partitions = [f"S#{query.service_name}#{shard}" for shard in range(self._service_shards)]
-            index, hash_key = None, HASH_KEY
-        else:
-            partitions = [f"T#{shard}" for shard in range(self._timeline_shards)]
-            index, hash_key = TIMELINE_INDEX, TIMELINE_HASH_KEY
+        index, hash_key, partitions, level_filter = self._view(query)
         # A shard's share of the page, plus one so that a shard holding a
         # little more than its share rarely needs a second call.
         page_size = math.ceil(query.limit / len(partitions)) + 1
+        reads = _ReadBudget(budget)
         streams = [
-            _ShardStream(self._client, self._query_request(index, hash_key, partition, low, high, query, now_ms),
-                         page_size)
+            _ShardStream(self._client, self._query_request(index, hash_key, partition, low, high, query, now_ms,
+                                                           level_filter), page_size, reads)
             for partition in partitions
         ]
-        _parallel(lambda stream: stream.fill(), streams)
+        _parallel(lambda stream: stream.fetch(), streams)
 
-        found = []
-        while len(found) < query.limit:
-            for stream in streams:
-                stream.fill()
-            live = [stream for stream in streams if stream.buffer]
-            if not live:
+        merged = heapq.merge(*(stream.entries() for stream in streams), key=_newest_first, reverse=True)
+        found, next_after = [], None
+        for entry in merged:
+            if isinstance(entry, _Resume):
+                next_after = entry.log_id
                 break
-            newest = max(live, key=lambda stream: stream.buffer[0][RANGE_KEY]["S"])
-            found.append(newest.buffer.popleft())
-        more = len(found) == query.limit and any(stream.buffer or stream.has_more for stream in streams)
+            if len(found) == query.limit:
+                next_after = found[-1][RANGE_KEY]["S"]
+                break
+            found.append(entry)
         return Page(
             events=[self._to_event(item) for item in found],
-            next_after=found[-1][RANGE_KEY]["S"] if more else None,
-            items_read=sum(stream.scanned for stream in streams),
+            next_after=next_after,
+            items_read=reads.spent,
             calls=sum(stream.calls for stream in streams),
         )
 
-    def _query_request(self, index, hash_key, partition, low, high, query, now_ms):
+    def _view(self, query):
+        """``(index, hash key, partitions, level filter)`` for a query.
+
+        WARN, ERROR and FATAL events are also in the sparse indexes, keyed by
+        level: ``level`` or ``min_level`` at those levels is a key condition.
+        ``level`` at TRACE, DEBUG or INFO stays a filter on the general views.
+        """
+        levels = ev.levels_at_least(query.min_level) if query.min_level else (query.level,)
+        if query.level is None and query.min_level is None or not set(levels) <= SEVERE_LEVELS:
+            if query.service_name is not None:
+                partitions = [f"S#{query.service_name}#{shard}" for shard in range(self._service_shards)]
+                return None, HASH_KEY, partitions, query.level
+            return TIMELINE_INDEX, TIMELINE_HASH_KEY, [f"T#{shard}" for shard in range(self._timeline_shards)], \
+                query.level
+        shards = range(self._severity_shards)
+        if query.service_name is not None:
+            partitions = [f"W#{query.service_name}#{level}#{shard}" for level in levels for shard in shards]
+            return SERVICE_SEVERITY_INDEX, SERVICE_SEVERITY_HASH_KEY, partitions, None
+        return SEVERITY_INDEX, SEVERITY_HASH_KEY, [f"V#{level}#{shard}" for level in levels for shard in shards], None
+
+    def _query_request(self, index, hash_key, partition, low, high, query, now_ms, level):
         names = {"#h": hash_key, "#r": RANGE_KEY, "#ttl": TTL_ATTRIBUTE}
         values = {":h": {"S": partition}, ":low": {"S": low}, ":high": {"S": high},
                   ":now": {"N": str(now_ms // 1000)}}
         filters = ["#ttl > :now"]
-        for field, value in (("level", query.level), ("log_type", query.log_type)):
+        for field, value in (("level", level), ("log_type", query.log_type)):
             if value is not None:
                 names[f"#{field}"] = field
                 values[f":{field}"] = {"S": value}
@@ -433,36 +471,75 @@ class LogRepository:
         return request
 
 
-class _ShardStream:
-    """One shard's items, newest first, fetched a page at a time on demand."""
+@dataclass(frozen=True)
+class _Resume:
+    """Where a shard stopped when the read budget ran out: every item of it newer than ``log_id`` is known."""
 
-    def __init__(self, client, request, page_size):
+    log_id: str
+
+
+def _newest_first(entry):
+    # A shard's resume point sorts just after its last examined item, which comes first.
+    if isinstance(entry, _Resume):
+        return entry.log_id, 0
+    return entry[RANGE_KEY]["S"], 1
+
+
+class _ReadBudget:
+    """Items one request may still read, shared by its shards (their first pages are fetched in parallel)."""
+
+    def __init__(self, items):
+        self.left = items
+        self.spent = 0
+        self._lock = threading.Lock()
+
+    def spend(self, items):
+        with self._lock:
+            self.left -= items
+            self.spent += items
+
+
+class _ShardStream:
+    """One shard's matching items, newest first, fetched a page at a time on demand."""
+
+    def __init__(self, client, request, page_size, budget):
         self._client = client
         self._request = request
         self._page_size = page_size
+        self._budget = budget
         self._start_key = None
-        self.buffer = deque()
-        self.has_more = True
-        self.scanned = 0
+        self._buffer = deque()
+        self._more = True
         self.calls = 0
 
-    def fill(self):
-        """Fetch until the buffer has an item or the shard is exhausted."""
-        while not self.buffer and self.has_more:
-            request = dict(self._request, Limit=self._page_size)
-            if self._start_key is not None:
-                request["ExclusiveStartKey"] = self._start_key
-            try:
-                response = self._client.query(**request)
-            except (ClientError, BotoCoreError) as error:
-                if _is_transient(error):
-                    raise StorageUnavailable() from error
-                raise
-            self.calls += 1
-            self.scanned += response.get("ScannedCount", 0)
-            self.buffer.extend(response.get("Items", []))
-            self._start_key = response.get("LastEvaluatedKey")
-            self.has_more = self._start_key is not None
-            if response.get("Count", 0) < response.get("ScannedCount", 0):
-                # A filter dropped items: read further ahead next time.
-                self._page_size = min(1000, self._page_size * 4)
+    def fetch(self):
+        """Read the next page: at most the page size, and no more than the budget allows."""
+        request = dict(self._request, Limit=max(1, min(self._page_size, self._budget.left)))
+        if self._start_key is not None:
+            request["ExclusiveStartKey"] = self._start_key
+        try:
+            response = self._client.query(**request)
+        except (ClientError, BotoCoreError) as error:
+            if _is_transient(error):
+                raise StorageUnavailable() from error
+            raise
+        self.calls += 1
+        self._budget.spend(response.get("ScannedCount", 0))
+        self._buffer.extend(response.get("Items", []))
+        self._start_key = response.get("LastEvaluatedKey")
+        self._more = self._start_key is not None
+        if response.get("Count", 0) < response.get("ScannedCount", 0):
+            # A filter dropped items: read further ahead next time.
+            self._page_size = min(1000, self._page_size * 4)
+
+    def entries(self):
+        """Items newest first; a ``_Resume`` last if the budget ran out before the shard did."""
+        while True:
+            while self._buffer:
+                yield self._buffer.popleft()
+            if not self._more:
+                return
+            if self._budget.left <= 0:
+                yield _Resume(self._start_key[RANGE_KEY]["S"])
+                return
+            self.fetch()

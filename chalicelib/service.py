@@ -7,10 +7,10 @@ import dataclasses
 import functools
 import time
 
-from chalicelib import aws, cursor, settings
+from chalicelib import aws, cursor, query, settings
 from chalicelib import events as ev
-from chalicelib.errors import ValidationError
 from chalicelib.repository import LogRepository
+from chalicelib.strict_json import parse_json_body
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +39,7 @@ def repository():
         retention_days=settings.retention_days(),
         service_shards=settings.service_shards(),
         timeline_shards=settings.timeline_shards(),
+        severity_shards=settings.severity_shards(),
         max_attempts=settings.write_max_attempts(),
     )
 
@@ -66,7 +67,7 @@ def now_ms():
 def ingest(raw_body, ingested_by, deadline=None, now=None):
     """``POST /logs``: the stored event (a dict) for one event, a ``BatchOutcome`` for a batch."""
     now = now_ms() if now is None else now
-    raws, is_batch = ev.split_body(ev.parse_json_body(raw_body))
+    raws, is_batch = ev.split_body(parse_json_body(raw_body))
     retention_days = settings.retention_days()
     with aws.within(deadline or aws.current_deadline()):
         if not is_batch:
@@ -90,21 +91,16 @@ def ingest(raw_body, ingested_by, deadline=None, now=None):
 def recent(params, deadline=None, now=None):
     """``GET /logs/recent`` for query parameters ``{name: [values]}``: a ``RecentPage``."""
     now = now_ms() if now is None else now
-    query = ev.parse_recent_query(params, now, settings.retention_days())
+    request = query.parse_recent_query(params, now, settings.retention_days())
     after = None
-    if query.cursor is not None:
-        position = cursor.decode(cursor_key(), query.cursor)
-        if any(value is not None for value in query.fingerprint) and query.fingerprint != position.fingerprint:
-            raise ValidationError("cursor", "was made for other query parameters; repeat them unchanged or omit them")
-        service_name, level, log_type = position.fingerprint[:3]
-        query = dataclasses.replace(
-            query, service_name=service_name, level=level, log_type=log_type,
-            since_ms=position.since_ms, until_ms=position.until_ms, fingerprint=position.fingerprint)
+    if request.cursor is not None:
+        position = cursor.decode(cursor_key(), request.cursor)
+        request = query.continued(request, position)
         after = position.after_log_id
     with aws.within(deadline or aws.current_deadline()):
-        page = repository().recent(query, now, after=after)
+        page = repository().recent(request, now, after=after)
     next_cursor = None
     if page.next_after is not None:
-        position = cursor.Position(page.next_after, query.since_ms, query.until_ms, query.fingerprint)
+        position = cursor.Position(page.next_after, request.since_ms, request.until_ms, request.fingerprint)
         next_cursor = cursor.encode(cursor_key(), position)
     return RecentPage(page.events, next_cursor)

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from chalicelib import aws, ids, service
 from chalicelib import events as ev
 from chalicelib.errors import StorageUnavailable
+from chalicelib.query import RecentQuery
 from chalicelib.repository import LogRepository
 from tests.conftest import TABLE_NAME
 
@@ -31,8 +32,9 @@ def stamped(timestamp_ms=NOW, **fields):
     return make_event(timestamp_ms=timestamp_ms, server_stamped=True, **fields)
 
 
-def query(limit=100, service_name=None, level=None, log_type=None, since_ms=NOW - ev.DAY_MS, until_ms=NOW + 1):
-    return ev.RecentQuery(limit, service_name, level, log_type, since_ms, until_ms, None, (None,) * 6)
+def query(limit=100, service_name=None, level=None, log_type=None, since_ms=NOW - ev.DAY_MS, until_ms=NOW + 1,
+          min_level=None):
+    return RecentQuery(limit, service_name, level, log_type, since_ms, until_ms, None, (None,) * 7, min_level)
 
 
 class Recorder:
@@ -567,12 +569,128 @@ def test_an_empty_or_inverted_window_reads_nothing(repo, recorder):
     assert repo.recent(query(), NOW, after=ids.ALPHABET[0] * ids.LENGTH).events == []
 
 
-def test_no_next_page_when_the_last_page_is_exactly_full_and_nothing_remains(repo):
-    seed(repo, 10)
-    page = repo.recent(query(limit=10), NOW)
+@pytest.mark.parametrize("service_name", [None, "billing"])
+def test_no_next_page_when_the_last_page_is_exactly_full_and_nothing_remains(repo, service_name):
+    seed(repo, 10, services=("billing",))
+    page = repo.recent(query(limit=10, service_name=service_name), NOW)
     assert len(page.events) == 10
-    follow = repo.recent(query(limit=10), NOW, after=page.next_after) if page.next_after else None
-    assert follow is None or (follow.events == [] and follow.next_after is None)
+    assert page.next_after is None
+
+
+def test_a_next_page_is_offered_only_when_an_event_is_left_for_it(repo):
+    seed(repo, 11)
+    page = repo.recent(query(limit=10), NOW)
+    assert page.next_after == page.events[-1]["log_id"]
+    follow = repo.recent(query(limit=10), NOW, after=page.next_after)
+    assert len(follow.events) == 1 and follow.next_after is None
+
+
+# --- the severity indexes ------------------------------------------------------------
+
+SEVERITY_MIX = ("INFO", "DEBUG", "WARN", "INFO", "ERROR", "INFO", "FATAL", "TRACE", "WARN", "INFO")
+
+
+def seed_levels(repo, count, services=("billing", "auth"), step_ms=1000):
+    events = [make_event(service=services[n // len(SEVERITY_MIX) % len(services)], message=str(n),
+                         timestamp_ms=NOW - n * step_ms, level=SEVERITY_MIX[n % len(SEVERITY_MIX)])
+              for n in range(count)]
+    for start in range(0, count, 1000):
+        store(repo, events[start:start + 1000])
+    return events
+
+
+@pytest.mark.parametrize("service_name", [None, "auth"])
+@pytest.mark.parametrize("level, min_level, expected", [
+    ("ERROR", None, {"ERROR"}), ("FATAL", None, {"FATAL"}), ("WARN", None, {"WARN"}),
+    (None, "WARN", {"WARN", "ERROR", "FATAL"}), (None, "ERROR", {"ERROR", "FATAL"}), (None, "FATAL", {"FATAL"}),
+])
+def test_severe_levels_page_newest_first_from_the_sparse_indexes_without_a_level_filter(
+        repo, recorder, service_name, level, min_level, expected):
+    events = seed_levels(repo, 200)
+    queries = []
+    repo._client.meta.events.register("before-parameter-build.dynamodb.Query",
+                                      lambda params, **_: queries.append(params))
+
+    seen, pages = read_all(repo, query(limit=7, service_name=service_name, level=level, min_level=min_level))
+
+    wanted = expected_order(events, lambda e: e.level in expected and service_name in (None, e.service_name))
+    assert [e["message"] for e in seen] == wanted
+    assert len(wanted) >= 10 and pages > 1
+    assert {q["IndexName"] for q in queries} == {"service_severity" if service_name else "severity"}
+    assert not any(":level" in q["ExpressionAttributeValues"] for q in queries)
+
+
+def test_ties_on_the_severity_index_are_broken_by_log_id_descending(repo):
+    store(repo, [make_event(level="ERROR", message=str(n)) for n in range(6)]
+          + [make_event(level="WARN", message=f"w{n}") for n in range(6)])
+    returned = repo.recent(query(min_level="WARN", limit=5), NOW).events
+    rest = repo.recent(query(min_level="WARN"), NOW, after=returned[-1]["log_id"]).events
+    ids_in_order = [e["log_id"] for e in returned + rest]
+    assert ids_in_order == sorted(ids_in_order, reverse=True) and len(ids_in_order) == 12
+
+
+def test_expired_severe_events_are_never_returned(repo):
+    store(repo, [make_event(level="ERROR", message="old", timestamp_ms=NOW - ev.DAY_MS),
+                 make_event(level="ERROR", message="new")])
+    later = NOW + (RETENTION - 1) * ev.DAY_MS + 1
+    wide = query(level="ERROR", since_ms=NOW - 2 * ev.DAY_MS, until_ms=later)
+    assert [e["message"] for e in repo.recent(wide, later).events] == ["new"]
+
+
+def test_only_severe_events_carry_the_sparse_index_keys(repo, dynamodb):
+    store(repo, [make_event(level=level, message=level) for level in ev.LEVELS])
+    for item in raw_items():
+        assert ("vpk" in item) == ("wpk" in item) == (item["level"]["S"] in {"WARN", "ERROR", "FATAL"})
+
+
+@pytest.mark.parametrize("service_name", [None, "billing"])
+def test_newest_errors_cost_about_twice_the_page_however_rare_they_are(repo, recorder, service_name):
+    events = [make_event(service="billing", message=str(n), timestamp_ms=NOW - n,
+                         level="ERROR" if n % 50 == 0 else "INFO") for n in range(5000)]
+    for start in range(0, len(events), 1000):
+        store(repo, events[start:start + 1000])
+    before = recorder.scanned
+
+    page = repo.recent(query(limit=50, level="ERROR", service_name=service_name), NOW)
+
+    assert [e["message"] for e in page.events] == [str(n) for n in range(0, 2500, 50)]
+    assert recorder.scanned - before <= 2 * 50 + 2 * 8
+
+
+# --- the read budget -------------------------------------------------------------
+
+def test_a_read_stops_at_its_budget_with_a_cursor_that_resumes_exactly_there(repo, recorder):
+    events = seed(repo, 400)
+    budget = 60
+    wanted = expected_order(events, lambda e: e.log_type == "audit" and e.level == "INFO")
+    seen, after, pages = [], None, 0
+    while True:
+        before = recorder.scanned
+        page = repo.recent(query(limit=50, level="INFO", log_type="audit"), NOW, after=after, budget=budget)
+        assert recorder.scanned - before <= budget + SHARDS * 8, "one request read far past its budget"
+        assert page.items_read == recorder.scanned - before
+        seen.extend(e["message"] for e in page.events)
+        pages += 1
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == wanted
+    assert pages > 2
+
+
+def test_a_budget_spent_before_any_match_still_moves_the_cursor_on(repo):
+    store(repo, [make_event(message=str(n), timestamp_ms=NOW - n, log_type="noise") for n in range(300)]
+          + [make_event(message="needle", timestamp_ms=NOW - 1000, log_type="rare")])
+    pages, after, found = 0, None, []
+    while True:
+        page = repo.recent(query(limit=10, log_type="rare"), NOW, after=after, budget=40)
+        pages += 1
+        found.extend(e["message"] for e in page.events)
+        if page.next_after is None:
+            break
+        assert page.next_after != after
+        after = page.next_after
+    assert found == ["needle"] and pages > 3
 
 
 @pytest.mark.parametrize("service_name", [None, "billing"])
