@@ -18,6 +18,10 @@ class PayloadTooLarge(ServiceError):
     """The request body is over the contract's limit: 413."""
 
 
+class UnsupportedMediaType(ServiceError):
+    """The body's Content-Type or Content-Encoding is not one the route takes: 415."""
+
+
 class StorageUnavailable(ServiceError):
     """Storage throttled or unreachable after retries: 503 with Retry-After."""
 

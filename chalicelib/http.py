@@ -4,8 +4,9 @@ import logging
 
 from chalice import Response
 
+from chalicelib import otlp
 from chalicelib.aws import Deadline
-from chalicelib.errors import PayloadTooLarge, StorageUnavailable, ValidationError
+from chalicelib.errors import PayloadTooLarge, StorageUnavailable, UnsupportedMediaType, ValidationError
 from chalicelib.service import BatchOutcome
 from chalicelib.settings import SettingsError
 
@@ -37,6 +38,52 @@ def json_errors(view):
             return _error(500, "InternalServerError", "the service is misconfigured; see its logs")
 
     return wrapper
+
+
+# gRPC status codes that OTLP's google.rpc.Status carries for each HTTP answer.
+_GRPC_CODE = {400: 3, 413: 3, 415: 3, 500: 13, 503: 14}
+
+
+def _answer_type(request):
+    return otlp.response_content_type(request.headers.get("content-type"), request.headers.get("accept"))
+
+
+def _otlp_error(status, message, answer_type, headers=None):
+    return Response(body=otlp.status(_GRPC_CODE[status], message, answer_type), status_code=status,
+                    headers={"Content-Type": answer_type, **(headers or {})})
+
+
+def otlp_errors(app):
+    """The service's errors as OTLP answers: a ``google.rpc.Status`` in the request's encoding."""
+    return functools.partial(_otlp_errors, app)
+
+
+def _otlp_errors(app, view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        content_type = _answer_type(app.current_request)
+        try:
+            return view(*args, **kwargs)
+        except ValidationError as error:
+            return _otlp_error(400, str(error), content_type)
+        except PayloadTooLarge as error:
+            return _otlp_error(413, str(error), content_type)
+        except UnsupportedMediaType as error:
+            return _otlp_error(415, str(error), content_type)
+        except StorageUnavailable as error:
+            return _otlp_error(503, str(error), content_type, {"Retry-After": str(error.retry_after)})
+        except SettingsError:
+            logger.exception("the service is misconfigured")
+            return _otlp_error(500, "the service is misconfigured; see its logs", content_type)
+
+    return wrapper
+
+
+def export_response(outcome, request):
+    """``POST /v1/logs``: 200 with an ``ExportLogsServiceResponse`` in the request's encoding."""
+    answer_type = _answer_type(request)
+    body = otlp.export_response(outcome.rejected, outcome.error_message, answer_type)
+    return Response(body=body, status_code=200, headers={"Content-Type": answer_type})
 
 
 def ingest_response(result):

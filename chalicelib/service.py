@@ -7,8 +7,9 @@ import dataclasses
 import functools
 import time
 
-from chalicelib import aws, cursor, query, settings
+from chalicelib import aws, cursor, otlp, query, settings
 from chalicelib import events as ev
+from chalicelib.errors import StorageUnavailable
 from chalicelib.repository import LogRepository
 from chalicelib.strict_json import parse_json_body
 
@@ -23,6 +24,14 @@ class BatchOutcome:
     @property
     def accepted(self):
         return sum(log_id is not None for log_id in self.log_ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOutcome:
+    """An OTLP export: how many records were rejected (the rest are stored), and why the first one was."""
+
+    rejected: int
+    error_message: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +95,25 @@ def ingest(raw_body, ingested_by, deadline=None, now=None):
     rejections.sort(key=lambda rejection: rejection.index)
     log_ids = [outcome.log_id if outcome is not None and outcome.stored else None for outcome in outcomes]
     return BatchOutcome(log_ids, rejections)
+
+
+def export_logs(body, content_type, content_encoding, ingested_by, deadline=None, now=None):
+    """``POST /v1/logs``: store every valid record of an OTLP export; an ``ExportOutcome``.
+
+    Records are stored under ids derived from their content, so when storage
+    cannot take them all the whole export is answered retryable (``503``): a
+    retry writes what was stored again to the same keys, which is free.
+    """
+    now = now_ms() if now is None else now
+    raws = otlp.raw_events(otlp.decode(body, content_type, content_encoding))
+    batch, rejections = ev.validate_batch(raws, now, settings.retention_days())
+    if len(rejections) < len(batch):
+        with aws.within(deadline or aws.current_deadline()):
+            outcomes = repository().put_events(batch, ingested_by, now)
+        if any(outcome is not None and not outcome.stored for outcome in outcomes):
+            raise StorageUnavailable()
+    message = f"log record {rejections[0].index}: {rejections[0].message}" if rejections else ""
+    return ExportOutcome(len(rejections), message)
 
 
 def recent(params, deadline=None, now=None):

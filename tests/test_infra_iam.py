@@ -116,9 +116,9 @@ def test_each_caller_role_may_invoke_exactly_its_routes(module):
     assert module.locals["api_stage_name"] == json.loads((ROOT / ".chalice" / "config.json").read_text())[
         "api_gateway_stage"]
     expected = {
-        "log-ingest": {("POST", "/logs")},
+        "log-ingest": {("POST", "/logs"), ("POST", "/v1/logs")},
         "log-read": {("GET", "/logs/recent")},
-        "log-full-access": {("POST", "/logs"), ("GET", "/logs/recent")},
+        "log-full-access": {("POST", "/logs"), ("GET", "/logs/recent"), ("POST", "/v1/logs")},
     }
     assert set(CALLER_ROLES) == set(expected)
     for role, routes in expected.items():
