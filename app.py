@@ -1,22 +1,31 @@
 """Simple Log Service: HTTP routes only. Parse the request, call chalicelib, return."""
-from chalice import Chalice, IAMAuthorizer, Response
+from chalice import Chalice, IAMAuthorizer
 
-from chalicelib import service
-from chalicelib.http import caller_arn, json_errors, query_lists
+from chalicelib import http, otlp, service
 
 app = Chalice(app_name="simple-log-service")
+app.api.binary_types.append(otlp.PROTOBUF)
 iam = IAMAuthorizer()
 
 
 @app.route("/logs", methods=["POST"], authorizer=iam)
-@json_errors
+@http.json_errors
 def post_logs():
     request = app.current_request
-    status, body = service.ingest(request.raw_body, caller_arn(request))
-    return Response(body=body, status_code=status)
+    return http.ingest_response(service.ingest(request.raw_body, http.caller_arn(request), http.deadline(app)))
 
 
 @app.route("/logs/recent", methods=["GET"], authorizer=iam)
-@json_errors
+@http.json_errors
 def recent_logs():
-    return service.recent(query_lists(app.current_request))
+    return http.recent_response(service.recent(http.query_lists(app.current_request), http.deadline(app)))
+
+
+# Every content type reaches the view, so that an unsupported one gets OTLP's 415, not Chalice's.
+@app.route("/v1/logs", methods=["POST"], authorizer=iam, content_types=["*/*"])
+@http.otlp_errors(app)
+def post_otlp_logs():
+    request = app.current_request
+    outcome = service.export_logs(request.raw_body, request.headers.get("content-type"),
+                                  request.headers.get("content-encoding"), http.caller_arn(request), http.deadline(app))
+    return http.export_response(outcome, request)

@@ -1,4 +1,4 @@
-"""Domain errors. ``app.py`` maps them to HTTP responses in one helper."""
+"""Domain errors, raised in chalicelib; ``chalicelib.http`` alone maps them to HTTP responses."""
 
 
 class ServiceError(Exception):
@@ -16,6 +16,10 @@ class ValidationError(ServiceError):
 
 class PayloadTooLarge(ServiceError):
     """The request body is over the contract's limit: 413."""
+
+
+class UnsupportedMediaType(ServiceError):
+    """The body's Content-Type or Content-Encoding is not one the route takes: 415."""
 
 
 class StorageUnavailable(ServiceError):

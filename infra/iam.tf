@@ -1,12 +1,13 @@
 # --- the Lambda function's execution role --------------------------------------
-# Exactly what the code does: PutItem (idempotency claims), BatchWriteItem
-# (events) and Query (reads) on the table and its index, the cursor key
-# parameter, its own log group. No Scan, no wildcard action or resource.
+# Exactly what the code does: PutItem (idempotency claims), BatchGetItem
+# (keys of events with an event_id, before writing), BatchWriteItem (events)
+# and Query (reads) on the table and its indexes, the cursor key parameter,
+# its own log group. No Scan, no wildcard action or resource.
 
 locals {
-  # The table's one index; one() fails if the schema grows another, so the
-  # grant below is revisited rather than silently widened.
-  timeline_index = one(local.table_schema.global_secondary_indexes).name
+  table_and_index_arns = concat([aws_dynamodb_table.logs.arn], [
+    for index in local.table_schema.global_secondary_indexes : "${aws_dynamodb_table.logs.arn}/index/${index.name}"
+  ])
 }
 
 data "aws_iam_policy_document" "lambda_assume" {
@@ -26,8 +27,8 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "WriteAndQueryLogTable"
     effect    = "Allow"
-    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.logs.arn, "${aws_dynamodb_table.logs.arn}/index/${local.timeline_index}"]
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = local.table_and_index_arns
   }
 
   statement {

@@ -116,9 +116,9 @@ def test_each_caller_role_may_invoke_exactly_its_routes(module):
     assert module.locals["api_stage_name"] == json.loads((ROOT / ".chalice" / "config.json").read_text())[
         "api_gateway_stage"]
     expected = {
-        "log-ingest": {("POST", "/logs")},
+        "log-ingest": {("POST", "/logs"), ("POST", "/v1/logs")},
         "log-read": {("GET", "/logs/recent")},
-        "log-full-access": {("POST", "/logs"), ("GET", "/logs/recent")},
+        "log-full-access": {("POST", "/logs"), ("GET", "/logs/recent"), ("POST", "/v1/logs")},
     }
     assert set(CALLER_ROLES) == set(expected)
     for role, routes in expected.items():
@@ -185,11 +185,14 @@ def _code_operations():
     return calls
 
 
+INDEXES = [index["name"] for index in
+           json.loads((ROOT / "infra" / "table_schema.json").read_text())["global_secondary_indexes"]]
+
+
 def lambda_policy(module):
     env = {
         "aws_dynamodb_table.logs.arn": TABLE_ARN,
-        "local.timeline_index": json.loads((ROOT / "infra" / "table_schema.json").read_text())[
-            "global_secondary_indexes"][0]["name"],
+        "local.table_and_index_arns": [TABLE_ARN] + [f"{TABLE_ARN}/index/{name}" for name in INDEXES],
         "aws_kms_key.this.arn": KEY_ARN,
         "aws_ssm_parameter.cursor_signing_key.arn": PARAMETER_ARN,
         "aws_cloudwatch_log_group.lambda.arn": LOG_GROUP_ARN,
@@ -205,7 +208,7 @@ def test_lambda_role_grants_exactly_what_the_code_calls(module):
     granted = {action for statement in policy for action in statement["actions"]}
     assert granted == {f"{service}:{operation}" for service, operation in code} | {
         "kms:Decrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents"}
-    assert {f"dynamodb:{operation}" for operation in ("BatchWriteItem", "PutItem", "Query")} <= granted
+    assert {f"dynamodb:{operation}" for operation in ("BatchGetItem", "BatchWriteItem", "PutItem", "Query")} <= granted
     for statement in policy:
         assert statement["effect"] == "Allow"
         assert not [action for action in statement["actions"] if "*" in action]
@@ -216,10 +219,10 @@ def test_lambda_role_grants_exactly_what_the_code_calls(module):
 
 def test_lambda_role_reaches_only_its_table_index_key_parameter_and_log_group(module):
     policy = lambda_policy(module)
-    index_arn = f"{TABLE_ARN}/index/timeline"
-    for action in ("dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"):
+    for action in ("dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"):
         assert allowed(policy, action, TABLE_ARN)
-    assert allowed(policy, "dynamodb:Query", index_arn)
+    for index in ("timeline", "severity", "service_severity"):
+        assert allowed(policy, "dynamodb:Query", f"{TABLE_ARN}/index/{index}")
     assert not allowed(policy, "dynamodb:Scan", TABLE_ARN)
     assert not allowed(policy, "dynamodb:DeleteItem", TABLE_ARN)
     assert not allowed(policy, "dynamodb:Query", TABLE_ARN.replace("-prod", "-dev"))
