@@ -4,8 +4,10 @@
 request is checked before the app sees it, and nothing is read that a check can
 refuse first:
 
-1. ``Content-Length``: not a number of bytes is a 400; over the API's body limit
-   (``chalicelib.events.MAX_BODY_BYTES``) a 413, from the header alone.
+1. ``Content-Length``: not a number of bytes is a 400; over the largest body any
+   route of the API accepts (``MAX_BODY_BYTES``: ``POST /v1/logs``'s 4 MiB) a 413,
+   from the header alone, as API Gateway refuses bodies over its 10 MB; a route
+   with a smaller limit (``POST /logs``, 1 MiB) is refused by the app itself.
 2. the signature's headers (``devtools.local_auth``): unsigned, malformed, an
    unknown key, a wrong session token or an ``X-Amz-Date`` more than 5 minutes off
    is a 403, still before the body is read;
@@ -32,12 +34,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from chalicelib.events import MAX_BODY_BYTES
+from chalicelib import events, otlp
 from devtools.local_auth import LOCAL_ACCOUNT, LOCAL_REGION, CallerRegistry, Refusal, SigV4Verifier, authorize
 from devtools.local_chalice import LocalApp
 from devtools.local_sts import STS_PATH, LocalSts, error_answer
 
 ROOT = Path(__file__).resolve().parent.parent
+MAX_BODY_BYTES = max(events.MAX_BODY_BYTES, otlp.MAX_BODY_BYTES)
 _LENGTH = re.compile(r"[0-9]{1,18}\Z")
 
 

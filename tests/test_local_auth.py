@@ -25,8 +25,8 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from chalice.config import Config
 
-from chalicelib import events
-from devtools import local_auth, local_sts
+from chalicelib import events, otlp
+from devtools import local_auth, local_gateway, local_sts
 from devtools.local_auth import CallerRegistry, SigV4Verifier, role_arn
 from devtools.local_gateway import LocalIam, create_server
 from tests.conftest import ROOT, free_port
@@ -254,7 +254,7 @@ def raw_exchange(url, head):
 
 @pytest.mark.parametrize("length, status, code", [
     (str(200 * 1024 * 1024), 413, "PayloadTooLargeError"),
-    (str(events.MAX_BODY_BYTES + 1), 413, "PayloadTooLargeError"),
+    (str(local_gateway.MAX_BODY_BYTES + 1), 413, "PayloadTooLargeError"),
     ("1000", 403, "MissingAuthenticationTokenException"),
     ("abc", 400, "BadRequestError"),
     ("1e3", 400, "BadRequestError"),
@@ -277,16 +277,24 @@ def test_two_different_lengths_are_a_400(gateway):
     assert raw_exchange(gateway, head)[0] == 400
 
 
-def test_a_signed_body_just_over_the_limit_is_a_413_and_one_at_it_reaches_the_app(gateway):
-    at_limit = b'{"service_name": "auth-test", "level": "INFO", "message": "' + \
-        b"x" * (events.MAX_BODY_BYTES - 61) + b'"}'
-    assert len(at_limit) == events.MAX_BODY_BYTES
+def json_body_of(size):
+    body = b'{"service_name": "auth-test", "level": "INFO", "message": "' + b"x" * (size - 61) + b'"}'
+    assert len(body) == size
+    return body
 
-    over = call("POST", gateway + "logs", "slog-full", at_limit + b" ", headers={"Content-Type": "application/json"})
-    at = call("POST", gateway + "logs", "slog-full", at_limit, headers={"Content-Type": "application/json"})
 
-    assert over.status_code == 413 and over.json()["Code"] == "PayloadTooLargeError"
-    assert at.status_code == 400 and at.json()["Message"].startswith("message: ")  # the app's own verdict
+def test_the_gateway_reads_up_to_the_largest_body_a_route_takes_and_the_route_judges_its_own(gateway):
+    headers = {"Content-Type": "application/json"}
+
+    over_any = call("POST", gateway + "logs", "slog-full", json_body_of(local_gateway.MAX_BODY_BYTES + 1),
+                    headers=headers)
+    over_route = call("POST", gateway + "logs", "slog-full", json_body_of(events.MAX_BODY_BYTES + 1), headers=headers)
+    at_route = call("POST", gateway + "logs", "slog-full", json_body_of(events.MAX_BODY_BYTES), headers=headers)
+
+    assert local_gateway.MAX_BODY_BYTES >= otlp.MAX_BODY_BYTES  # an OTLP export at its limit gets through
+    assert over_any.status_code == 413 and f"limit of {local_gateway.MAX_BODY_BYTES} " in over_any.json()["Message"]
+    assert over_route.status_code == 413 and f"limit of {events.MAX_BODY_BYTES} " in over_route.json()["Message"]
+    assert at_route.status_code == 400 and at_route.json()["Message"].startswith("message: ")  # the app's verdict
 
 
 # --- roles --------------------------------------------------------------------

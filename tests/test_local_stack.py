@@ -1,4 +1,5 @@
 """End to end: `make run`'s stack on free loopback ports, called with SigV4-signed requests."""
+import gzip
 import json
 import signal
 import subprocess
@@ -27,18 +28,23 @@ def local_credentials(profile):
     return session.get_credentials().get_frozen_credentials()
 
 
-def call(base, method, path, body=None):
-    """``(status, JSON body)`` of a request signed with the local slog-full key."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = AWSRequest(method=method, url=base + path, data=data,
-                         headers={"Content-Type": "application/json"} if data else {})
+def send(base, method, path, data=None, headers=None):
+    """``(status, body bytes, content type)`` of a request signed with the local slog-full key."""
+    request = AWSRequest(method=method, url=base + path, data=data, headers=headers or {})
     SigV4Auth(local_credentials("slog-full"), "execute-api", "us-east-1").add_auth(request)
     prepared = urllib.request.Request(request.url, data=data, method=method, headers=dict(request.headers))
     try:
         with urllib.request.urlopen(prepared, timeout=60) as response:
-            return response.status, json.loads(response.read())
+            return response.status, response.read(), response.headers["Content-Type"]
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        return error.code, error.read(), error.headers["Content-Type"]
+
+
+def call(base, method, path, body=None):
+    """``(status, JSON body)`` of a JSON request signed with the local slog-full key."""
+    data = json.dumps(body).encode() if body is not None else None
+    status, answer, _ = send(base, method, path, data, {"Content-Type": "application/json"} if data else {})
+    return status, json.loads(answer)
 
 
 def test_a_signed_event_is_stored_and_read_back(local_stack):
@@ -67,6 +73,26 @@ def test_a_batch_pages_back_in_order_through_the_real_stack(local_stack):
         if cursor is None:
             break
     assert seen == [str(n) for n in reversed(range(40))]
+
+
+def test_a_gzipped_protobuf_otlp_export_goes_through_the_gateway_signed_and_intact(local_stack):
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    service = f"e2e-otlp-{uuid.uuid4().hex[:8]}"
+    export = ExportLogsServiceRequest()
+    resource_logs = export.resource_logs.add()
+    attribute = resource_logs.resource.attributes.add()
+    attribute.key, attribute.value.string_value = "service.name", service
+    record = resource_logs.scope_logs.add().log_records.add()
+    record.severity_number, record.body.string_value = 17, "over the wire as gzip"
+    body = gzip.compress(export.SerializeToString())
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip", "Accept": "application/x-protobuf"}
+
+    status, answer, content_type = send(local_stack, "POST", "v1/logs", body, headers)
+
+    assert (status, content_type) == (200, "application/x-protobuf"), answer
+    status, page = call(local_stack, "GET", f"logs/recent?service_name={service}")
+    assert [(event["level"], event["message"]) for event in page["logs"]] == [("ERROR", "over the wire as gzip")]
 
 
 def test_bad_input_is_a_json_400_through_the_real_stack(local_stack):

@@ -427,10 +427,10 @@ def test_a_service_error_message_prints_inert_on_one_line(stub):
 # --- batching and retries, without a server --------------------------------------------
 
 def test_the_client_keeps_to_the_services_limits():
-    from chalicelib import events
+    from chalicelib import events, query
 
     assert (slog_client.MAX_BATCH_EVENTS, slog_client.MAX_BODY_BYTES, slog_client.MAX_PAGE) == \
-        (events.MAX_BATCH, events.MAX_BODY_BYTES, events.MAX_LIMIT)
+        (events.MAX_BATCH, events.MAX_BODY_BYTES, query.MAX_LIMIT)
 
 
 def test_batches_stay_within_the_event_and_byte_limits():
