@@ -49,7 +49,7 @@ def run(rate=10_000, seconds=60, batch=1000, log=print):
                                settings.service_shards(), settings.timeline_shards())
     base_ms = 1_800_000_000_000
     ours = Counter()
-    seed = Counter()
+    original = Counter()
     for second in range(seconds):
         now_ms = base_ms + (second + 1) * 1000
         by_service = _second_of_events(rng, base_ms // 1000 + second, rate, ev)
@@ -68,14 +68,14 @@ def run(rate=10_000, seconds=60, batch=1000, log=print):
             for event in events:
                 body = {"service_name": event.service_name, "log_type": event.log_type, "message": event.message}
                 for where, key in baseline.partition_keys(baseline.log_entry(body, event.timestamp_ms / 1000)):
-                    seed[(where, key, second)] += 1
+                    original[(where, key, second)] += 1
 
     def busiest(counts):
         (where, key, second), writes = counts.most_common(1)[0]
         return writes, {"where": where, "partition_key": key, "second": second}
 
     ours_max, ours_at = busiest(ours)
-    seed_max, seed_at = busiest(seed)
+    baseline_max, baseline_at = busiest(original)
     total = sum(count for (where, _, _), count in ours.items() if where == "table")
     if total != rate * seconds:
         raise RuntimeError(f"simulated {rate * seconds} events but the repository wrote {total}")
@@ -88,13 +88,13 @@ def run(rate=10_000, seconds=60, batch=1000, log=print):
         "max_writes_per_key_per_s": ours_max,
         "busiest": ours_at,
         "max_writes_per_key_per_s_by_place": _by_place(ours),
-        "seed_max_writes_per_key_per_s": seed_max,
-        "seed_busiest": seed_at,
-        "seed_max_writes_per_key_per_s_by_place": _by_place(seed),
+        "baseline_max_writes_per_key_per_s": baseline_max,
+        "baseline_busiest": baseline_at,
+        "baseline_max_writes_per_key_per_s_by_place": _by_place(original),
         "partition_limit_writes_per_s": PARTITION_WRITE_LIMIT_PER_S,
     }
     log(f"capacity: {rate} events/s for {seconds} s, {int(data.HOT_SHARE * 100)}% from one service: "
         f"busiest key takes {ours_max} writes/s ({ours_at['where']} {ours_at['partition_key']}); "
-        f"original design {seed_max} writes/s ({seed_at['where']} {seed_at['partition_key']}); "
+        f"original design {baseline_max} writes/s ({baseline_at['where']} {baseline_at['partition_key']}); "
         f"DynamoDB's limit is {PARTITION_WRITE_LIMIT_PER_S}/s per partition")
     return result

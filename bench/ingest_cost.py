@@ -75,7 +75,7 @@ def _ours(raws, batch):
     }
 
 
-def _seed(raws):
+def _baseline(raws):
     with mock_aws():
         client = boto3.client("dynamodb")
         baseline.create_table(client, "original")
@@ -136,13 +136,14 @@ def run(overhead, events=10_000, batch=1000, log=print):
     plain = _ours(traffic(5), batch)
     with_ids = _ours(traffic(6, with_event_id=True), batch)
     no_timestamp = _ours(traffic(7, with_event_id=True, with_timestamp=False), batch)
-    seed = _seed(traffic(5))
+    original = _baseline(traffic(5))
 
     memory_mb = lambda_memory_mb()
     ours_ms = _lambda_ms(plain, overhead["request_cpu_ms"], memory_mb)
-    seed_ms = pricing.lambda_duration_ms(overhead["seed_request_cpu_ms"], 1, memory_mb)
+    baseline_ms = pricing.lambda_duration_ms(overhead["baseline_request_cpu_ms"], 1, memory_mb)
     usd, usd_parts = pricing.usd_per_million_events(1 / batch, plain["wru_per_event"], ours_ms, memory_mb)
-    seed_usd, seed_parts = pricing.usd_per_million_events(1.0, seed["wru_per_event"], seed_ms, memory_mb)
+    baseline_usd, baseline_parts = pricing.usd_per_million_events(1.0, original["wru_per_event"], baseline_ms,
+                                                                  memory_mb)
     ids = _with_event_id(with_ids, overhead["event_id_request_cpu_ms"], batch, memory_mb)
     ids_no_timestamp = _with_event_id(no_timestamp, overhead["event_id_no_timestamp_request_cpu_ms"], batch,
                                       memory_mb)
@@ -161,12 +162,12 @@ def run(overhead, events=10_000, batch=1000, log=print):
         "usd_parts": usd_parts,
         "with_event_id": ids,
         "with_event_id_no_timestamp": ids_no_timestamp,
-        "seed_http_requests_per_1000_events": seed["http_requests_per_1000_events"],
-        "seed_ddb_write_calls_per_1000_events": seed["ddb_write_calls_per_1000_events"],
-        "seed_wru_per_event": seed["wru_per_event"],
-        "seed_lambda_ms_per_request": seed_ms,
-        "seed_usd_per_million_events": seed_usd,
-        "seed_usd_parts": seed_parts,
+        "baseline_http_requests_per_1000_events": original["http_requests_per_1000_events"],
+        "baseline_ddb_write_calls_per_1000_events": original["ddb_write_calls_per_1000_events"],
+        "baseline_wru_per_event": original["wru_per_event"],
+        "baseline_lambda_ms_per_request": baseline_ms,
+        "baseline_usd_per_million_events": baseline_usd,
+        "baseline_usd_parts": baseline_parts,
         "lambda_memory_mb": memory_mb,
         "prices_usd": pricing.PRICES_USD,
         "dynamodb_round_trip_ms_assumed": pricing.DYNAMODB_ROUND_TRIP_MS,
@@ -178,6 +179,6 @@ def run(overhead, events=10_000, batch=1000, log=print):
         f"{ids['wru_per_event']} WRU/event, ${ids['usd_per_million_events']}/M; "
         f"with event_id, no timestamp {ids_no_timestamp['ddb_write_calls_per_1000_events']} calls, "
         f"{ids_no_timestamp['wru_per_event']} WRU/event, ${ids_no_timestamp['usd_per_million_events']}/M; "
-        f"original {seed['ddb_write_calls_per_1000_events']} calls, "
-        f"{seed['wru_per_event']} WRU/event, ${seed_usd}/M")
+        f"original {original['ddb_write_calls_per_1000_events']} calls, "
+        f"{original['wru_per_event']} WRU/event, ${baseline_usd}/M")
     return result

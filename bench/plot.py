@@ -16,7 +16,7 @@ def items_read_plot(read, path):
     points = read["points"]
     sizes = [point["table_events"] for point in points]
     figure, axes = plt.subplots(figsize=(8, 5), dpi=120)
-    axes.plot(sizes, [point["seed_full_scan"]["unfiltered"]["items_read"] for point in points],
+    axes.plot(sizes, [point["baseline_full_scan"]["unfiltered"]["items_read"] for point in points],
               "o-", color="tab:red", label="original design: Scan every page (the only correct answer)")
     for name, label in LABELS.items():
         axes.plot(sizes, [point["ours"][name]["items_read"] for point in points], "s-", label=label)

@@ -17,7 +17,7 @@ from bench import baseline, data
 from bench.env import CALLER_ARN, configure, invoke, lambda_event
 from bench.meter import DynamoDBMeter
 
-SEED_TABLE = "simple-log-service-original"
+BASELINE_TABLE = "simple-log-service-original"
 SPAN_MS = 20 * 3600 * 1000
 LOAD_CHUNK = 1000
 
@@ -47,12 +47,12 @@ class _Stack:
         service.reset()
         loader_client = boto3.client("dynamodb")
         create_table(loader_client, settings.table_name())
-        baseline.create_table(loader_client, SEED_TABLE)
+        baseline.create_table(loader_client, BASELINE_TABLE)
         self.loader = LogRepository(loader_client, settings.table_name(), self.retention_days,
                                     settings.service_shards(), settings.timeline_shards())
         self.meter = DynamoDBMeter().attach(aws.client("dynamodb"))
-        self.seed_table = boto3.resource("dynamodb").Table(SEED_TABLE)
-        self.seed_meter = DynamoDBMeter().attach(self.seed_table.meta.client)
+        self.baseline_table = boto3.resource("dynamodb").Table(BASELINE_TABLE)
+        self.baseline_meter = DynamoDBMeter().attach(self.baseline_table.meta.client)
 
     def load(self, raws):
         for start in range(0, len(raws), LOAD_CHUNK):
@@ -61,7 +61,7 @@ class _Stack:
             outcomes = self.loader.put_events(events, CALLER_ARN, self.now_ms)
             if not all(outcome.stored for outcome in outcomes):
                 raise RuntimeError("loading the service's table failed")
-        with self.seed_table.batch_writer() as writer:
+        with self.baseline_table.batch_writer() as writer:
             for raw in raws:
                 writer.put_item(Item=baseline.log_entry(raw, timestamp_s=raw["timestamp"] / 1000))
 
@@ -76,12 +76,12 @@ class _Stack:
         return {"items_read": self.meter.scanned, "calls": self.meter.read_calls,
                 "returned": body["count"], "correct": _sequences(body["logs"]) == truth}
 
-    def seed(self, read, limit, service_name, truth):
+    def baseline(self, read, limit, service_name, truth):
         cutoff_s = (self.now_ms - 24 * 3600 * 1000) / 1000
-        self.seed_meter.reset()
-        items = read(self.seed_table, limit, cutoff_s, service_name)
+        self.baseline_meter.reset()
+        items = read(self.baseline_table, limit, cutoff_s, service_name)
         found = _sequences(items)
-        return {"items_read": self.seed_meter.scanned, "calls": self.seed_meter.read_calls,
+        return {"items_read": self.baseline_meter.scanned, "calls": self.baseline_meter.read_calls,
                 "returned": len(items), "newest_found": len(set(found) & set(truth)), "correct": found == truth}
 
 
@@ -99,17 +99,18 @@ def run(sizes=(2_000, 5_000, 10_000, 20_000, 40_000), limit=100, log=print):
         for size in sizes:
             stack.load(raws[loaded:size])
             loaded = size
-            point = {"table_events": size, "ours": {}, "seed_full_scan": {}, "seed_single_scan": {}}
+            point = {"table_events": size, "ours": {}, "baseline_full_scan": {}, "baseline_single_scan": {}}
             for name, service_name in filters.items():
                 truth = _truth(raws[:size], limit, service_name)
                 point["ours"][name] = stack.ours(limit, service_name, truth)
-                point["seed_full_scan"][name] = stack.seed(baseline.recent_full_scan, limit, service_name, truth)
-                point["seed_single_scan"][name] = stack.seed(baseline.recent_single_scan, limit, service_name, truth)
+                for design, read in (("baseline_full_scan", baseline.recent_full_scan),
+                                     ("baseline_single_scan", baseline.recent_single_scan)):
+                    point[design][name] = stack.baseline(read, limit, service_name, truth)
             points.append(point)
             log(f"read  {size:>6} events: ours reads "
                 + ", ".join(f"{name} {result['items_read']} ({result['calls']} calls)"
                             for name, result in point["ours"].items())
-                + f"; Scan design reads {point['seed_full_scan']['unfiltered']['items_read']}")
+                + f"; Scan design reads {point['baseline_full_scan']['unfiltered']['items_read']}")
         service.reset()
     return summarize(points, limit)
 
@@ -117,25 +118,25 @@ def run(sizes=(2_000, 5_000, 10_000, 20_000, 40_000), limit=100, log=print):
 def summarize(points, limit):
     last = points[-1]
     ours = last["ours"].values()
-    full = last["seed_full_scan"].values()
-    single = last["seed_single_scan"]["unfiltered"]
+    full = last["baseline_full_scan"].values()
+    single = last["baseline_single_scan"]["unfiltered"]
     return {
         "table_events": last["table_events"],
         "limit": limit,
         "items_per_request": max(result["items_read"] for result in ours),
         "calls_per_request": max(result["calls"] for result in ours),
         "correct": all(result["correct"] for result in ours),
-        "seed_items_per_request": max(result["items_read"] for result in full),
-        "seed_calls_per_request": max(result["calls"] for result in full),
-        "seed_correct": all(result["correct"] for result in full),
-        "seed_single_scan": {"items_read": single["items_read"], "returned": single["returned"],
+        "baseline_items_per_request": max(result["items_read"] for result in full),
+        "baseline_calls_per_request": max(result["calls"] for result in full),
+        "baseline_correct": all(result["correct"] for result in full),
+        "baseline_single_scan": {"items_read": single["items_read"], "returned": single["returned"],
                              "newest_found": single["newest_found"], "correct": single["correct"]},
         "items_per_request_by_table_events": {
             str(point["table_events"]): max(result["items_read"] for result in point["ours"].values())
             for point in points
         },
-        "seed_items_per_request_by_table_events": {
-            str(point["table_events"]): max(result["items_read"] for result in point["seed_full_scan"].values())
+        "baseline_items_per_request_by_table_events": {
+            str(point["table_events"]): max(result["items_read"] for result in point["baseline_full_scan"].values())
             for point in points
         },
         "points": points,

@@ -429,35 +429,43 @@ class LogRepository:
         )
 
     def _view(self, query):
-        """``(index, hash key, partitions, level filter)`` for a query.
+        """``(index, hash key, partitions, levels to filter on)`` for a query.
 
         WARN, ERROR and FATAL events are also in the sparse indexes, keyed by
         level: ``level`` or ``min_level`` at those levels is a key condition.
         ``level`` at TRACE, DEBUG or INFO stays a filter on the general views.
         """
         levels = ev.levels_at_least(query.min_level) if query.min_level else (query.level,)
-        if query.level is None and query.min_level is None or not set(levels) <= SEVERE_LEVELS:
-            if query.service_name is not None:
-                partitions = [f"S#{query.service_name}#{shard}" for shard in range(self._service_shards)]
-                return None, HASH_KEY, partitions, query.level
-            return TIMELINE_INDEX, TIMELINE_HASH_KEY, [f"T#{shard}" for shard in range(self._timeline_shards)], \
-                query.level
+        if query.level is None and query.min_level is None:
+            return self._general_view(query, None)
+        if not set(levels) <= SEVERE_LEVELS:
+            return self._general_view(query, levels)
         shards = range(self._severity_shards)
         if query.service_name is not None:
             partitions = [f"W#{query.service_name}#{level}#{shard}" for level in levels for shard in shards]
             return SERVICE_SEVERITY_INDEX, SERVICE_SEVERITY_HASH_KEY, partitions, None
         return SEVERITY_INDEX, SEVERITY_HASH_KEY, [f"V#{level}#{shard}" for level in levels for shard in shards], None
 
-    def _query_request(self, index, hash_key, partition, low, high, query, now_ms, level):
+    def _general_view(self, query, levels):
+        """The service's or the timeline's shards, filtering on ``levels`` if given."""
+        if query.service_name is not None:
+            partitions = [f"S#{query.service_name}#{shard}" for shard in range(self._service_shards)]
+            return None, HASH_KEY, partitions, levels
+        return TIMELINE_INDEX, TIMELINE_HASH_KEY, [f"T#{shard}" for shard in range(self._timeline_shards)], levels
+
+    def _query_request(self, index, hash_key, partition, low, high, query, now_ms, levels):
         names = {"#h": hash_key, "#r": RANGE_KEY, "#ttl": TTL_ATTRIBUTE}
         values = {":h": {"S": partition}, ":low": {"S": low}, ":high": {"S": high},
                   ":now": {"N": str(now_ms // 1000)}}
         filters = ["#ttl > :now"]
-        for field, value in (("level", level), ("log_type", query.log_type)):
-            if value is not None:
-                names[f"#{field}"] = field
-                values[f":{field}"] = {"S": value}
-                filters.append(f"#{field} = :{field}")
+        if levels:
+            names["#level"] = "level"
+            values.update({f":level{number}": {"S": level} for number, level in enumerate(levels)})
+            filters.append("#level IN (" + ", ".join(f":level{number}" for number in range(len(levels))) + ")")
+        if query.log_type is not None:
+            names["#log_type"] = "log_type"
+            values[":log_type"] = {"S": query.log_type}
+            filters.append("#log_type = :log_type")
         request = {
             "TableName": self._table,
             "KeyConditionExpression": "#h = :h AND #r BETWEEN :low AND :high",

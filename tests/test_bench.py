@@ -41,13 +41,14 @@ def test_the_bench_line_is_one_line_of_json_with_every_section(quick):
     assert line.startswith("BENCH ") and "\n" not in line
     figures = json.loads(line.removeprefix("BENCH "))
     assert {"read", "ingest", "coldstart", "capacity", "overhead"} <= set(figures)
-    assert {"table_events", "limit", "items_per_request", "calls_per_request", "seed_items_per_request", "correct",
-            "seed_correct", "seed_single_scan", "items_per_request_by_table_events"} <= set(figures["read"])
+    assert {"table_events", "limit", "items_per_request", "calls_per_request", "baseline_items_per_request", "correct",
+            "baseline_correct", "baseline_single_scan", "items_per_request_by_table_events"} <= set(figures["read"])
     assert {"http_requests_per_1000_events", "ddb_write_calls_per_1000_events", "wru_per_event",
-            "seed_http_requests_per_1000_events", "seed_ddb_write_calls_per_1000_events", "seed_wru_per_event",
-            "usd_per_million_events", "seed_usd_per_million_events", "with_event_id"} <= set(figures["ingest"])
+            "baseline_http_requests_per_1000_events", "baseline_ddb_write_calls_per_1000_events",
+            "baseline_wru_per_event",
+            "usd_per_million_events", "baseline_usd_per_million_events", "with_event_id"} <= set(figures["ingest"])
     assert {"ratio", "app_ms", "floor_ms"} <= set(figures["coldstart"])
-    assert {"max_writes_per_key_per_s", "seed_max_writes_per_key_per_s"} <= set(figures["capacity"])
+    assert {"max_writes_per_key_per_s", "baseline_max_writes_per_key_per_s"} <= set(figures["capacity"])
     assert {"us_per_event", "client_us_per_event"} <= set(figures["overhead"])
     assert quick["plot"].stat().st_size > 1000
 
@@ -60,13 +61,13 @@ def test_items_read_stay_within_a_few_limits_while_the_scan_design_reads_the_who
         for name, result in point["ours"].items():
             assert result["items_read"] <= bound, (point["table_events"], name, result)
             assert result["correct"], (point["table_events"], name)
-        for result in point["seed_full_scan"].values():
+        for result in point["baseline_full_scan"].values():
             assert result["items_read"] == point["table_events"]
             assert result["correct"]
-    assert read["seed_items_per_request"] == read["table_events"]
-    assert read["correct"] and read["seed_correct"]
-    assert read["seed_single_scan"]["items_read"] <= read["limit"]
-    assert not read["seed_single_scan"]["correct"]
+    assert read["baseline_items_per_request"] == read["table_events"]
+    assert read["correct"] and read["baseline_correct"]
+    assert read["baseline_single_scan"]["items_read"] <= read["limit"]
+    assert not read["baseline_single_scan"]["correct"]
 
 
 @pytest.mark.slow
@@ -80,16 +81,17 @@ def test_ingest_batches_writes_and_the_original_writes_once_per_request(quick):
     assert with_ids["wru_per_event"] == 2.0 and with_ids["rru_per_event"] == 1.0
     assert no_timestamp["ddb_write_calls_per_1000_events"] == 1000 / 25 + 1000
     assert no_timestamp["wru_per_event"] == 3.0
-    assert ingest["seed_http_requests_per_1000_events"] == ingest["seed_ddb_write_calls_per_1000_events"] == 1000
+    assert ingest["baseline_http_requests_per_1000_events"] == 1000
+    assert ingest["baseline_ddb_write_calls_per_1000_events"] == 1000
     assert ingest["wru_per_event"] == 2.0
-    assert ingest["usd_per_million_events"] < ingest["seed_usd_per_million_events"]
+    assert ingest["usd_per_million_events"] < ingest["baseline_usd_per_million_events"]
 
 
 @pytest.mark.slow
 def test_capacity_spreads_the_hot_service_while_the_original_puts_it_on_one_key(quick):
     capacity = quick["results"]["capacity"]
     rate = bench_main.QUICK["capacity"]["rate"]
-    assert capacity["seed_max_writes_per_key_per_s"] == rate
+    assert capacity["baseline_max_writes_per_key_per_s"] == rate
     assert capacity["max_writes_per_key_per_s"] < rate / 4
 
 

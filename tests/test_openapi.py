@@ -37,7 +37,10 @@ def test_document_is_a_valid_openapi_3_document():
 
     document, _ = read_from_filename(str(ROOT / "openapi.yaml"))
     validate(document)
-    # It documents exactly the routes callers can be granted (infra/caller_roles.json).
+    from app import app
+
+    assert set(document["paths"]) == set(app.routes)
+    # ... and exactly the operations callers can be granted (infra/caller_roles.json).
     roles = json.loads((ROOT / "infra" / "caller_roles.json").read_text())["roles"]
     granted = {(method.lower(), path) for role in roles.values() for method, path in role["routes"]}
     assert {(method, path) for path, item in document["paths"].items() for method in item} == granted

@@ -617,7 +617,7 @@ def test_severe_levels_page_newest_first_from_the_sparse_indexes_without_a_level
     assert [e["message"] for e in seen] == wanted
     assert len(wanted) >= 10 and pages > 1
     assert {q["IndexName"] for q in queries} == {"service_severity" if service_name else "severity"}
-    assert not any(":level" in q["ExpressionAttributeValues"] for q in queries)
+    assert not any("#level" in q["ExpressionAttributeNames"] for q in queries)
 
 
 def test_ties_on_the_severity_index_are_broken_by_log_id_descending(repo):
