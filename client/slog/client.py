@@ -65,9 +65,7 @@ class LogClient:
         body = body if isinstance(body, dict) else {}
         code = body.get("Code") or body.get("__type") or ("Forbidden" if status == 403 else "Error")
         message = body.get("Message") or body.get("message") or "no message"
-        error = ApiError(status, code, message, method, route, body)
-        error.retry_after = _seconds((headers or {}).get("Retry-After"))
-        return error
+        return ApiError(status, code, message, method, route, body, _seconds((headers or {}).get("Retry-After")))
 
     def resending(self, call):
         """``call()``, made again after throttling, a transient failure or a lost answer.

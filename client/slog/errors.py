@@ -11,13 +11,14 @@ class SlogError(Exception):
 class ApiError(SlogError):
     """The API answered with an error status."""
 
-    def __init__(self, status, code, message, method, route, body=None):
+    def __init__(self, status, code, message, method, route, body=None, retry_after=None):
         self.status = status
         self.code = code
         self.message = message
         self.method = method
         self.route = route
         self.body = body
+        self.retry_after = retry_after  # seconds, from a Retry-After header
         super().__init__(self.describe())
 
     def describe(self):
