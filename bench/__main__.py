@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import capacity, coldstart, hardening, ingest_cost, overhead, read_cost
+from bench import capacity, coldstart, hardening, ingest_cost, otlp, overhead, read_cost
 from bench.env import ROOT, configure
 
 FULL = {
@@ -22,6 +22,7 @@ FULL = {
     "capacity": {"rate": 10_000, "seconds": 60},
     "coldstart": {"runs": 7},
     "hardening": {"repeats": 9},
+    "otlp": {"records": 1000, "repeats": 9},
 }
 QUICK = {
     "read": {"sizes": (200, 1_000), "limit": 10},
@@ -30,6 +31,7 @@ QUICK = {
     "capacity": {"rate": 1_000, "seconds": 2},
     "coldstart": {"runs": 1},
     "hardening": {"repeats": 1},
+    "otlp": {"records": 100, "repeats": 1},
 }
 
 
@@ -54,6 +56,7 @@ def run_all(sizes, log=print):
     results["capacity"] = capacity.run(log=log, **sizes["capacity"])
     results["coldstart"] = coldstart.run(log=log, **sizes["coldstart"])
     results["hardening"] = hardening.run(log=log, **sizes["hardening"])
+    results["otlp"] = otlp.run(log=log, **sizes["otlp"])
     results["machine"] = machine()
     results["seconds"] = round(time.perf_counter() - started, 1)
     return results

@@ -44,6 +44,8 @@ def test_the_bench_line_is_one_line_of_json_with_every_section(quick):
     assert {"error_all", "error_hot_service", "min_warn_all", "correct", "wru_per_event", "baseline"} <= set(
         figures["read_by_level"])
     assert {"worst_body_cpu_ratio", "worst_body", "ordinary_cpu_ms"} <= set(figures["hardening"])
+    assert {"cpu_ratio_vs_json", "ddb_write_calls_per_1000_records", "wru_per_record", "retry_extra_items",
+            "package_zip_bytes"} <= set(figures["otlp"])
     assert {"table_events", "limit", "items_per_request", "calls_per_request", "baseline_items_per_request", "correct",
             "baseline_correct", "baseline_single_scan", "items_per_request_by_table_events"} <= set(figures["read"])
     assert {"http_requests_per_1000_events", "ddb_write_calls_per_1000_events", "wru_per_event",
@@ -148,3 +150,12 @@ def test_capacity_keeps_every_key_under_the_limit_even_in_an_incident(quick):
 @pytest.mark.slow
 def test_no_crafted_body_costs_the_service_a_5xx(quick):
     assert all(body["status"] < 500 for body in quick["results"]["hardening"]["bodies"].values())
+
+
+@pytest.mark.slow
+def test_an_otlp_export_writes_like_a_batch_and_a_retry_adds_nothing(quick):
+    figures = quick["results"]["otlp"]
+    assert figures["ddb_write_calls_per_1000_records"] <= 45
+    assert figures["wru_per_record"] == 2.0
+    assert figures["retry_extra_items"] == 0
+    assert figures["package_zip_bytes"] > 100_000
