@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import capacity, coldstart, ingest_cost, overhead, read_cost
+from bench import capacity, coldstart, hardening, ingest_cost, otlp, overhead, read_cost
 from bench.env import ROOT, configure
 
 FULL = {
@@ -21,6 +21,8 @@ FULL = {
     "ingest": {"events": 10_000, "batch": 1000},
     "capacity": {"rate": 10_000, "seconds": 60},
     "coldstart": {"runs": 7},
+    "hardening": {"repeats": 9},
+    "otlp": {"records": 1000, "repeats": 9},
 }
 QUICK = {
     "read": {"sizes": (200, 1_000), "limit": 10},
@@ -28,6 +30,8 @@ QUICK = {
     "ingest": {"events": 300, "batch": 100},
     "capacity": {"rate": 1_000, "seconds": 2},
     "coldstart": {"runs": 1},
+    "hardening": {"repeats": 1},
+    "otlp": {"records": 100, "repeats": 1},
 }
 
 
@@ -46,10 +50,13 @@ def machine():
 def run_all(sizes, log=print):
     started = time.perf_counter()
     results = {"read": read_cost.run(log=log, **sizes["read"])}
+    results["read_by_level"] = results["read"].pop("by_level")
     results["overhead"] = overhead.run(log=log, **sizes["overhead"])
     results["ingest"] = ingest_cost.run(results["overhead"], log=log, **sizes["ingest"])
     results["capacity"] = capacity.run(log=log, **sizes["capacity"])
     results["coldstart"] = coldstart.run(log=log, **sizes["coldstart"])
+    results["hardening"] = hardening.run(log=log, **sizes["hardening"])
+    results["otlp"] = otlp.run(log=log, **sizes["otlp"])
     results["machine"] = machine()
     results["seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -59,6 +66,7 @@ def bench_line(results):
     """The one-line summary: every figure except the per-size detail (kept in results.json)."""
     summary = {name: value for name, value in results.items() if name != "machine"}
     summary["read"] = {name: value for name, value in results["read"].items() if name != "points"}
+    summary["hardening"] = {name: value for name, value in results["hardening"].items() if name != "bodies"}
     return "BENCH " + json.dumps(summary, separators=(",", ":"), sort_keys=True)
 
 

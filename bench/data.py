@@ -1,8 +1,8 @@
 """Synthetic log events: 20 services, one of them sending 90% of the traffic.
 
-Levels follow ``LEVEL_MIX`` (1% ERROR, 4% WARN: the severe events a sparse
-index holds), or ``INFO_ONLY`` where a figure is about events that no
-severity index touches.
+Levels follow ``LEVEL_MIX`` exactly, in every block of 100 events (1% ERROR,
+4% WARN: the severe events a sparse index holds), or ``INFO_ONLY`` where a
+figure is about events that no severity index touches.
 """
 import json
 import random
@@ -19,11 +19,21 @@ def pick_service(rng):
     return HOT_SERVICE if rng.random() < HOT_SHARE else rng.choice(SERVICES[1:])
 
 
-def event(rng, sequence, timestamp_ms, service_name=None, event_id=None, size=EVENT_BYTES, levels=LEVEL_MIX):
+def level_sequence(rng, count, mix=LEVEL_MIX):
+    """``count`` levels in the exact proportions of ``mix``, shuffled within each block of ``sum(mix)``."""
+    block = [level for level, share in mix.items() for _ in range(share)]
+    made = []
+    while len(made) < count:
+        rng.shuffle(block)
+        made.extend(block)
+    return made[:count]
+
+
+def event(rng, sequence, timestamp_ms, service_name=None, event_id=None, size=EVENT_BYTES, level="INFO"):
     """One event whose JSON is ``size`` bytes (without ``event_id``); ``sequence`` makes it unique."""
     body = {
         "service_name": service_name or pick_service(rng),
-        "level": rng.choices(list(levels), weights=list(levels.values()))[0],
+        "level": level,
         "log_type": "application",
         "timestamp": timestamp_ms,
         "message": "",
@@ -47,8 +57,8 @@ def events(count, now_ms, span_ms, seed=7, with_event_id=False, with_timestamp=T
     offsets = rng.sample(range(span_ms), count)
     made = [
         event(rng, sequence, now_ms - offset, event_id=f"evt-{seed}-{sequence:08d}" if with_event_id else None,
-              levels=levels)
-        for sequence, offset in enumerate(offsets)
+              level=level)
+        for sequence, (offset, level) in enumerate(zip(offsets, level_sequence(rng, count, levels), strict=True))
     ]
     if not with_timestamp:
         for body in made:

@@ -7,13 +7,20 @@ original design through its own read code (``bench.baseline``). Items read is
 botocore's ``after-call`` events on the very client each design uses; never
 time: moto's index queries take time in proportion to the table's size, which
 DynamoDB's do not.
+
+Reads by level (1% of the events are ERROR, 4% WARN): the newest 100 at
+``level=ERROR`` of all services, of the 90% service, and at ``min_level=WARN``,
+served by the sparse severity indexes; the baseline is the same reads on the
+general views with a ``FilterExpression`` on level (the design before those
+indexes). The write cost of that traffic is averaged over every item loaded.
 """
+import contextlib
 import time
 
 import boto3
 from moto import mock_aws
 
-from bench import baseline, data
+from bench import baseline, data, sizes
 from bench.env import CALLER_ARN, configure, invoke, lambda_event
 from bench.meter import DynamoDBMeter
 
@@ -22,8 +29,16 @@ SPAN_MS = 20 * 3600 * 1000
 LOAD_CHUNK = 1000
 
 
-def _truth(loaded, limit, service_name=None):
-    matching = [event for event in loaded if service_name is None or event["service_name"] == service_name]
+LEVEL_READS = {
+    "error_all": {"level": "ERROR"},
+    "error_hot_service": {"level": "ERROR", "service_name": data.HOT_SERVICE},
+    "min_warn_all": {"min_level": "WARN"},
+}
+
+
+def _truth(loaded, limit, service_name=None, levels=None):
+    matching = [event for event in loaded if (service_name is None or event["service_name"] == service_name)
+                and (levels is None or event["level"] in levels)]
     matching.sort(key=lambda event: event["timestamp"], reverse=True)
     return [data.sequence_of(event["message"]) for event in matching[:limit]]
 
@@ -49,7 +64,9 @@ class _Stack:
         create_table(loader_client, settings.table_name())
         baseline.create_table(loader_client, BASELINE_TABLE)
         self.loader = LogRepository(loader_client, settings.table_name(), self.retention_days,
-                                    settings.service_shards(), settings.timeline_shards())
+                                    settings.service_shards(), settings.timeline_shards(),
+                                    settings.severity_shards())
+        self.load_meter = DynamoDBMeter().attach(loader_client)
         self.meter = DynamoDBMeter().attach(aws.client("dynamodb"))
         self.baseline_table = boto3.resource("dynamodb").Table(BASELINE_TABLE)
         self.baseline_meter = DynamoDBMeter().attach(self.baseline_table.meta.client)
@@ -65,16 +82,35 @@ class _Stack:
             for raw in raws:
                 writer.put_item(Item=baseline.log_entry(raw, timestamp_s=raw["timestamp"] / 1000))
 
-    def ours(self, limit, service_name, truth):
+    def ours(self, limit, service_name, truth, **filters):
         query = {"limit": [str(limit)]}
         if service_name is not None:
             query["service_name"] = [service_name]
+        query.update({name: [value] for name, value in filters.items()})
         self.meter.reset()
         status, body = invoke(self.app, lambda_event("GET", "/logs/recent", query=query))
         if status != 200 or self.meter.read_calls == 0:
             raise RuntimeError(f"GET /logs/recent answered {status} after {self.meter.read_calls} reads: {body}")
         return {"items_read": self.meter.scanned, "calls": self.meter.read_calls,
                 "returned": body["count"], "correct": _sequences(body["logs"]) == truth}
+
+    def filtered(self, limit, service_name, truth, **filters):
+        """The same read with the level as a FilterExpression on the general views."""
+        from chalicelib import aws, service, settings
+
+        repository = _filter_design(aws.client("dynamodb"), settings.table_name(), self.retention_days,
+                                   settings.service_shards(), settings.timeline_shards(), settings.severity_shards())
+        with _serving(service, repository):
+            return self.ours(limit, service_name, truth, **filters)
+
+    def write_units_per_event(self):
+        from chalicelib import settings
+        from devtools.table import load_schema
+
+        schema = load_schema()
+        units = [sum(sizes.put_write_units(item, schema)) for table, item in self.load_meter.written
+                 if table == settings.table_name()]
+        return round(sum(units) / len(units), 3)
 
     def baseline(self, read, limit, service_name, truth):
         cutoff_s = (self.now_ms - 24 * 3600 * 1000) / 1000
@@ -83,6 +119,46 @@ class _Stack:
         found = _sequences(items)
         return {"items_read": self.baseline_meter.scanned, "calls": self.baseline_meter.read_calls,
                 "returned": len(items), "newest_found": len(set(found) & set(truth)), "correct": found == truth}
+
+
+@contextlib.contextmanager
+def _serving(service, repository):
+    original = service.repository
+    service.repository = lambda: repository
+    try:
+        yield
+    finally:
+        service.repository = original
+
+
+def _filter_design(*args):
+    """A repository that reads levels as it did before the severity indexes: a filter on the general views."""
+    from chalicelib import events as ev
+    from chalicelib.repository import LogRepository
+
+    class FilterDesign(LogRepository):
+        def recent(self, query, now_ms, after=None, budget=None):
+            # Before the severity indexes there was no read budget either.
+            return super().recent(query, now_ms, after=after, budget=10 ** 9)
+
+        def _view(self, query):
+            if query.min_level:
+                return self._general_view(query, ev.levels_at_least(query.min_level))
+            return self._general_view(query, (query.level,) if query.level else None)
+
+    return FilterDesign(*args)
+
+
+def _level_reads(stack, raws, limit):
+    reads = {}
+    for name, filters in LEVEL_READS.items():
+        levels = ("WARN", "ERROR", "FATAL") if "min_level" in filters else (filters["level"],)
+        service_name = filters.get("service_name")
+        truth = _truth(raws, limit, service_name, levels)
+        options = {key: value for key, value in filters.items() if key != "service_name"}
+        reads[name] = {"ours": stack.ours(limit, service_name, truth, **options),
+                       "baseline": stack.filtered(limit, service_name, truth, **options)}
+    return reads
 
 
 def run(sizes=(2_000, 5_000, 10_000, 20_000, 40_000), limit=100, log=print):
@@ -99,7 +175,8 @@ def run(sizes=(2_000, 5_000, 10_000, 20_000, 40_000), limit=100, log=print):
         for size in sizes:
             stack.load(raws[loaded:size])
             loaded = size
-            point = {"table_events": size, "ours": {}, "baseline_full_scan": {}, "baseline_single_scan": {}}
+            point = {"table_events": size, "ours": {}, "baseline_full_scan": {}, "baseline_single_scan": {},
+                     "by_level": _level_reads(stack, raws[:size], limit)}
             for name, service_name in filters.items():
                 truth = _truth(raws[:size], limit, service_name)
                 point["ours"][name] = stack.ours(limit, service_name, truth)
@@ -111,8 +188,37 @@ def run(sizes=(2_000, 5_000, 10_000, 20_000, 40_000), limit=100, log=print):
                 + ", ".join(f"{name} {result['items_read']} ({result['calls']} calls)"
                             for name, result in point["ours"].items())
                 + f"; Scan design reads {point['baseline_full_scan']['unfiltered']['items_read']}")
+            log(f"read  {size:>6} events by level: ours reads "
+                + ", ".join(f"{name} {reads['ours']['items_read']} ({reads['ours']['calls']} calls)"
+                            for name, reads in point["by_level"].items())
+                + "; with a level filter "
+                + ", ".join(f"{name} {reads['baseline']['items_read']}" for name, reads in point["by_level"].items()))
+        wru_per_event = stack.write_units_per_event()
         service.reset()
-    return summarize(points, limit)
+    summary = summarize(points, limit)
+    summary["by_level"] = summarize_by_level(points, wru_per_event)
+    return summary
+
+
+def summarize_by_level(points, wru_per_event):
+    """``read_by_level`` of the BENCH line: each read at the largest table, correctness at every size."""
+    last = points[-1]["by_level"]
+
+    def figures(result):
+        return {"items_per_request": result["items_read"], "calls_per_request": result["calls"],
+                "correct": result["correct"]}
+
+    summary = {name: figures(reads["ours"]) for name, reads in last.items()}
+    summary["correct"] = all(reads["ours"]["correct"] for point in points for reads in point["by_level"].values())
+    summary["wru_per_event"] = wru_per_event
+    summary["baseline"] = {name: figures(reads["baseline"]) for name, reads in last.items()}
+    summary["items_per_request_by_table_events"] = {
+        str(point["table_events"]): max(reads["ours"]["items_read"] for reads in point["by_level"].values())
+        for point in points}
+    summary["baseline_items_per_request_by_table_events"] = {
+        str(point["table_events"]): max(reads["baseline"]["items_read"] for reads in point["by_level"].values())
+        for point in points}
+    return summary
 
 
 def summarize(points, limit):

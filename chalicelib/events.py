@@ -5,6 +5,7 @@ request bodies, ``query`` reads ``GET /logs/recent`` parameters). Errors are
 ``ValidationError(field, problem)`` so the caller's message always starts with
 the field at fault.
 """
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -43,6 +44,11 @@ class LogEvent:
     event_id: str | None = None
     # True when the event came without a timestamp and carries its time of receipt.
     server_stamped: bool = False
+
+    @functools.cached_property
+    def metadata_json(self):
+        """``metadata`` as it is stored and measured: compact JSON, UTF-8 kept (None without metadata)."""
+        return None if self.metadata is None else json.dumps(self.metadata, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -119,15 +125,14 @@ def _message(value):
 
 
 def _deeper_than(value, limit):
-    """Whether objects and arrays in ``value`` nest more than ``limit`` deep (no recursion, stops early)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+    """Whether objects and arrays in ``value`` nest more than ``limit`` deep: level by level, no recursion."""
+    level = [value]
+    for _ in range(limit):
+        level = [child for item in level for child in (item.values() if type(item) is dict else item)
+                 if type(child) in (dict, list)]
+        if not level:
+            return False
+    return True
 
 
 def _metadata(value):
@@ -135,14 +140,13 @@ def _metadata(value):
         raise ValidationError("metadata", "must be a JSON object")
     if _deeper_than(value, MAX_METADATA_DEPTH):
         raise ValidationError("metadata", f"is nested more than {MAX_METADATA_DEPTH} levels deep")
-    size = _utf8_size("metadata", serialize_metadata(value))
-    if size > MAX_METADATA_BYTES:
-        raise ValidationError("metadata", f"is {size} bytes serialized, over the limit of {MAX_METADATA_BYTES}")
     return value
 
 
-def serialize_metadata(metadata):
-    return json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)
+def _metadata_size(event):
+    size = _utf8_size("metadata", event.metadata_json)
+    if size > MAX_METADATA_BYTES:
+        raise ValidationError("metadata", f"is {size} bytes serialized, over the limit of {MAX_METADATA_BYTES}")
 
 
 def _event_id(value):
@@ -206,7 +210,7 @@ def normalize_event(raw, now_ms, retention_days):
     for field in ("service_name", "level", "message"):
         if field not in raw:
             raise ValidationError(field, "is required")
-    return LogEvent(
+    event = LogEvent(
         service_name=name("service_name", raw["service_name"], 128),
         level=normalize_level("level", raw["level"]),
         message=_message(raw["message"]),
@@ -216,6 +220,9 @@ def normalize_event(raw, now_ms, retention_days):
         event_id=_event_id(raw["event_id"]) if "event_id" in raw else None,
         server_stamped="timestamp" not in raw,
     )
+    if event.metadata is not None:
+        _metadata_size(event)
+    return event
 
 
 def validate_batch(raws, now_ms, retention_days):

@@ -192,12 +192,31 @@ def _message(record):
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
+def _json_size(value):
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace"))
+
+
+def _surely_fits(metadata):
+    """True when scalar-only metadata cannot pass the limit: JSON writes a character in at most 6 bytes."""
+    size = 2
+    for key, value in metadata.items():
+        if isinstance(value, (dict, list)):
+            return False
+        size += 6 * (len(key) + len(str(value))) + 6
+    return size <= ev.MAX_METADATA_BYTES
+
+
 def _fitting(entries):
     """``metadata`` from ``(key, value)`` pairs in priority order, within the 16 KiB limit."""
+    whole = {}
+    for key, value in entries:
+        whole.setdefault(key, value)
+    if _surely_fits(whole) or _json_size(whole) <= ev.MAX_METADATA_BYTES:
+        return whole
     metadata, size, left_out = {}, 2, 0
     budget = ev.MAX_METADATA_BYTES - len(f',"{TRUNCATED_KEY}":{MAX_RECORDS * 1000}')
     for key, value in entries:
-        entry = len(json.dumps({key: value}, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")) - 1
+        entry = _json_size({key: value}) - 1
         if key in metadata or size + entry > budget:
             left_out += key not in metadata
             continue

@@ -177,7 +177,7 @@ class LogRepository:
             item[SEVERITY_HASH_KEY] = {"S": f"V#{event.level}#{severity_shard}"}
             item[SERVICE_SEVERITY_HASH_KEY] = {"S": f"W#{event.service_name}#{event.level}#{severity_shard}"}
         if event.metadata is not None:
-            item["metadata"] = {"S": ev.serialize_metadata(event.metadata)}
+            item["metadata"] = {"S": event.metadata_json}
         if event.event_id is not None:
             item["event_id"] = {"S": event.event_id}
         if ingested_by:

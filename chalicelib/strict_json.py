@@ -21,31 +21,45 @@ class _Refused:
 
 
 class _StrictJson:
-    """json.loads hooks that mark NaN/Infinity, overflowing numbers and duplicate keys."""
+    """json.loads hooks that mark NaN/Infinity and duplicate keys; both keep parsing in C for the rest."""
 
     def __init__(self):
         self.refused = False
 
-    def _refuse(self, problem, key=None):
-        self.refused = True
-        return _Refused(problem, key)
-
     def constant(self, name):
-        return self._refuse(f"{name} is not valid JSON")
-
-    def number(self, text):
-        value = float(text)
-        if math.isinf(value):
-            return self._refuse(f"the number {text[:40]} is out of range for a double")
-        return value
+        self.refused = True
+        return _Refused(f"{name} is not valid JSON")
 
     def object(self, pairs):
-        result = {}
-        for key, value in pairs:
-            if key in result:
-                return self._refuse("duplicate key", key)
-            result[key] = value
-        return result
+        result = dict(pairs)
+        if len(result) == len(pairs):
+            return result
+        self.refused = True
+        seen = set()
+        key = next(key for key, _ in pairs if key in seen or seen.add(key))
+        return _Refused("duplicate key", key)
+
+
+# json.loads turns a number too large for a double into inf. That needs an exponent after a digit or
+# hundreds of digits: with every digit made 0 and E made e, both are a plain substring test.
+_DIGITS_AND_E = bytes.maketrans(b"123456789E", b"000000000e")
+_CONTAINERS = (dict, list)
+
+
+def _may_overflow(raw):
+    shape = raw.translate(_DIGITS_AND_E)
+    return b"0e" in shape or b"0" * 300 in shape
+
+
+def _is_refused(value):
+    """Whether a parsed value is one strict JSON refuses (it is a mark, or a number that overflowed)."""
+    return type(value) is _Refused or (type(value) is float and math.isinf(value))
+
+
+def _problem(value):
+    if type(value) is _Refused:
+        return value.problem
+    return "the number is out of range for a double"
 
 
 def _path(node):
@@ -61,19 +75,29 @@ def _path(node):
 
 
 def _first_refused(document):
-    """``(path, _Refused)`` of the first refused value in document order (there is one)."""
+    """``(path, problem)`` of the first refused value in document order, or None.
+
+    Each container's children are sifted in one comprehension, so only
+    containers and refused values are visited one by one: the cost stays
+    linear in the document, and small per element, whatever its shape.
+    """
     stack = [(document, None)]
     while stack:
         value, node = stack.pop()
-        if isinstance(value, _Refused):
-            if value.key is not None:
+        if _is_refused(value):
+            if type(value) is _Refused and value.key is not None:
                 node = (value.key, node)
-            return _path(node), value
+            return _path(node), _problem(value)
         if isinstance(value, dict):
-            stack.extend((child, (key, node)) for key, child in reversed(value.items()))
+            children = [(child, (key, node)) for key, child in value.items()
+                        if type(child) in _CONTAINERS or _is_refused(child)]
         elif isinstance(value, list):
-            stack.extend((value[index], (index, node)) for index in range(len(value) - 1, -1, -1))
-    raise AssertionError("a refused value was marked but not found")
+            children = [(child, (index, node)) for index, child in enumerate(value)
+                        if type(child) in _CONTAINERS or _is_refused(child)]
+        else:
+            continue
+        stack.extend(reversed(children))
+    return None
 
 
 def parse_json_body(raw):
@@ -92,8 +116,7 @@ def parse_json_body(raw):
         raise ValidationError("body", "is not valid UTF-8") from None
     strict = _StrictJson()
     try:
-        document = json.loads(text, object_pairs_hook=strict.object, parse_constant=strict.constant,
-                              parse_float=strict.number)
+        document = json.loads(text, object_pairs_hook=strict.object, parse_constant=strict.constant)
     except RecursionError:
         raise ValidationError("body", "is nested too deeply") from None
     except json.JSONDecodeError as error:
@@ -101,7 +124,9 @@ def parse_json_body(raw):
     except ValueError:
         # int() refuses integers of more than 4,300 digits.
         raise ValidationError("body", "holds an integer with too many digits") from None
-    if strict.refused:
-        path, refused = _first_refused(document)
-        raise ValidationError(path or "body", refused.problem)
+    if strict.refused or _may_overflow(raw):
+        found = _first_refused(document)
+        if found is not None:
+            path, problem = found
+            raise ValidationError(path or "body", problem)
     return document

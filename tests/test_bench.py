@@ -40,7 +40,12 @@ def test_the_bench_line_is_one_line_of_json_with_every_section(quick):
     line = quick["line"]
     assert line.startswith("BENCH ") and "\n" not in line
     figures = json.loads(line.removeprefix("BENCH "))
-    assert {"read", "ingest", "coldstart", "capacity", "overhead"} <= set(figures)
+    assert {"read", "read_by_level", "ingest", "coldstart", "capacity", "overhead", "hardening"} <= set(figures)
+    assert {"error_all", "error_hot_service", "min_warn_all", "correct", "wru_per_event", "baseline"} <= set(
+        figures["read_by_level"])
+    assert {"worst_body_cpu_ratio", "worst_body", "ordinary_cpu_ms"} <= set(figures["hardening"])
+    assert {"cpu_ratio_vs_json", "ddb_write_calls_per_1000_records", "wru_per_record", "retry_extra_items",
+            "package_zip_bytes"} <= set(figures["otlp"])
     assert {"table_events", "limit", "items_per_request", "calls_per_request", "baseline_items_per_request", "correct",
             "baseline_correct", "baseline_single_scan", "items_per_request_by_table_events"} <= set(figures["read"])
     assert {"http_requests_per_1000_events", "ddb_write_calls_per_1000_events", "wru_per_event",
@@ -122,3 +127,35 @@ def test_write_units_count_started_kilobytes_and_every_index_holding_the_item():
     assert sizes.put_write_units({"pk": {"S": "a"}, "sk": {"S": "b"}}, schema) == (1, 0)
     big = {**small, "body": {"S": "x" * 1100}}
     assert sizes.put_write_units(big, schema) == (2, 2)
+
+
+@pytest.mark.slow
+def test_level_reads_come_from_the_sparse_indexes_and_are_exact(quick):
+    by_level = quick["results"]["read_by_level"]
+    limit = quick["results"]["read"]["limit"]
+    assert by_level["correct"]
+    for name in ("error_all", "error_hot_service", "min_warn_all"):
+        assert by_level[name]["items_per_request"] <= 2 * limit + 2 * 16, name
+    assert by_level["wru_per_event"] <= 2.1
+
+
+@pytest.mark.slow
+def test_capacity_keeps_every_key_under_the_limit_even_in_an_incident(quick):
+    capacity = quick["results"]["capacity"]
+    assert capacity["incident"]["max_writes_per_key_per_s"] < capacity["partition_limit_writes_per_s"]
+    assert capacity["incident"]["max_writes_per_key_per_s_by_place"]["severity"] > \
+        capacity["max_writes_per_key_per_s_by_place"]["severity"]
+
+
+@pytest.mark.slow
+def test_no_crafted_body_costs_the_service_a_5xx(quick):
+    assert all(body["status"] < 500 for body in quick["results"]["hardening"]["bodies"].values())
+
+
+@pytest.mark.slow
+def test_an_otlp_export_writes_like_a_batch_and_a_retry_adds_nothing(quick):
+    figures = quick["results"]["otlp"]
+    assert figures["ddb_write_calls_per_1000_records"] <= 45
+    assert figures["wru_per_record"] == 2.0
+    assert figures["retry_extra_items"] == 0
+    assert figures["package_zip_bytes"] > 100_000

@@ -240,3 +240,20 @@ def test_version_constraints_accept_terraform_1_5_and_aws_provider_5(modules):
 def test_constraint_evaluator_reads_terraform_syntax():
     assert _satisfies("1.3.9", ">= 0.12.26, < 1.4.0") and not _satisfies("1.5.0", ">= 0.12.26, < 1.4.0")
     assert _satisfies("5.1.0", "~> 5.0") and not _satisfies("6.0.0", "~> 5.0") and _satisfies("1.2.3", "1.2.3")
+
+
+# --- OpenTelemetry in: binary bodies and the protobuf runtime -----------------------
+
+def test_the_rest_api_takes_protobuf_bodies_as_binary(builds):
+    for stage, build in builds.items():
+        (api,) = chalice_doc(build)["resource"]["aws_api_gateway_rest_api"].values()
+        assert "application/x-protobuf" in api["binary_media_types"], stage
+
+
+def test_the_function_carries_the_otlp_schema_and_protobuf_built_for_lambda(builds):
+    with zipfile.ZipFile(builds["prod"] / pkg.ZIP_FILE) as archive:
+        names = set(archive.namelist())
+        assert {"opentelemetry/proto/collector/logs/v1/logs_service_pb2.py", "google/rpc/status_pb2.py"} <= names
+        (extension,) = [name for name in names if name.startswith("google/_upb/_message") and name.endswith(".so")]
+        header = archive.read(extension)[:20]
+    assert header[:4] == b"\x7fELF" and header[18] == 0x3E, "protobuf's extension must be Linux x86-64 (Lambda)"

@@ -1,0 +1,136 @@
+"""The costliest request body within the contract's limits, against an ordinary 1 MiB batch.
+
+Each body goes through the Lambda entry point (``POST /logs``) with the
+service's DynamoDB client replaced by a recorder (no I/O), and is timed in
+process CPU time (median of ``repeats``). The crafted bodies are the shapes
+that make a parser or a validator work hardest per byte: a refused value
+among hundreds of thousands of siblings under a half-megabyte key, nesting as
+deep as the JSON parser takes, a megabyte of numbers that each go through the
+strict-JSON hook, metadata at its size and depth limits on every event, and
+1,000 events each refused at its last field. ``worst_body_cpu_ratio`` is the
+slowest of them over the ordinary batch; the goal is at most 5.
+"""
+import json
+import statistics
+import time
+
+from bench import data
+from bench.env import configure, invoke, lambda_event
+from bench.stub import RecordingClient, repository_client
+
+MAX_BODY = 1_048_576
+
+
+def _ordinary(now_ms):
+    """1,000 valid events of about 1 KiB each, with the metadata a web service logs: a full-size batch."""
+    events = data.events(1000, now_ms, 60_000, seed=21, levels=data.INFO_ONLY)
+    for number, event in enumerate(events):
+        event["message"] += " " + "y" * 400
+        event["metadata"].update({
+            "user_id": f"u-{number % 977:06d}", "tenant": "acme", "region": "eu-west-1", "attempt": 1,
+            "http": {"method": "GET", "path": f"/api/orders/{number}", "status": 200, "latency_ms": 12.5,
+                     "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"},
+            "trace": {"trace_id": f"{number:032x}", "span_id": f"{number:016x}", "sampled": True},
+            "tags": ["checkout", "v2", "canary"],
+        })
+    return json.dumps({"logs": events})
+
+
+def _refused_among_siblings():
+    """``{"<~half a MiB of k>": [0, 0, … , NaN]}``: the refused value is the last of its siblings."""
+    zeros = (MAX_BODY // 2 - 64) // 2
+    key = "k" * (MAX_BODY - 2 * zeros - 64)
+    return '{"' + key + '": [' + "0," * zeros + "NaN]}"
+
+
+def _deepest(depth=990):
+    """Nesting as deep as the parser takes, with a refused value at the bottom."""
+    return '{"service_name": "svc", "level": "INFO", "message": "m", "metadata": ' + '{"a": ' * depth + "NaN" \
+        + "}" * depth + "}"
+
+
+def _numbers():
+    """A megabyte of floats in metadata arrays, one of them overflowing: each is checked for overflow."""
+    per_event = (MAX_BODY - 1000) // 1000 - 120
+    floats = ",".join(["0.5"] * (per_event // 4))
+    events = [f'{{"service_name": "s", "level": "INFO", "message": "m", "metadata": {{"f": [{floats}]}}}}'
+              for _ in range(999)]
+    events.append(f'{{"service_name": "s", "level": "INFO", "message": "m", "metadata": {{"f": [{floats},1e999]}}}}')
+    return '{"logs": [' + ",".join(events) + "]}"
+
+
+def _objects():
+    """A megabyte of small objects: every one goes through the duplicate-key hook."""
+    per_event = (MAX_BODY - 1000) // 1000 - 120
+    objects = ",".join(['{"a":1}'] * (per_event // 8))
+    events = [f'{{"service_name": "s", "level": "INFO", "message": "m", "metadata": {{"o": [{objects}]}}}}'
+              for _ in range(1000)]
+    return '{"logs": [' + ",".join(events) + "]}"
+
+
+def _metadata_at_the_limits():
+    """As many events as fit, each with metadata at 16 KiB and 8 levels deep (valid: each is stored)."""
+    nested = {"leaf": 1}
+    for level in range(3):
+        nested = {f"n{level}": [nested, {"x": "z" * 8}]}
+    metadata = {"deep": nested}
+    metadata["pad"] = "p" * (16 * 1024 - len(json.dumps(metadata, separators=(",", ":"))) - 12)
+    event = {"service_name": "svc", "level": "INFO", "message": "m", "metadata": metadata}
+    size = len(json.dumps(event)) + 2
+    return json.dumps({"logs": [event] * ((MAX_BODY - 20) // size)})
+
+
+def _refused_last_field():
+    """1,000 events, each refused at the last field checked (its event_id)."""
+    event = {"service_name": "svc", "level": "INFO", "message": "m" * 900, "metadata": {"k": "v"},
+             "event_id": "\u00e9"}
+    return json.dumps({"logs": [event] * 1000})
+
+
+CRAFTED = {
+    "refused_among_siblings": _refused_among_siblings,
+    "deepest_nesting": _deepest,
+    "a_megabyte_of_numbers": _numbers,
+    "a_megabyte_of_objects": _objects,
+    "metadata_at_the_limits": _metadata_at_the_limits,
+    "refused_at_the_last_field": _refused_last_field,
+}
+
+
+def _cpu_ms(app, body, repeats):
+    event = lambda_event("POST", "/logs", body=body)
+    invoke(app, event)
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        status, _ = invoke(app, event)
+        times.append((time.process_time() - start) * 1000)
+    return statistics.median(times), status
+
+
+def run(repeats=9, log=print):
+    configure()
+    from app import app
+
+    bodies = {"ordinary": _ordinary(int(time.time() * 1000)), **{name: make() for name, make in CRAFTED.items()}}
+    oversized = [name for name, body in bodies.items() if len(body.encode()) > MAX_BODY]
+    if oversized:
+        raise RuntimeError(f"bodies over the contract's 1 MiB: {oversized}")
+    timed = {}
+    with repository_client(RecordingClient()):
+        for name, body in bodies.items():
+            cpu_ms, status = _cpu_ms(app, body, repeats)
+            if status >= 500:
+                raise RuntimeError(f"the {name} body answered {status}")
+            timed[name] = {"cpu_ms": round(cpu_ms, 2), "status": status, "bytes": len(body.encode())}
+    ordinary = timed.pop("ordinary")
+    worst = max(timed, key=lambda name: timed[name]["cpu_ms"])
+    result = {
+        "ordinary_cpu_ms": ordinary["cpu_ms"],
+        "worst_body": worst,
+        "worst_body_cpu_ratio": round(timed[worst]["cpu_ms"] / ordinary["cpu_ms"], 2),
+        "bodies": timed,
+    }
+    log(f"hardening: ordinary 1 MiB batch {ordinary['cpu_ms']} ms CPU; slowest crafted body ({worst}) "
+        f"{timed[worst]['cpu_ms']} ms = {result['worst_body_cpu_ratio']}x")
+    return result

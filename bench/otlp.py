@@ -1,0 +1,149 @@
+"""OpenTelemetry in: what a 1,000-record OTLP export costs, against a 1,000-event JSON batch.
+
+* CPU: both requests through the Lambda entry point with the service's DynamoDB
+  client replaced by a recorder (no I/O), median process CPU time of
+  ``repeats``; ``cpu_ratio_vs_json`` is app CPU per record over app CPU per event.
+* Writes: the export into moto in-process, with the meter on the service's own
+  client (write calls, and write request units by DynamoDB's size rules).
+* Retries: the same export sent again; ``retry_extra_items`` is how many items
+  the table gained (0: a retry stores nothing twice).
+* Package: the size of the packaged function (``make package``'s
+  ``deployment.zip``, with ``opentelemetry-proto`` and ``protobuf`` built for
+  the Lambda runtime).
+
+Records carry a 200-byte body, a trace and span id, and the resource and scope
+attributes an OpenTelemetry SDK sends.
+"""
+import base64
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+from moto import mock_aws
+
+from bench import data, sizes
+from bench.env import LambdaContext, configure, lambda_event
+from bench.meter import DynamoDBMeter
+from bench.stub import RecordingClient, repository_client
+
+BODY_BYTES = 200
+
+
+def _export(records, now_ms):
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+
+    request = logs_service_pb2.ExportLogsServiceRequest()
+    resource_logs = request.resource_logs.add()
+    for key, value in (("service.name", data.HOT_SERVICE), ("service.version", "1.4.2"),
+                       ("telemetry.sdk.language", "python"), ("host.name", "ip-10-0-1-17")):
+        resource_logs.resource.attributes.add(key=key).value.string_value = value
+    scope_logs = resource_logs.scope_logs.add()
+    scope_logs.scope.name = "app.orders"
+    for sequence in range(records):
+        record = scope_logs.log_records.add()
+        record.time_unix_nano = (now_ms - records + sequence) * 1_000_000
+        record.observed_time_unix_nano = record.time_unix_nano
+        record.severity_number = 9
+        record.severity_text = "INFO"
+        head = f"seq={sequence:08d} GET /api/orders 200 "
+        record.body.string_value = head + "x" * (BODY_BYTES - len(head))
+        record.trace_id = sequence.to_bytes(16, "big")
+        record.span_id = sequence.to_bytes(8, "big")
+        record.attributes.add(key="request_id").value.string_value = f"req-{sequence:08d}"
+    return request.SerializeToString()
+
+
+def _otlp_event(body):
+    event = lambda_event("POST", "/v1/logs")
+    event["headers"] = {"content-type": "application/x-protobuf", "accept": "application/x-protobuf"}
+    event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
+    event["body"] = base64.b64encode(body).decode("ascii")
+    event["isBase64Encoded"] = True
+    return event
+
+
+def _invoke(app, event):
+    """The status of a request through the Lambda entry point (the body may be binary)."""
+    return app(event, LambdaContext())["statusCode"]
+
+
+def _cpu_ms(app, events, repeats):
+    """Median CPU ms of each request, the requests taken in turn so that both see the same machine."""
+    times = [[] for _ in events]
+    for event in events:
+        _invoke(app, event)
+    for _ in range(repeats):
+        for event, timed in zip(events, times, strict=True):
+            start = time.process_time()
+            status = _invoke(app, event)
+            timed.append((time.process_time() - start) * 1000)
+            if status not in (200, 201):
+                raise RuntimeError(f"the request answered {status}")
+    return [statistics.median(timed) for timed in times]
+
+
+def _writes(app, export_event, records):
+    from chalicelib import aws, service, settings
+    from devtools.table import create_table, load_schema
+
+    with mock_aws():
+        service.reset()
+        client = boto3.client("dynamodb")
+        create_table(client, settings.table_name())
+        meter = DynamoDBMeter().attach(aws.client("dynamodb"))
+        if _invoke(app, export_event) != 200:
+            raise RuntimeError("the export was not stored")
+        first = meter.write_calls, list(meter.written)
+        before = client.scan(TableName=settings.table_name(), Select="COUNT")["Count"]
+        if _invoke(app, export_event) != 200:
+            raise RuntimeError("the retried export was not answered 200")
+        after = client.scan(TableName=settings.table_name(), Select="COUNT")["Count"]
+        service.reset()
+    write_calls, written = first
+    schema = load_schema()
+    units = sum(sum(sizes.put_write_units(item, schema)) for _, item in written)
+    return {
+        "ddb_write_calls_per_1000_records": round(write_calls * 1000 / records, 2),
+        "wru_per_record": round(units / records, 3),
+        "max_item_bytes": max(sizes.item_size(item) for _, item in written),
+        "retry_extra_items": after - before,
+    }
+
+
+def _package_zip_bytes():
+    from devtools import package
+
+    with tempfile.TemporaryDirectory() as folder:
+        built = package.package("prod", Path(folder) / "prod")
+        return (built / package.ZIP_FILE).stat().st_size
+
+
+def run(records=1000, repeats=9, log=print):
+    configure()
+    from app import app
+
+    now_ms = int(time.time() * 1000)
+    export_event = _otlp_event(_export(records, now_ms))
+    # The JSON batch as slog sends it: every event with its event_id and timestamp.
+    batch = json.dumps({"logs": data.events(records, now_ms, 60_000, seed=31, with_event_id=True,
+                                            levels=data.INFO_ONLY)})
+    json_event = lambda_event("POST", "/logs", body=batch)
+    with repository_client(RecordingClient()):
+        otlp_ms, json_ms = _cpu_ms(app, [export_event, json_event], repeats)
+    result = {
+        "records": records,
+        "cpu_us_per_record": round(otlp_ms / records * 1000, 1),
+        "json_cpu_us_per_event": round(json_ms / records * 1000, 1),
+        "cpu_ratio_vs_json": round(otlp_ms / json_ms, 3),
+        **_writes(app, export_event, records),
+        "package_zip_bytes": _package_zip_bytes(),
+    }
+    log(f"otlp: {result['cpu_us_per_record']} us CPU per record of a {records}-record protobuf export, "
+        f"{result['json_cpu_us_per_event']} us per event of a JSON batch ({result['cpu_ratio_vs_json']}x); "
+        f"{result['ddb_write_calls_per_1000_records']} write calls per 1000 records, "
+        f"{result['wru_per_record']} WRU per record, {result['retry_extra_items']} items added by a retry; "
+        f"package {result['package_zip_bytes']} bytes")
+    return result
