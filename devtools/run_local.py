@@ -1,6 +1,8 @@
-"""The local stack behind ``make run``: moto_server on loopback, the log table, the API.
+"""The local stack behind ``make run``: the DynamoDB emulator on loopback, the log table, the API.
 
-The API is ``chalice local``'s server behind the local API Gateway
+The emulator is moto's server with every call atomic (``devtools.local_dynamodb``).
+
+The API is the app on Chalice's local gateway behind the local API Gateway
 (``devtools.local_gateway``), which enforces SigV4 (IAM) authorization with the
 keys in ``local/aws-credentials``; ``--no-iam`` (or ``LOCAL_IAM=off``) turns that off.
 Both servers bind 127.0.0.1. Stopping this process (Ctrl-C, SIGTERM) stops both.
@@ -94,7 +96,6 @@ def main(argv=None):
             raise SystemExit(f"{HOST}:{port} is in use; choose another with {name}=<port>")
 
     env = local_environment(args.dynamodb_port)
-    bin_dir = Path(sys.executable).parent
     processes = []
 
     def shutdown(signum, frame):
@@ -107,11 +108,11 @@ def main(argv=None):
     signal.signal(signal.SIGINT, shutdown)
     try:
         dynamodb = subprocess.Popen(
-            [str(bin_dir / "moto_server"), "-H", HOST, "-p", str(args.dynamodb_port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "devtools.local_dynamodb", "-H", HOST, "-p", str(args.dynamodb_port)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         processes.append(dynamodb)
-        _wait_for_port(args.dynamodb_port, dynamodb, "moto_server")
+        _wait_for_port(args.dynamodb_port, dynamodb, "the DynamoDB emulator")
         client = boto3.client(
             "dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], region_name=env["AWS_DEFAULT_REGION"],
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],

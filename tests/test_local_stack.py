@@ -14,6 +14,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from devtools import local_dynamodb
 from devtools.local_stack import answers
 from tests.conftest import ROOT, free_port
 
@@ -98,6 +99,16 @@ def test_a_gzipped_protobuf_otlp_export_goes_through_the_gateway_signed_and_inta
 def test_bad_input_is_a_json_400_through_the_real_stack(local_stack):
     status, body = call(local_stack, "POST", "logs", {"service_name": "e2e", "level": "LOUD", "message": "m"})
     assert status == 400 and body["Message"].startswith("level: ")
+
+
+def test_the_emulator_makes_dynamodb_calls_atomic_before_it_serves(monkeypatch):
+    order = []
+    monkeypatch.setattr(local_dynamodb, "make_atomic", lambda: order.append("atomic"))
+    monkeypatch.setattr(local_dynamodb, "moto_main", lambda argv: order.append(("serve", argv)))
+
+    local_dynamodb.main(["-H", "127.0.0.1", "-p", "1"])
+
+    assert order == ["atomic", ("serve", ["-H", "127.0.0.1", "-p", "1"])]
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
