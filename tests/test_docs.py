@@ -1,6 +1,6 @@
 """The commands and names of README.md and docs/*.md resolve to something real.
 
-Every shell command of the docs' fenced blocks (devtools.docs_commands) is
+Every shell command of the docs' fenced blocks (tests/support/docs_commands.py) is
 checked: `make` targets and variables against the makefiles' own database,
 `slog` subcommands and options against the CLI's argparse parser, repository
 paths against the tree (build/<stage>/ against what `make package` writes),
@@ -21,9 +21,9 @@ import pytest
 from botocore import xform_name
 from slog.cli import build_parser
 
-from devtools import docs_commands as dc
 from devtools import package as pkg
 from devtools.infra_hcl import load_module
+from tests.support import docs_commands as dc
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from devtools.infra_hcl import load_module, load_tfvars
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console", "zsh"}
 # First words that make an unlabeled block a shell block.
 SHELL_WORDS = {"make", "cd", "terraform", "aws", "export", "git", "slog", "chalice", "python", "python3", "awscurl",
