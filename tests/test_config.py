@@ -128,7 +128,8 @@ def test_deployed_stages_use_an_explicit_least_privilege_policy(stage):
     assert not any("*" in action for action in actions)
     table = f"table/simple-log-service-{stage}"
     dynamodb_resources = [r for r in resources if r.startswith("arn:aws:dynamodb:")]
-    assert sorted(r.rsplit(":", 1)[1] for r in dynamodb_resources) == [table, f"{table}/index/timeline"]
+    indexes = [f"{table}/index/{index['name']}" for index in load_schema()["global_secondary_indexes"]]
+    assert sorted(r.rsplit(":", 1)[1] for r in dynamodb_resources) == sorted([table, *indexes])
     assert "*" not in resources
     for resource in resources:
         assert "*" not in resource.rsplit(":", 1)[0].replace("${aws:RequestedRegion}", "").replace(

@@ -185,14 +185,19 @@ def _code_operations():
     return calls
 
 
-def lambda_policy(module):
+def for_stage(arn, stage):
+    return arn.replace("simple-log-service-prod", f"simple-log-service-{stage}").replace("/prod/", f"/{stage}/")
+
+
+def lambda_policy(module, stage="prod"):
+    table_arn = for_stage(TABLE_ARN, stage)
     env = {
-        "aws_dynamodb_table.logs.arn": TABLE_ARN,
-        "local.timeline_index": json.loads((ROOT / "infra" / "table_schema.json").read_text())[
-            "global_secondary_indexes"][0]["name"],
+        "aws_dynamodb_table.logs.arn": table_arn,
+        "local.log_table_arns": [table_arn] + [f"{table_arn}/index/{index['name']}" for index in json.loads(
+            (ROOT / "infra" / "table_schema.json").read_text())["global_secondary_indexes"]],
         "aws_kms_key.this.arn": KEY_ARN,
-        "aws_ssm_parameter.cursor_signing_key.arn": PARAMETER_ARN,
-        "aws_cloudwatch_log_group.lambda.arn": LOG_GROUP_ARN,
+        "aws_ssm_parameter.cursor_signing_key.arn": for_stage(PARAMETER_ARN, stage),
+        "aws_cloudwatch_log_group.lambda.arn": for_stage(LOG_GROUP_ARN, stage),
         "local.region": "us-east-1",
     }
     return statements(module.data[("aws_iam_policy_document", "lambda")], env)
@@ -274,16 +279,34 @@ def test_renderer_refuses_values_it_does_not_know():
     assert render(["${local.list}", "x"], {"local.list": ["a", "b"]}) == ["a", "b", "x"]
 
 
+def _concrete(text):
+    """A policy-file value with its IAM policy variables read for a request in us-east-1 of account 123456789012."""
+    return text.replace("${aws:RequestedRegion}", "us-east-1").replace("${aws:PrincipalAccount}", "123456789012")
+
+
 @pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
-def test_chalice_deploy_policy_file_grants_what_the_terraform_role_grants(module, stage):
-    """The `chalice deploy` path's role (from .chalice/policy-<stage>.json) matches the Terraform role."""
+def test_chalice_deploy_policy_file_grants_what_the_terraform_role_grants_statement_by_statement(module, stage):
+    """The `chalice deploy` path's role (.chalice/policy-<stage>.json) is the Terraform role, statement by statement.
+
+    The file names the key as key/* narrowed by the stage's alias (its id is random); every other
+    resource and condition is the Terraform one once the IAM policy variables are read.
+    """
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
     policy = json.loads((ROOT / ".chalice" / config["iam_policy_file"]).read_text())
-    file_actions = {action for statement in policy["Statement"] for action in statement["Action"]}
-    terraform_actions = {action for statement in lambda_policy(module) for action in statement["actions"]}
-    assert file_actions == terraform_actions
-    [kms] = [statement for statement in policy["Statement"] if statement["Action"][0].startswith("kms:")]
-    aliases = kms["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
-    assert aliases == [module.resource("aws_kms_alias", "this")["name"].replace("${local.name}",
-                                                                               f"simple-log-service-{stage}")]
-    assert kms["Condition"]["StringEquals"]["kms:ViaService"].startswith("dynamodb.")
+    terraform = lambda_policy(module, stage)
+    assert [statement["Sid"] for statement in policy["Statement"]] == [
+        block["sid"] for block in module.data[("aws_iam_policy_document", "lambda")]["statement"]]
+    for statement, expected in zip(policy["Statement"], terraform, strict=True):
+        assert statement["Effect"] == expected["effect"]
+        assert statement["Action"] == expected["actions"], statement["Sid"]
+        resources = [_concrete(resource) for resource in statement["Resource"]]
+        conditions = {test: {key: [_concrete(v) for v in ([value] if isinstance(value, str) else value)]
+                             for key, value in block.items()} for test, block in statement.get("Condition", {}).items()}
+        if KEY_ARN in expected["resources"]:
+            assert resources == ["arn:aws:kms:us-east-1:123456789012:key/*"]
+            alias = module.resource("aws_kms_alias", "this")["name"].replace("${local.name}", for_stage(
+                "simple-log-service-prod", stage))
+            assert conditions.pop("ForAnyValue:StringEquals") == {"kms:ResourceAliases": [alias]}
+        else:
+            assert resources == expected["resources"], statement["Sid"]
+        assert conditions == {test: {key: values} for test, key, values in expected["conditions"]}, statement["Sid"]
