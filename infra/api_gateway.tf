@@ -1,6 +1,9 @@
-# API Gateway execution logs go to a log group encrypted with the key. The
-# stage's method settings (throttling, metrics, ERROR-level execution logs
-# without request data) are in api_wiring.tf, beside the stage they apply to.
+# What the stack sets on its API, on both paths: execution logs in a log group
+# encrypted with the key, the stage's method settings (throttling, metrics,
+# ERROR-level execution logs without request data) and the gateway responses.
+# api_wiring.tf says which API that is: Chalice's generated one when packaged
+# (infra/chalice/api_wiring.tf), the one `chalice deploy` made otherwise
+# (var.rest_api_id; nothing here exists until it is set).
 
 resource "aws_cloudwatch_log_group" "api_execution" {
   count = local.api_attached ? 1 : 0
@@ -8,6 +11,58 @@ resource "aws_cloudwatch_log_group" "api_execution" {
   name              = "API-Gateway-Execution-Logs_${local.rest_api_id}/${local.api_stage_name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn
+}
+
+resource "aws_api_gateway_method_settings" "all" {
+  count = local.api_attached ? 1 : 0
+
+  rest_api_id = local.rest_api_id
+  stage_name  = local.api_deployed_stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+    data_trace_enabled     = false
+    throttling_rate_limit  = var.throttling_rate_limit
+    throttling_burst_limit = var.throttling_burst_limit
+    caching_enabled        = false
+    cache_data_encrypted   = true
+  }
+
+  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.api_execution]
+}
+
+# API Gateway answers some requests itself, before the function runs: a
+# missing, invalid or expired SigV4 signature, a caller role without
+# execute-api:Invoke on the route, throttling, an unknown path. Its default
+# body is {"message": "..."}; these gateway responses give those answers the
+# contract's {"Code", "Message"} shape, keeping each type's own status code.
+
+locals {
+  gateway_error_types = toset([
+    "ACCESS_DENIED",
+    "EXPIRED_TOKEN",
+    "INVALID_SIGNATURE",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "UNAUTHORIZED",
+    "THROTTLED",
+    "REQUEST_TOO_LARGE",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+  ])
+  gateway_error_template = "{\"Code\": \"$context.error.responseType\", \"Message\": $context.error.messageString}"
+}
+
+resource "aws_api_gateway_gateway_response" "contract_shape" {
+  for_each = local.api_attached ? local.gateway_error_types : toset([])
+
+  rest_api_id   = local.rest_api_id
+  response_type = each.key
+
+  response_templates = {
+    "application/json" = local.gateway_error_template
+  }
 }
 
 # API Gateway writes logs with one role per account and region. Turn

@@ -1,7 +1,8 @@
-# Attaches the stack to the API of Chalice's generated Terraform
-# (chalice.tf.json, rewritten by `make package`, which puts this file in place
-# of infra/api_wiring.tf): the stage, with access logs and tracing, is ours, so
-# the deployment Chalice generates carries no stage of its own.
+# Which API the stack attaches to when packaged: the API of Chalice's generated
+# Terraform (chalice.tf.json, rewritten by `make package`, which puts this file
+# in place of infra/api_wiring.tf). The stage, with access logs and tracing, is
+# ours on this path only, so the deployment Chalice generates carries no stage
+# of its own.
 
 locals {
   api_attached      = true
@@ -9,6 +10,8 @@ locals {
   api_name          = aws_api_gateway_rest_api.rest_api.name
   api_execution_arn = aws_api_gateway_rest_api.rest_api.execution_arn
   api_endpoint      = aws_api_gateway_stage.api.invoke_url
+  # Method settings apply once the stage below exists.
+  api_deployed_stage_name = aws_api_gateway_stage.api.stage_name
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
@@ -51,22 +54,4 @@ resource "aws_api_gateway_stage" "api" {
       error_message = "This module was packaged for another stage than var.stage: run make package STAGE=<stage> and apply with that stage's tfvars."
     }
   }
-}
-
-resource "aws_api_gateway_method_settings" "all" {
-  rest_api_id = aws_api_gateway_rest_api.rest_api.id
-  stage_name  = aws_api_gateway_stage.api.stage_name
-  method_path = "*/*"
-
-  settings {
-    metrics_enabled        = true
-    logging_level          = "ERROR"
-    data_trace_enabled     = false
-    throttling_rate_limit  = var.throttling_rate_limit
-    throttling_burst_limit = var.throttling_burst_limit
-    caching_enabled        = false
-    cache_data_encrypted   = true
-  }
-
-  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.api_execution]
 }
