@@ -32,27 +32,27 @@ locals {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
-  alarm_name          = "${local.name}-lambda-errors"
-  alarm_description   = "The function raised errors (unhandled exceptions or timeouts)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = local.lambda_dimensions
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+# The function's own failures: any error or throttled invocation in 5 minutes.
+locals {
+  lambda_alarms = {
+    errors = {
+      metric_name = "Errors"
+      description = "The function raised errors (unhandled exceptions or timeouts)."
+    }
+    throttles = {
+      metric_name = "Throttles"
+      description = "Invocations of the function were throttled (concurrency limit reached)."
+    }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
-  alarm_name          = "${local.name}-lambda-throttles"
-  alarm_description   = "Invocations of the function were throttled (concurrency limit reached)."
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each = local.lambda_alarms
+
+  alarm_name          = "${local.name}-lambda-${each.key}"
+  alarm_description   = each.value.description
   namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
+  metric_name         = each.value.metric_name
   dimensions          = local.lambda_dimensions
   statistic           = "Sum"
   period              = 300

@@ -219,6 +219,20 @@ def test_every_terraform_output_and_variable_is_declared():
     assert terraform and not problems, "\n".join(problems)
 
 
+def documented_outputs():
+    """The output names of the first column of docs/DEPLOYMENT.md's outputs table."""
+    text = (ROOT / "docs" / "DEPLOYMENT.md").read_text()
+    section = text[text.index("## 6. Outputs"):]
+    section = section[:section.index("\n## ", 1)]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+
+
+def test_the_outputs_table_lists_exactly_the_outputs_infra_declares():
+    outputs, _ = infra_declarations()
+    assert documented_outputs() == outputs
+
+
 # --- aws ---------------------------------------------------------------------------------
 
 CLI_SERVICES = {"configservice": "config", "s3api": "s3"}

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("dev", "staging", "prod")
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 SCHEMA = json.loads((ROOT / "infra" / "table_schema.json").read_text())
+CALLER_ROLES = json.loads((ROOT / "infra" / "caller_roles.json").read_text())["roles"]
 TFVARS = {stage: load_tfvars(ROOT / "infra" / "env" / f"{stage}.tfvars") for stage in STAGES}
 CLOUDWATCH_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                              2922, 3288, 3653]
@@ -129,6 +130,7 @@ def test_topic_is_encrypted_and_every_alarm_reports_to_it(module):
         assert alarm["alarm_actions"] == "${local.alarm_actions}", name
     metrics = {(alarm.get("namespace"), alarm.get("metric_name"), alarm.get("extended_statistic"))
                for alarm in alarms.values()}
+    metrics |= {("AWS/Lambda", spec["metric_name"], None) for spec in module.locals["lambda_alarms"].values()}
     assert {("AWS/Lambda", "Errors", None), ("AWS/Lambda", "Throttles", None), ("AWS/ApiGateway", "5XXError", None),
             ("AWS/ApiGateway", "Latency", "p99")} <= metrics
     queried = alarms["dynamodb_throttles"]["metric_query"]
@@ -171,12 +173,32 @@ def test_every_variable_is_described_typed_and_validated_where_constrained(modul
 def test_outputs_the_issue_lists_exist_and_every_output_is_described(module):
     required = {"api_endpoint", "dynamodb_table_name", "lambda_function_name", "log_ingest_role_arn",
                 "log_read_role_arn", "log_full_access_role_arn", "kms_key_id", "sns_topic_arn",
-                "ingest_external_id_name", "read_external_id_name", "full_access_external_id_name"}
+                "ingest_external_id_variable", "read_external_id_variable", "full_access_external_id_variable"}
     assert required <= set(module.outputs)
     for name, output in module.outputs.items():
         assert output.get("description"), name
     assert module.outputs["api_endpoint"]["value"] == "${local.api_endpoint}"
     assert module.locals["api_endpoint"] == "${aws_api_gateway_stage.api.invoke_url}"
+
+
+def test_external_id_outputs_are_named_for_the_variable_name_they_return(module):
+    outputs = {name: output for name, output in module.outputs.items() if "external_id" in name}
+    assert outputs and all(name.endswith("_external_id_variable") for name in outputs)
+    for name, output in outputs.items():
+        role = re.fullmatch(r'\$\{local\.caller_roles\["([\w-]+)"\]\.external_id_variable\}', output["value"]).group(1)
+        variable = CALLER_ROLES[role]["external_id_variable"]
+        assert name == f"{variable}_variable" and variable in module.variables
+        assert module.variables[variable]["sensitive"] is True
+
+
+def test_alarms_alike_but_for_their_metric_are_one_for_each(module):
+    alarm = module.resource("aws_cloudwatch_metric_alarm", "lambda")
+    assert alarm["for_each"] == "${local.lambda_alarms}"
+    assert alarm["alarm_name"] == "${local.name}-lambda-${each.key}"
+    assert alarm["metric_name"] == "${each.value.metric_name}"
+    assert {name: spec["metric_name"] for name, spec in module.locals["lambda_alarms"].items()} == {
+        "errors": "Errors", "throttles": "Throttles"}
+    assert not {"lambda_errors", "lambda_throttles"} & set(module.resources_of("aws_cloudwatch_metric_alarm"))
 
 
 # --- drift: one definition of keys and settings ------------------------------------
