@@ -64,20 +64,48 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
   ok_actions          = local.alarm_actions
 }
 
+# Server errors as a share of requests, and only once there are enough requests
+# to judge: a single 5XX (one caller's request hitting a throttled table, say)
+# pages nobody; a stage failing a real share of its traffic does.
 resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   alarm_name          = "${local.name}-api-5xx"
-  alarm_description   = "The API answered with server errors (5XX)."
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "5XXError"
-  dimensions          = local.api_dimensions
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
+  alarm_description   = "Over ${var.api_5xx_rate_threshold_percent} % of the API's requests were server errors (5XX) in 2 of 3 periods of 5 minutes with at least ${var.api_5xx_min_requests} requests each."
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = var.api_5xx_rate_threshold_percent
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "rate"
+    expression  = "IF(requests >= ${var.api_5xx_min_requests}, 100 * errors / requests, 0)"
+    label       = "5XX share of requests (%)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/ApiGateway"
+      metric_name = "5XXError"
+      period      = 300
+      stat        = "Sum"
+      dimensions  = local.api_dimensions
+    }
+  }
+
+  metric_query {
+    id = "requests"
+    metric {
+      namespace   = "AWS/ApiGateway"
+      metric_name = "Count"
+      period      = 300
+      stat        = "Sum"
+      dimensions  = local.api_dimensions
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "api_latency_p99" {

@@ -202,6 +202,28 @@ variable "latency_p99_threshold_ms" {
   }
 }
 
+variable "api_5xx_rate_threshold_percent" {
+  description = "Alarm when more than this percentage of the API's requests are server errors (5XX), in 2 of 3 periods of 5 minutes."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.api_5xx_rate_threshold_percent > 0 && var.api_5xx_rate_threshold_percent < 100
+    error_message = "api_5xx_rate_threshold_percent must be greater than 0 and less than 100."
+  }
+}
+
+variable "api_5xx_min_requests" {
+  description = "A 5-minute period with fewer API requests than this never counts towards the 5XX alarm (too few to judge a rate)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.api_5xx_min_requests >= 1 && floor(var.api_5xx_min_requests) == var.api_5xx_min_requests
+    error_message = "api_5xx_min_requests must be a whole number of at least 1."
+  }
+}
+
 variable "create_config_recorder" {
   description = "Create an AWS Config recorder and delivery channel. Leave off if the account already records (only one recorder per region is allowed)."
   type        = bool

@@ -131,6 +131,8 @@ def test_topic_is_encrypted_and_every_alarm_reports_to_it(module):
     metrics = {(alarm.get("namespace"), alarm.get("metric_name"), alarm.get("extended_statistic"))
                for alarm in alarms.values()}
     metrics |= {("AWS/Lambda", spec["metric_name"], None) for spec in module.locals["lambda_alarms"].values()}
+    metrics |= {(query["metric"][0]["namespace"], query["metric"][0]["metric_name"], None)
+                for alarm in alarms.values() for query in alarm.get("metric_query", []) if "metric" in query}
     assert {("AWS/Lambda", "Errors", None), ("AWS/Lambda", "Throttles", None), ("AWS/ApiGateway", "5XXError", None),
             ("AWS/ApiGateway", "Latency", "p99")} <= metrics
     queried = alarms["dynamodb_throttles"]["metric_query"]
@@ -138,6 +140,41 @@ def test_topic_is_encrypted_and_every_alarm_reports_to_it(module):
     assert {query["metric"][0]["metric_name"] for query in queried if "metric" in query} == {"ThrottledRequests"}
     assert operations == {"BatchWriteItem", "PutItem", "Query"}
     assert module.resource("aws_cloudwatch_dashboard", "this")["dashboard_name"] == "${local.name}"
+
+
+def _metric_math(expression, **values):
+    """A CloudWatch metric-math expression of the IF/arithmetic kind, evaluated for one period."""
+    python = re.sub(r"IF\((.+?), (.+?), (.+?)\)$", r"((\2) if (\1) else (\3))", expression)
+    return eval(python, {"__builtins__": {}}, values)  # noqa: S307 - our own expression, test values only
+
+
+def test_api_5xx_alarm_pages_on_a_share_of_enough_requests_not_on_one_error(module):
+    alarm = module.resource("aws_cloudwatch_metric_alarm", "api_5xx")
+    assert "metric_name" not in alarm
+    queries = {query["id"]: query for query in alarm["metric_query"]}
+    assert {query["metric"][0]["metric_name"] for query in queries.values() if "metric" in query} == {
+        "5XXError", "Count"}
+    for query in queries.values():
+        if "metric" in query:
+            assert query["metric"][0]["dimensions"] == "${local.api_dimensions}"
+            assert query["metric"][0]["stat"] == "Sum"
+    [returned] = [query for query in queries.values() if query.get("return_data")]
+    minimum = module.variables["api_5xx_min_requests"]["default"]
+    threshold = module.variables["api_5xx_rate_threshold_percent"]["default"]
+    assert alarm["threshold"] == "${var.api_5xx_rate_threshold_percent}" and threshold > 0
+    assert alarm["comparison_operator"] == "GreaterThanThreshold"
+    expression = returned["expression"].replace("${var.api_5xx_min_requests}", str(minimum))
+    assert {"errors", "requests"} <= set(queries)  # the names the expression uses
+
+    def breaches(errors, requests):
+        return _metric_math(expression, errors=errors, requests=requests) > threshold
+
+    assert not breaches(errors=1, requests=1)  # one caller, one error: nobody is paged
+    assert not breaches(errors=minimum - 1, requests=minimum - 1)  # too few requests to judge
+    assert not breaches(errors=1, requests=100)
+    assert breaches(errors=minimum, requests=minimum)
+    assert breaches(errors=10, requests=100)
+    assert alarm["datapoints_to_alarm"] >= 2  # and not in a single period
 
 
 def test_config_rules_watch_the_stack_and_the_recorder_is_optional(module):
