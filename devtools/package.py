@@ -16,7 +16,9 @@ The rewrite of ``chalice.tf.json``:
   parameter and retention, and its logs at the encrypted log group;
 * names the REST API per stage (Chalice gives every stage's API the app's
   name, which would mix the stages' metrics) and replaces it before
-  destroying it;
+  destroying it; its definition calls the function by a built ARN
+  (``local.lambda_invoke_arn``) rather than by reference, so that the key
+  policy can name the API's execution log group without a dependency cycle;
 * removes the stage from Chalice's deployment: ``infra/chalice/api_wiring.tf``
   owns the stage (access logs, tracing), and a new deployment is triggered
   whenever the API definition changes;
@@ -40,6 +42,11 @@ CHALICE_FILE = "chalice.tf.json"
 ZIP_FILE = "deployment.zip"
 TERRAFORM_WORKING_FILES = (".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terraform.tfstate.backup",
                            "backend.tf")
+# How Chalice's API definition calls the function; the rewrite calls it by a
+# built ARN (local.lambda_invoke_arn) so that the API does not depend on the
+# function: the key policy names the API's execution log group, and the
+# function's own log group needs the key.
+FUNCTION_INVOKE_ARN = "${aws_lambda_function.api_handler.invoke_arn}"
 # 1980-01-01, the earliest time a zip entry can carry.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -111,10 +118,16 @@ def rewrite_chalice_terraform(doc):
     rest_api = _take(resources, "aws_api_gateway_rest_api", "rest_api")
     rest_api["name"] = "${local.name}"
     rest_api["lifecycle"] = {"create_before_destroy": True}
+    swagger = _take(doc, "locals", "chalice_api_swagger")
+    if FUNCTION_INVOKE_ARN not in swagger:
+        raise PackageError(f"the API definition does not call the function by {FUNCTION_INVOKE_ARN}")
+    doc["locals"]["chalice_api_swagger"] = swagger.replace(FUNCTION_INVOKE_ARN, "${local.lambda_invoke_arn}")
 
     deployment = _take(resources, "aws_api_gateway_deployment", "rest_api")
     deployment.pop("stage_name", None)
     deployment.pop("stage_description", None)
+    # The API names the function by ARN, not by reference: deploy it only once the function may be invoked.
+    deployment["depends_on"] = ["aws_lambda_permission.rest_api_invoke"]
     # Gateway responses take effect only in a new deployment.
     deployment["triggers"] = {
         "api_definition": "${sha256(local.chalice_api_swagger)}",

@@ -1,9 +1,9 @@
 # What the stack sets on its API, on both paths: execution logs in a log group
-# encrypted with the key, the stage's method settings (throttling, metrics,
-# ERROR-level execution logs without request data) and the gateway responses.
-# api_wiring.tf says which API that is: Chalice's generated one when packaged
-# (infra/chalice/api_wiring.tf), the one `chalice deploy` made otherwise
-# (var.rest_api_id; nothing here exists until it is set).
+# encrypted with the key, and the gateway responses. api_wiring.tf says which
+# API that is: Chalice's generated one when packaged (infra/chalice/api_wiring.tf),
+# the one `chalice deploy` made otherwise (var.rest_api_id; nothing here exists
+# until it is set), and sets the stage's method settings, which must name the
+# stage resource where Terraform owns it.
 
 resource "aws_cloudwatch_log_group" "api_execution" {
   count = local.api_attached ? 1 : 0
@@ -11,26 +11,6 @@ resource "aws_cloudwatch_log_group" "api_execution" {
   name              = "API-Gateway-Execution-Logs_${local.rest_api_id}/${local.api_stage_name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.this.arn
-}
-
-resource "aws_api_gateway_method_settings" "all" {
-  count = local.api_attached ? 1 : 0
-
-  rest_api_id = local.rest_api_id
-  stage_name  = local.api_deployed_stage_name
-  method_path = "*/*"
-
-  settings {
-    metrics_enabled        = true
-    logging_level          = "ERROR"
-    data_trace_enabled     = false
-    throttling_rate_limit  = var.throttling_rate_limit
-    throttling_burst_limit = var.throttling_burst_limit
-    caching_enabled        = false
-    cache_data_encrypted   = true
-  }
-
-  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.api_execution]
 }
 
 # API Gateway answers some requests itself, before the function runs: a

@@ -1,9 +1,9 @@
 # Which API the stack attaches to, on the `chalice deploy` path, where Chalice
 # (not Terraform) creates the function, the API and its stage: the one whose id
-# is var.rest_api_id. `make package` replaces this file with
-# infra/chalice/api_wiring.tf, which names the API of Chalice's generated
-# Terraform instead. Everything else is the same on both paths. A stage uses one
-# path, never both.
+# is var.rest_api_id, and the settings of that stage. `make package` replaces
+# this file with infra/chalice/api_wiring.tf, which names the API of Chalice's
+# generated Terraform instead. Everything else is the same on both paths. A
+# stage uses one path, never both.
 
 variable "rest_api_id" {
   description = "chalice deploy path only: id of the REST API that `chalice deploy` created; null until then (the caller roles get their invoke grants once it is set)."
@@ -23,6 +23,25 @@ locals {
   api_name          = var.app_name
   api_execution_arn = "arn:${local.partition}:execute-api:${local.region}:${local.account_id}:${coalesce(var.rest_api_id, "none")}"
   api_endpoint      = local.api_attached ? "https://${var.rest_api_id}.execute-api.${local.region}.${data.aws_partition.current.dns_suffix}/${local.api_stage_name}" : null
-  # The stage `chalice deploy` made.
-  api_deployed_stage_name = local.api_stage_name
+}
+
+# Throttling, metrics and ERROR-level execution logs (no request data) of the stage `chalice deploy` made.
+resource "aws_api_gateway_method_settings" "all" {
+  count = local.api_attached ? 1 : 0
+
+  rest_api_id = var.rest_api_id
+  stage_name  = local.api_stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+    data_trace_enabled     = false
+    throttling_rate_limit  = var.throttling_rate_limit
+    throttling_burst_limit = var.throttling_burst_limit
+    caching_enabled        = false
+    cache_data_encrypted   = true
+  }
+
+  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.api_execution]
 }

@@ -50,6 +50,8 @@ def render(value, env, loop=None):
 
     def substitute(found):
         expression = found.group(1)
+        if loop and expression in loop:
+            return loop[expression]
         indexed = re.fullmatch(r"(\w+)\[(\d+)\]", expression)
         if indexed and loop and indexed.group(1) in loop:
             return loop[indexed.group(1)][int(indexed.group(2))]
@@ -68,24 +70,41 @@ def statements(document, env):
                 (condition["test"], condition["variable"], render(condition["values"], env))
                 for condition in statement.get("condition", [])
             ],
-            "principals": statement.get("principals", []),
+            "principals": [identifier for principal in statement.get("principals", [])
+                           for identifier in render(principal["identifiers"], env)],
         }
         for statement in document["statement"]
     ]
 
 
-def allowed(policy, action, resource, context=None):
-    """IAM for one request: an Allow whose action, resource and conditions match, and no matching Deny."""
+def _condition_holds(test, key, values, context):
+    """One IAM condition against a request context (the operators these policies use)."""
+    present = key in context
+    value = context.get(key)
+    if test == "StringEquals":
+        return present and value in values
+    if test == "Bool":
+        return present and str(value).lower() in [v.lower() for v in values]
+    if test in ("ArnEquals", "ArnLike", "StringLike"):
+        return present and any(fnmatch.fnmatchcase(value, pattern) for pattern in values)
+    if test in ("ArnNotEquals", "ArnNotLike"):
+        return not present or not any(fnmatch.fnmatchcase(value, pattern) for pattern in values)
+    raise AssertionError(f"the evaluator does not know {test}")
+
+
+def allowed(policy, action, resource, context=None, principal=None):
+    """IAM for one request: an Allow whose action, resource, principal (if given) and conditions match, and no
+    matching Deny."""
+    context = context or {}
+
     def matches(statement):
         if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in statement["actions"]):
             return False
         if not any(fnmatch.fnmatchcase(resource, pattern) for pattern in statement["resources"]):
             return False
-        for test, key, values in statement["conditions"]:
-            assert test == "StringEquals", f"evaluator knows StringEquals only, got {test}"
-            if (context or {}).get(key) not in values:
-                return False
-        return True
+        if principal is not None and not {principal, "*"} & set(statement["principals"]):
+            return False
+        return all(_condition_holds(test, key, values, context) for test, key, values in statement["conditions"])
 
     hits = [statement for statement in policy if matches(statement)]
     return any(s["effect"] == "Allow" for s in hits) and not any(s["effect"] == "Deny" for s in hits)
@@ -157,7 +176,8 @@ def test_each_trust_policy_requires_its_own_external_id(module):
         assert variable["sensitive"] is True and "default" not in variable and variable["validation"]
     for role, spec in CALLER_ROLES.items():
         own = external_ids[spec["external_id_variable"]]
-        env = {"local.external_ids[each.value.external_id_variable]": own}
+        env = {"local.external_ids[each.value.external_id_variable]": own,
+               "local.caller_trusted_principals": ["arn:aws:iam::123456789012:role/app"]}
         policy = statements(document, env)
         assert allowed(policy, "sts:AssumeRole", "role", {"sts:ExternalId": own}), role
         assert not allowed(policy, "sts:AssumeRole", "role", {}), role
@@ -246,7 +266,7 @@ def test_lambda_role_is_wired_to_chalices_function(module):
     assert attachment["policy"] == "${data.aws_iam_policy_document.lambda.json}"
     assume = statements(module.data[("aws_iam_policy_document", "lambda_assume")], {})
     assert role["assume_role_policy"] == "${data.aws_iam_policy_document.lambda_assume.json}"
-    assert [p["identifiers"] for s in assume for p in s["principals"]] == [["lambda.amazonaws.com"]]
+    assert [identifier for s in assume for identifier in s["principals"]] == ["lambda.amazonaws.com"]
 
 
 # --- the key policy ---------------------------------------------------------------
@@ -271,6 +291,80 @@ def test_key_policy_lets_only_dynamodb_logs_and_sns_use_the_key(module):
     services = {principal for _, principals, _ in usage for principal in principals if "amazonaws.com" in principal}
     assert services == {"logs.${local.region}.amazonaws.com", "cloudwatch.amazonaws.com"}
     assert {c["kms:ViaService"][0].split(".")[0] for _, _, c in usage if "kms:ViaService" in c} == {"dynamodb", "sns"}
+
+
+ACCOUNT = "123456789012"
+ROOT_PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:root"
+API_ID = EXECUTION_ARN.rsplit(":", 1)[1]
+STAGE_LOG_GROUPS = ["/aws/lambda/simple-log-service-prod", "/aws/apigateway/simple-log-service-prod/access",
+                    f"API-Gateway-Execution-Logs_{API_ID}/api"]
+
+
+def key_policy(module):
+    """The key policy as Terraform renders it for prod in us-east-1, the API being API_ID."""
+    expression = module.locals["log_group_names"]
+    for part in ("local.lambda_log_group", "local.api_access_log_group", "local.rest_api_id",
+                 '"API-Gateway-Execution-Logs_${id}/${local.api_stage_name}"'):
+        assert part in expression, part
+    execution_group = module.resource("aws_cloudwatch_log_group", "api_execution")["name"]
+    assert execution_group.replace("${local.rest_api_id}", API_ID).replace("${local.api_stage_name}", "api") == \
+        STAGE_LOG_GROUPS[2]
+    env = {"local.partition": "aws", "local.account_id": ACCOUNT, "local.region": "us-east-1",
+           "local.log_group_names": STAGE_LOG_GROUPS,
+           "local.alarm_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms"}
+    return statements(module.data[("aws_iam_policy_document", "kms")], env)
+
+
+# What Terraform calls on the key and its alias (the deployer's IAM policy allows them, the key policy must too).
+KEY_ADMINISTRATION = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
+                      "kms:EnableKeyRotation", "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
+                      "kms:UpdateKeyDescription", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                      "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias", "kms:RevokeGrant"]
+
+
+def test_key_administration_can_administer_but_neither_use_nor_grant_the_key(module):
+    policy = key_policy(module)
+    in_account = {"kms:CallerAccount": ACCOUNT}
+    for action in KEY_ADMINISTRATION:
+        assert allowed(policy, action, "*", in_account, ROOT_PRINCIPAL), action
+    for action in ("kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom",
+                   "kms:GenerateDataKeyWithoutPlaintext"):
+        assert not allowed(policy, action, "*", in_account, ROOT_PRINCIPAL), action
+    for statement in policy:
+        if ROOT_PRINCIPAL in statement["principals"]:
+            assert not [a for a in statement["actions"] if "*" in a and not a.startswith(
+                ("kms:GenerateDataKey", "kms:ReEncrypt"))], statement["actions"]
+    assert not allowed(policy, "kms:PutKeyPolicy", "*", {"kms:CallerAccount": "999999999999"}, ROOT_PRINCIPAL)
+
+
+def test_grants_and_data_use_only_through_dynamodb(module):
+    policy = key_policy(module)
+    via_dynamodb = {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}
+    assert allowed(policy, "kms:Decrypt", "*", via_dynamodb, ROOT_PRINCIPAL)
+    assert allowed(policy, "kms:CreateGrant", "*", {**via_dynamodb, "kms:GrantIsForAWSResource": "true"},
+                   ROOT_PRINCIPAL)
+    assert not allowed(policy, "kms:CreateGrant", "*", {**via_dynamodb, "kms:GrantIsForAWSResource": "false"},
+                       ROOT_PRINCIPAL)
+    assert not allowed(policy, "kms:CreateGrant", "*", {**via_dynamodb, "kms:ViaService": "s3.us-east-1.amazonaws.com",
+                                                        "kms:GrantIsForAWSResource": "true"}, ROOT_PRINCIPAL)
+    assert not allowed(policy, "kms:Decrypt", "*", {**via_dynamodb, "kms:ViaService": "s3.us-east-1.amazonaws.com"},
+                       ROOT_PRINCIPAL)
+
+
+def test_cloudwatch_logs_may_use_the_key_for_this_stages_log_groups_only(module):
+    policy = key_policy(module)
+    logs = "logs.us-east-1.amazonaws.com"
+
+    def for_group(name, account=ACCOUNT):
+        return {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{account}:log-group:{name}"}
+
+    for group in STAGE_LOG_GROUPS:
+        assert allowed(policy, "kms:GenerateDataKey", "*", for_group(group), logs), group
+    for group in ("/aws/lambda/simple-log-service-dev", "API-Gateway-Execution-Logs_zzzzzzzzzz/api",
+                  "/aws/lambda/another-app", "/aws/lambda/simple-log-service-prod-other"):
+        assert not allowed(policy, "kms:GenerateDataKey", "*", for_group(group), logs), group
+    assert not allowed(policy, "kms:Decrypt", "*", for_group(STAGE_LOG_GROUPS[0], "999999999999"), logs)
+    assert not allowed(policy, "kms:Decrypt", "*", {}, logs)
 
 
 def test_renderer_refuses_values_it_does_not_know():

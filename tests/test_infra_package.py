@@ -132,6 +132,10 @@ def test_rewrite_refuses_output_it_does_not_know(builds):
     del doc["resource"]["aws_lambda_function"]["api_handler"]["environment"]["variables"]["CURSOR_KEY_PARAMETER"]
     with pytest.raises(pkg.PackageError, match="CURSOR_KEY_PARAMETER"):
         pkg.rewrite_chalice_terraform(doc)
+    doc = chalice_doc(builds["prod"])
+    doc["terraform"] = {}
+    with pytest.raises(pkg.PackageError, match="does not call the function"):
+        pkg.rewrite_chalice_terraform(doc)  # already rewritten: no invoke_arn left to replace
 
 
 def test_function_runs_as_the_terraform_role_with_terraform_values(builds):
@@ -154,6 +158,22 @@ def test_stage_belongs_to_terraform_and_the_deployment_follows_the_api_definitio
     assert "stage_name" not in deployment
     assert "local.chalice_api_swagger" in deployment["triggers"]["api_definition"]
     assert "output" not in doc and "null_data_source" not in doc.get("data", {})
+
+
+def test_the_api_calls_the_function_by_a_built_arn_so_the_key_policy_may_name_the_api(modules):
+    module = modules["prod"]
+    swagger = json.loads(module.locals["chalice_api_swagger"])
+    uris = {method["x-amazon-apigateway-integration"]["uri"] for path in swagger["paths"].values()
+            for method in path.values()}
+    assert uris == {"${local.lambda_invoke_arn}"}
+    assert "aws_lambda_function" not in json.dumps(module.resource("aws_api_gateway_rest_api", "rest_api"))
+    assert module.locals["lambda_invoke_arn"] == (
+        "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/"
+        "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.lambda_function_name}"
+        "/invocations")
+    assert "local.rest_api_id" in module.locals["log_group_names"]
+    deployment = module.resource("aws_api_gateway_deployment", "rest_api")
+    assert deployment["depends_on"] == ["aws_lambda_permission.rest_api_invoke"]
 
 
 # --- a valid root module ------------------------------------------------------------

@@ -10,8 +10,11 @@ locals {
   api_name          = aws_api_gateway_rest_api.rest_api.name
   api_execution_arn = aws_api_gateway_rest_api.rest_api.execution_arn
   api_endpoint      = aws_api_gateway_stage.api.invoke_url
-  # Method settings apply once the stage below exists.
-  api_deployed_stage_name = aws_api_gateway_stage.api.stage_name
+  # How the API calls the function, built from its name (make package puts it
+  # in Chalice's API definition): the function's own invoke_arn would make the
+  # API, and so the key policy naming the API's execution log group, depend on
+  # the function, whose log group needs the key.
+  lambda_invoke_arn = "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.lambda_function_name}/invocations"
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
@@ -54,4 +57,23 @@ resource "aws_api_gateway_stage" "api" {
       error_message = "This module was packaged for another stage than var.stage: run make package STAGE=<stage> and apply with that stage's tfvars."
     }
   }
+}
+
+# Throttling, metrics and ERROR-level execution logs (no request data) of the stage above.
+resource "aws_api_gateway_method_settings" "all" {
+  rest_api_id = aws_api_gateway_rest_api.rest_api.id
+  stage_name  = aws_api_gateway_stage.api.stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+    data_trace_enabled     = false
+    throttling_rate_limit  = var.throttling_rate_limit
+    throttling_burst_limit = var.throttling_burst_limit
+    caching_enabled        = false
+    cache_data_encrypted   = true
+  }
+
+  depends_on = [aws_api_gateway_account.this, aws_cloudwatch_log_group.api_execution]
 }
