@@ -191,14 +191,14 @@ data "aws_iam_policy_document" "kms" {
   }
 
   statement {
-    sid       = "CloudWatchAlarmsPublishToTheEncryptedTopic"
+    sid       = "AlarmsAndBudgetPublishToTheEncryptedTopic"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
 
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
+      identifiers = ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
     }
 
     condition {

@@ -1,5 +1,6 @@
 # Log groups (encrypted, with the stage's retention), the alarm topic
-# (encrypted), alarms on the function, the API and the table, and a dashboard.
+# (encrypted; only this stage's alarms and budget publish to it), alarms on the
+# function, the API and the table, and a dashboard.
 
 resource "aws_cloudwatch_log_group" "lambda" {
   name              = local.lambda_log_group
@@ -11,6 +12,100 @@ resource "aws_sns_topic" "alarms" {
   name              = local.alarm_topic_name
   display_name      = "${local.name} alarms"
   kms_master_key_id = aws_kms_key.this.arn
+}
+
+# Who may publish: this stage's CloudWatch alarms and its budget, nobody else
+# (IAM principals of the account included, whatever their own policies say),
+# and only over TLS.
+data "aws_iam_policy_document" "alarm_topic" {
+  statement {
+    sid       = "ThisStagesAlarmsPublish"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*"]
+    }
+  }
+
+  statement {
+    sid       = "ThisStagesBudgetPublishes"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["budgets.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:budgets::${local.account_id}:budget/${local.name}-*"]
+    }
+  }
+
+  statement {
+    sid       = "NoPublishingByPeopleOrApplications"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:PrincipalIsAWSService"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "TlsOnly"
+    effect    = "Deny"
+    actions   = ["sns:*"]
+    resources = [aws_sns_topic.alarms.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alarms" {
+  arn    = aws_sns_topic.alarms.arn
+  policy = data.aws_iam_policy_document.alarm_topic.json
 }
 
 resource "aws_sns_topic_subscription" "alarm_email" {

@@ -388,6 +388,7 @@ TERRAFORM_ACTIONS = {
     "aws_lambda_permission": ["lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy"],
     "aws_sns_topic": ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:DeleteTopic",
                       "sns:ListTagsForResource", "sns:TagResource"],
+    "aws_sns_topic_policy": ["sns:SetTopicAttributes", "sns:GetTopicAttributes"],
     "aws_sns_topic_subscription": ["sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes"],
     "aws_ssm_parameter": ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DescribeParameters",
                           "ssm:ListTagsForResource", "ssm:AddTagsToResource", "ssm:DeleteParameter"],

@@ -289,7 +289,7 @@ def test_key_policy_lets_only_dynamodb_logs_and_sns_use_the_key(module):
         assert via.startswith(("dynamodb.", "sns.")) or context, sid
         assert "*" not in principals, sid
     services = {principal for _, principals, _ in usage for principal in principals if "amazonaws.com" in principal}
-    assert services == {"logs.${local.region}.amazonaws.com", "cloudwatch.amazonaws.com"}
+    assert services == {"logs.${local.region}.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
     assert {c["kms:ViaService"][0].split(".")[0] for _, _, c in usage if "kms:ViaService" in c} == {"dynamodb", "sns"}
 
 
@@ -365,6 +365,50 @@ def test_cloudwatch_logs_may_use_the_key_for_this_stages_log_groups_only(module)
         assert not allowed(policy, "kms:GenerateDataKey", "*", for_group(group), logs), group
     assert not allowed(policy, "kms:Decrypt", "*", for_group(STAGE_LOG_GROUPS[0], "999999999999"), logs)
     assert not allowed(policy, "kms:Decrypt", "*", {}, logs)
+
+
+TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms"
+
+
+def topic_policy(module):
+    env = {"aws_sns_topic.alarms.arn": TOPIC_ARN, "local.partition": "aws", "local.region": "us-east-1",
+           "local.account_id": ACCOUNT, "local.name": "simple-log-service-prod"}
+    return statements(module.data[("aws_iam_policy_document", "alarm_topic")], env)
+
+
+def test_only_this_stages_alarms_and_budget_publish_to_the_topic_over_tls(module):
+    assert module.resource("aws_sns_topic_policy", "alarms") == {
+        "arn": "${aws_sns_topic.alarms.arn}", "policy": "${data.aws_iam_policy_document.alarm_topic.json}"}
+    policy = topic_policy(module)
+    tls = {"aws:SecureTransport": "true"}
+    alarm = {**tls, "aws:PrincipalIsAWSService": "true", "aws:SourceAccount": ACCOUNT,
+             "aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:simple-log-service-prod-api-5xx"}
+    budget = {**tls, "aws:PrincipalIsAWSService": "true", "aws:SourceAccount": ACCOUNT,
+              "aws:SourceArn": f"arn:aws:budgets::{ACCOUNT}:budget/simple-log-service-prod-monthly"}
+    assert allowed(policy, "sns:Publish", TOPIC_ARN, alarm, "cloudwatch.amazonaws.com")
+    assert allowed(policy, "sns:Publish", TOPIC_ARN, budget, "budgets.amazonaws.com")
+    assert not allowed(policy, "sns:Publish", TOPIC_ARN, {**alarm, "aws:SecureTransport": "false"},
+                       "cloudwatch.amazonaws.com")
+    assert not allowed(policy, "sns:Publish", TOPIC_ARN, {**alarm, "aws:SourceAccount": "999999999999"},
+                       "cloudwatch.amazonaws.com")
+    assert not allowed(policy, "sns:Publish", TOPIC_ARN, {
+        **alarm, "aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:someone-elses-alarm"},
+        "cloudwatch.amazonaws.com")
+    assert not allowed(policy, "sns:Publish", TOPIC_ARN, alarm, "events.amazonaws.com")
+    # A person or an application of the account is refused, even one whose IAM policy allows sns:Publish on *.
+    person = {**tls, "aws:PrincipalIsAWSService": "false"}
+    identity_policy = [{"effect": "Allow", "actions": ["sns:*"], "resources": ["*"], "conditions": [],
+                        "principals": ["*"]}]
+    assert not allowed(identity_policy + policy, "sns:Publish", TOPIC_ARN, person, f"arn:aws:iam::{ACCOUNT}:role/app")
+
+
+def test_the_budget_alerts_through_the_topic_whatever_alarm_email_is(module):
+    budget = module.resource("aws_budgets_budget", "monthly")
+    [notification] = [block["notification"] for block in budget["dynamic"] if "notification" in block]
+    assert "alarm_email" not in json.dumps(notification["for_each"])
+    [content] = notification["content"]
+    assert content["subscriber_sns_topic_arns"] == ["${aws_sns_topic.alarms.arn}"]
+    assert "subscriber_email_addresses" not in content
 
 
 def test_renderer_refuses_values_it_does_not_know():
