@@ -7,7 +7,14 @@ Terraform, so this writes what it reads, for every stage of ``infra/env/``:
   ``data.aws_iam_policy_document.lambda`` (infra/iam.tf). What Terraform knows
   only after apply is written with IAM policy variables (``${aws:RequestedRegion}``,
   ``${aws:PrincipalAccount}``); the key, whose id is random, is matched by its alias.
-* the stage's keys in ``.chalice/config.json``: the policy file, and the
+* ``.chalice/api-policy-<stage>.json``: the REST API's resource policy, on
+  both paths (``chalice package`` puts it on the API of the packaged module
+  too). It denies ``execute-api:Invoke`` to every principal but the stage's
+  caller roles (infra/caller_roles.json, named as infra/iam.tf names them);
+  each role's own policy then limits it to its routes. The roles' account is
+  left open (``*``): a role of another account gets nothing anyway, since this
+  policy allows nothing.
+* the stage's keys in ``.chalice/config.json``: the two policy files, and the
   settings Terraform gives the function on the packaged path (table,
   retention, cursor key parameter).
 
@@ -85,13 +92,29 @@ class StageFiles:
             statements.append(statement)
         return {"Version": "2012-10-17", "Statement": statements}
 
+    def caller_role_names(self):
+        template = self.module.resource("aws_iam_role", "caller")["name"]
+        return [self.evaluate(template, role) for role in self.evaluate.local("caller_roles")]
+
+    def api_policy(self):
+        """The REST API's resource policy: no principal but the stage's caller roles may invoke it."""
+        return {"Version": "2012-10-17", "Statement": [{
+            "Sid": "OnlyTheStagesCallerRoles",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "execute-api:Invoke",
+            "Resource": "execute-api:/*",
+            "Condition": {"ArnNotLike": {"aws:PrincipalArn": [
+                f"arn:aws:iam::*:role/{name}" for name in self.caller_role_names()]}},
+        }]}
+
     def config(self, current):
         """The stage's entry of .chalice/config.json, keeping the keys this module does not own."""
         environment = dict(current.get("environment_variables", {}))
         for variable, reference in package.TERRAFORM_ENVIRONMENT.items():
             environment[variable] = self.evaluate(reference)
         owned = {"autogen_policy": False, "iam_policy_file": f"policy-{self.stage}.json",
-                 "environment_variables": environment}
+                 "api_gateway_policy_file": f"api-policy-{self.stage}.json", "environment_variables": environment}
         return {**owned, **{key: value for key, value in current.items() if key not in owned}}
 
 
@@ -109,6 +132,7 @@ def expected_files(chalice_dir=None, infra=None):
         stage_files = StageFiles(stage, infra)
         config["stages"][stage] = stage_files.config(config["stages"].get(stage, {}))
         files[chalice_dir / f"policy-{stage}.json"] = dumps(stage_files.function_policy())
+        files[chalice_dir / f"api-policy-{stage}.json"] = dumps(stage_files.api_policy())
     files[config_path] = dumps(config)
     return files
 

@@ -411,6 +411,45 @@ def test_the_budget_alerts_through_the_topic_whatever_alarm_email_is(module):
     assert "subscriber_email_addresses" not in content
 
 
+def api_resource_policy(stage):
+    """The API's resource policy file of a stage, in the evaluator's form."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    document = json.loads((ROOT / ".chalice" / config["api_gateway_policy_file"]).read_text())
+    as_list = lambda value: [value] if isinstance(value, str) else list(value)  # noqa: E731
+    return [{"effect": s["Effect"], "actions": as_list(s["Action"]),
+             "resources": [r.replace("execute-api:/", f"{EXECUTION_ARN}/") for r in as_list(s["Resource"])],
+             "principals": as_list(s["Principal"]),
+             "conditions": [(test, key, as_list(values)) for test, block in s.get("Condition", {}).items()
+                            for key, values in block.items()]}
+            for s in document["Statement"]]
+
+
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+def test_the_api_admits_only_the_stages_caller_roles_whatever_other_principals_may_do(stage):
+    """With the resource policy, a principal whose own policy allows execute-api:Invoke on * is still refused."""
+    invoke_anything = [{"effect": "Allow", "actions": ["execute-api:Invoke"], "resources": ["*"], "conditions": [],
+                        "principals": ["*"]}]
+    policy = invoke_anything + api_resource_policy(stage)
+    targets = [*api_method_arns().values(), f"{EXECUTION_ARN}/api/DELETE/logs", f"{EXECUTION_ARN}/other/GET/x"]
+    for role in CALLER_ROLES:
+        caller = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/simple-log-service-{stage}-{role}"}
+        assert all(allowed(policy, "execute-api:Invoke", arn, caller) for arn in targets), role
+    others = [f"arn:aws:iam::{ACCOUNT}:role/app", f"arn:aws:iam::{ACCOUNT}:user/alice", ROOT_PRINCIPAL,
+              f"arn:aws:iam::{ACCOUNT}:role/simple-log-service-{'prod' if stage != 'prod' else 'dev'}-log-read",
+              f"arn:aws:iam::{ACCOUNT}:role/simple-log-service-{stage}-log-reader"]
+    for principal in others:
+        assert not any(allowed(policy, "execute-api:Invoke", arn, {"aws:PrincipalArn": principal}) for arn in targets)
+
+
+def test_the_packaged_api_carries_the_same_resource_policy_and_redeploys_with_it(module):
+    stage_policy = json.loads((ROOT / ".chalice" / "api-policy-prod.json").read_text())
+    rest_api = module.resource("aws_api_gateway_rest_api", "rest_api")
+    assert json.loads(rest_api["policy"]) == stage_policy
+    assert json.loads(module.locals["chalice_api_swagger"])["x-amazon-apigateway-policy"] == stage_policy
+    deployment = module.resource("aws_api_gateway_deployment", "rest_api")
+    assert deployment["triggers"]["api_definition"] == "${sha256(local.chalice_api_swagger)}"
+
+
 def test_renderer_refuses_values_it_does_not_know():
     with pytest.raises(KeyError):
         render("${local.unknown}", {})
