@@ -86,7 +86,6 @@ locals {
     read_external_id        = var.read_external_id
     full_access_external_id = var.full_access_external_id
   }
-  caller_trusted_principals = coalescelist(var.caller_principal_arns, ["arn:${local.partition}:iam::${local.account_id}:root"])
 }
 
 data "aws_iam_policy_document" "caller_trust" {
@@ -99,7 +98,7 @@ data "aws_iam_policy_document" "caller_trust" {
 
     principals {
       type        = "AWS"
-      identifiers = local.caller_trusted_principals
+      identifiers = var.caller_principal_arns
     }
 
     condition {

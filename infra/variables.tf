@@ -170,13 +170,12 @@ variable "full_access_external_id" {
 }
 
 variable "caller_principal_arns" {
-  description = "IAM principals (accounts, roles or users) trusted to assume the caller roles, each still needing its role's external ID. Empty: this account."
+  description = "The IAM roles or users that may assume the caller roles (each still needing its role's external ID): the roles of the applications that send or read logs and of the people who read them. Required, no default: an account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
   type        = list(string)
-  default     = []
 
   validation {
-    condition     = alltrue([for arn in var.caller_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
-    error_message = "caller_principal_arns must hold IAM account root, role or user ARNs."
+    condition     = length(var.caller_principal_arns) > 0 && alltrue([for arn in var.caller_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "caller_principal_arns must list at least one IAM role, user or account root ARN."
   }
 }
 

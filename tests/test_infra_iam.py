@@ -177,13 +177,31 @@ def test_each_trust_policy_requires_its_own_external_id(module):
     for role, spec in CALLER_ROLES.items():
         own = external_ids[spec["external_id_variable"]]
         env = {"local.external_ids[each.value.external_id_variable]": own,
-               "local.caller_trusted_principals": ["arn:aws:iam::123456789012:role/app"]}
+               "var.caller_principal_arns": ["arn:aws:iam::123456789012:role/app"]}
         policy = statements(document, env)
         assert allowed(policy, "sts:AssumeRole", "role", {"sts:ExternalId": own}), role
         assert not allowed(policy, "sts:AssumeRole", "role", {}), role
         for other in set(external_ids.values()) - {own}:
             assert not allowed(policy, "sts:AssumeRole", "role", {"sts:ExternalId": other}), role
     assert len({spec["external_id_variable"] for spec in CALLER_ROLES.values()}) == len(CALLER_ROLES)
+
+
+def test_caller_roles_trust_exactly_the_listed_principals_and_the_list_has_no_default(module):
+    """No silent account-wide trust: whoever may assume a caller role is named in caller_principal_arns."""
+    variable = module.variables["caller_principal_arns"]
+    assert "default" not in variable
+    condition = variable["validation"][0]["condition"]
+    assert "length(var.caller_principal_arns) > 0" in condition
+    document = module.data[("aws_iam_policy_document", "caller_trust")]
+    [statement] = document["statement"]
+    assert [p["identifiers"] for p in statement["principals"]] == ["${var.caller_principal_arns}"]
+    env = {"local.external_ids[each.value.external_id_variable]": "id-0123456789abcdef",
+           "var.caller_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/billing-app"]}
+    policy = statements(document, env)
+    context = {"sts:ExternalId": "id-0123456789abcdef"}
+    assert allowed(policy, "sts:AssumeRole", "role", context, f"arn:aws:iam::{ACCOUNT}:role/billing-app")
+    assert not allowed(policy, "sts:AssumeRole", "role", context, ROOT_PRINCIPAL)
+    assert not allowed(policy, "sts:AssumeRole", "role", context, f"arn:aws:iam::{ACCOUNT}:role/any-other-role")
 
 
 # --- the Lambda execution role ---------------------------------------------------------
