@@ -60,6 +60,17 @@ def test_table_is_encrypted_recoverable_protected_and_expires_items(module):
         assert stage_value(module, stage, protection) is (stage != "dev"), stage
 
 
+def test_point_in_time_recovery_keeps_no_more_history_than_the_retention(module):
+    pitr = module.resource("aws_dynamodb_table", "logs")["point_in_time_recovery"][0]
+    period = pitr["recovery_period_in_days"]
+    assert period == "${var.point_in_time_recovery ? min(var.log_retention_days, 35) : null}"
+    for stage in STAGES:
+        retention = stage_value(module, stage, "${var.log_retention_days}")
+        days = min(retention, 35)  # the expression, for the stage's values
+        assert 1 <= days <= retention and days <= 35, stage
+    assert stage_value(module, "dev", "${var.log_retention_days}") == 3  # dev keeps 3 days of history, not 35
+
+
 def test_environments_follow_the_issue(module):
     expected = {"dev": (3, False), "staging": (7, True), "prod": (7, True)}
     for stage, (retention, protection) in expected.items():

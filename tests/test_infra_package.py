@@ -239,7 +239,7 @@ def _satisfies(version, constraints):
     return True
 
 
-def test_version_constraints_accept_terraform_1_5_and_aws_provider_5(modules):
+def test_version_constraints_accept_terraform_1_5_and_aws_provider_5_98_up_to_6(modules):
     for stage, module in modules.items():
         required_versions = [block["required_version"] for _, block in module.terraform if "required_version" in block]
         provider_versions = {}
@@ -251,8 +251,12 @@ def test_version_constraints_accept_terraform_1_5_and_aws_provider_5(modules):
         for terraform_version in ("1.5.0", "1.11.4"):
             assert all(_satisfies(terraform_version, c) for c in required_versions), (stage, required_versions)
         assert not any(_satisfies("1.3.9", c) for c in required_versions)
-        assert all(_satisfies("5.80.0", c) for c in provider_versions["aws"]), provider_versions
+        assert all(_satisfies("5.98.0", c) for c in provider_versions["aws"]), provider_versions
+        assert all(_satisfies("5.99.1", c) for c in provider_versions["aws"]), provider_versions
+        # recovery_period_in_days (the PITR window) came with 5.98.0
+        assert not all(_satisfies("5.97.0", c) for c in provider_versions["aws"])
         assert not any(_satisfies("4.67.0", c) for c in provider_versions["aws"])
+        assert not all(_satisfies("6.0.0", c) for c in provider_versions["aws"])
         assert "null" not in provider_versions
         assert [name for name, _ in module.providers] == ["aws"]
 
