@@ -2,8 +2,10 @@
 
 It holds Chalice's generated Terraform (``chalice package --pkg-format
 terraform``), rewritten to fit the hand-written ``infra/*.tf`` beside it, plus
-the stage's tfvars. The folder is emptied first (Chalice never cleans it) and
-every file is byte-for-byte the same on each run.
+the stage's tfvars. Everything it writes is written anew each time (Chalice
+never cleans its output folder), byte-for-byte the same on each run; Terraform's
+own files there (TERRAFORM_WORKING_FILES: state, providers, lock, backend.tf)
+are kept. ``--clean-build build`` removes build output, never those files.
 
 The rewrite of ``chalice.tf.json``:
 
@@ -40,8 +42,11 @@ INFRA = ROOT / "infra"
 STAGES = ("dev", "staging", "prod")
 CHALICE_FILE = "chalice.tf.json"
 ZIP_FILE = "deployment.zip"
+# Terraform's own files in build/<stage>/, the deployer's: state (it holds the cursor
+# signing key), workspaces' states, the lock, providers and the backend block.
+# Neither repackaging nor `make clean-build` touches them.
 TERRAFORM_WORKING_FILES = (".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terraform.tfstate.backup",
-                           "backend.tf")
+                           "terraform.tfstate.d", ".terraform.tfstate.lock.info", "backend.tf")
 # How Chalice's API definition calls the function; the rewrite calls it by a
 # built ARN (local.lambda_invoke_arn) so that the API does not depend on the
 # function: the key policy names the API's execution log group, and the
@@ -206,11 +211,39 @@ def _write_module(stage, out_dir, project_dir):
     shutil.copyfile(INFRA / "env" / f"{stage}.tfvars", out_dir / f"{stage}.tfvars")
 
 
+def clean_build(build_root):
+    """Remove what build/ holds, but Terraform's own files in each folder that has some."""
+    build_root = Path(build_root)
+    if not build_root.is_dir():
+        return []
+    removed = []
+    for path in sorted(build_root.iterdir()):
+        if path.is_dir() and any((path / name).exists() for name in TERRAFORM_WORKING_FILES):
+            doomed = [child for child in sorted(path.iterdir()) if child.name not in TERRAFORM_WORKING_FILES]
+        else:
+            doomed = [path]
+        for child in doomed:
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+            removed.append(child)
+    return removed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", required=True, choices=STAGES)
+    parser.add_argument("--stage", choices=STAGES)
     parser.add_argument("--out", type=Path, help="output folder (default: build/<stage>)")
+    parser.add_argument("--clean-build", type=Path, metavar="BUILD",
+                        help="remove the build output under BUILD, keeping Terraform's state, providers and backend")
     args = parser.parse_args(argv)
+    if args.clean_build is not None:
+        for path in clean_build(args.clean_build):
+            print(f"removed {path}")
+        return
+    if args.stage is None:
+        parser.error("--stage is required")
     out_dir = package(args.stage, args.out)
     print(f"packaged {args.stage} into {out_dir}")
 

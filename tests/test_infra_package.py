@@ -5,6 +5,9 @@ code `make package` runs; the tests read it with devtools.infra_hcl.
 """
 import json
 import re
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -72,7 +75,10 @@ def test_repackaging_keeps_terraform_state_and_backend(tmp_path):
     (out / "backend.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
     (out / ".terraform").mkdir()
     (out / ".terraform" / "environment").write_text("default")
+    (out / "terraform.tfstate.d" / "blue").mkdir(parents=True)
+    (out / "terraform.tfstate.d" / "blue" / "terraform.tfstate").write_text('{"version": 4}')
     pkg.package("prod", out)
+    assert (out / "terraform.tfstate.d" / "blue" / "terraform.tfstate").exists()
     assert (out / "terraform.tfstate").read_text() == '{"version": 4}'
     assert (out / "backend.tf").exists() and (out / ".terraform" / "environment").exists()
     assert (out / pkg.CHALICE_FILE).exists()
@@ -114,6 +120,67 @@ def test_cli_packages_into_the_given_folder(tmp_path, capsys):
     pkg.main(["--stage", "dev", "--out", str(tmp_path / "dev")])
     assert (tmp_path / "dev" / "chalice.tf.json").is_file()
     assert "packaged dev" in capsys.readouterr().out
+
+
+# --- make clean / make clean-build: Terraform's state is never build output ----------------
+
+TERRAFORM_FILES = {
+    "terraform.tfstate": '{"version": 4, "resources": ["cursor signing key"]}',
+    "terraform.tfstate.backup": '{"version": 4}',
+    "terraform.tfstate.d/blue/terraform.tfstate": '{"version": 4}',
+    ".terraform/providers/registry.terraform.io/hashicorp/aws/provider": "binary",
+    ".terraform.lock.hcl": "# lock",
+    ".terraform.tfstate.lock.info": "{}",
+    "backend.tf": 'terraform {\n  backend "s3" {}\n}\n',
+}
+BUILD_OUTPUT = {"chalice.tf.json": "{}", "deployment.zip": "zip", "prod.tfvars": "stage = \"prod\"", "tfplan": "plan"}
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """The makefiles and the packaging module in a scratch folder, with virtual environments and a used build/."""
+    shutil.copy(ROOT / "Makefile", tmp_path)
+    shutil.copytree(ROOT / "mk", tmp_path / "mk")
+    (tmp_path / "devtools").mkdir()
+    for name in ("__init__.py", "package.py"):
+        shutil.copy(ROOT / "devtools" / name, tmp_path / "devtools" / name)
+    files = {".venv/bin/python": "", ".venv-checkov/bin/checkov": "", ".pytest_cache/v": "", ".coverage": "",
+             "build/bench/results.json": "{}", "build/dev/chalice.tf.json": "{}"}
+    files.update({f"build/prod/{name}": text for name, text in {**TERRAFORM_FILES, **BUILD_OUTPUT}.items()})
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def tree(folder):
+    return {str(path.relative_to(folder)): path.read_text() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def make(folder, target):
+    subprocess.run(["make", "-s", "-C", str(folder), target, f"PYTHON={sys.executable}"], check=True,
+                   capture_output=True, text=True, timeout=60)
+
+
+def test_make_clean_removes_environments_and_never_touches_build(checkout):
+    before = tree(checkout / "build")
+    make(checkout, "clean")
+    assert not (checkout / ".venv").exists() and not (checkout / ".venv-checkov").exists()
+    assert not (checkout / ".pytest_cache").exists() and not (checkout / ".coverage").exists()
+    assert tree(checkout / "build") == before
+
+
+def test_make_clean_build_removes_build_output_but_keeps_terraform_state_providers_and_backend(checkout):
+    make(checkout, "clean-build")
+    assert tree(checkout / "build") == {f"prod/{name}": text for name, text in TERRAFORM_FILES.items()}
+    assert (checkout / ".venv" / "bin" / "python").exists()
+
+
+def test_clean_build_of_a_missing_build_folder_does_nothing(tmp_path, capsys):
+    pkg.main(["--clean-build", str(tmp_path / "build")])
+    assert capsys.readouterr().out == "" and not (tmp_path / "build").exists()
+    with pytest.raises(SystemExit):
+        pkg.main([])  # neither a stage nor --clean-build
 
 
 # --- the rewrite of Chalice's Terraform -------------------------------------------
