@@ -14,8 +14,9 @@ Terraform, so this writes what it reads, for every stage of ``infra/env/``:
   each role's own policy then limits it to its routes. The roles' account is
   left open (``*``): a role of another account gets nothing anyway, since this
   policy allows nothing.
-* the stage's keys in ``.chalice/config.json``: the two policy files, and the
-  settings Terraform gives the function on the packaged path (table,
+* the stage's keys in ``.chalice/config.json``: the two policy files, the
+  stage's tags (Application, Stage, Stack, as Terraform tags its resources),
+  and the settings Terraform gives the function on the packaged path (table,
   retention, cursor key parameter).
 
 ``--check`` writes nothing and exits 1 when a file differs from what infra/ gives.
@@ -113,8 +114,13 @@ class StageFiles:
         environment = dict(current.get("environment_variables", {}))
         for variable, reference in package.TERRAFORM_ENVIRONMENT.items():
             environment[variable] = self.evaluate(reference)
+        # What infra/main.tf's local.tags gives Terraform's resources, but ManagedBy: Chalice tags the function
+        # with it, so the budget counts it and the Config rules scoped by Stack judge it on this path too.
+        tags = {"Application": self.evaluate("${var.app_name}"), "Stage": self.evaluate("${var.stage}"),
+                "Stack": self.name}
         owned = {"autogen_policy": False, "iam_policy_file": f"policy-{self.stage}.json",
-                 "api_gateway_policy_file": f"api-policy-{self.stage}.json", "environment_variables": environment}
+                 "api_gateway_policy_file": f"api-policy-{self.stage}.json", "tags": tags,
+                 "environment_variables": environment}
         return {**owned, **{key: value for key, value in current.items() if key not in owned}}
 
 

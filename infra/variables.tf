@@ -229,6 +229,12 @@ variable "create_config_recorder" {
   default     = false
 }
 
+variable "account_wide_config_rules" {
+  description = "Also create the periodic AWS Config rules that cannot be scoped to a stage (CMK_BACKING_KEY_ROTATION_ENABLED, CLOUDWATCH_LOG_GROUP_ENCRYPTED): they judge every key and log group of the account and region. Set true in one stage per account and region at most."
+  type        = bool
+  default     = false
+}
+
 variable "config_delivery_bucket_name" {
   description = "Existing S3 bucket the new Config recorder delivers to; required when create_config_recorder is true."
   type        = string

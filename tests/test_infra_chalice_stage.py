@@ -71,3 +71,10 @@ def test_check_reports_a_hand_edited_file_and_writing_repairs_it(project, monkey
     assert chalice_stage.main([]) == 0
     assert chalice_stage.main(["--check"]) == 0
     assert '"dynamodb:Scan"' not in policy_path.read_text()
+
+
+def test_chalice_tags_the_function_with_the_stack_tag_that_config_rules_and_the_budget_select():
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    for stage in ("dev", "staging", "prod"):
+        assert config["stages"][stage]["tags"] == {
+            "Application": config["app_name"], "Stage": stage, "Stack": f"{config['app_name']}-{stage}"}

@@ -191,11 +191,30 @@ def test_config_rules_watch_the_stack_and_the_recorder_is_optional(module):
     assert len(identifiers) >= 4
     assert {"DYNAMODB_TABLE_ENCRYPTED_KMS", "DYNAMODB_PITR_ENABLED", "CMK_BACKING_KEY_ROTATION_ENABLED",
             "LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED"} <= identifiers
-    assert module.resource("aws_config_config_rule", "this")["for_each"] == "${local.config_rules}"
+    assert "local.config_rules" in module.resource("aws_config_config_rule", "this")["for_each"]
     for kind in ("aws_config_configuration_recorder", "aws_config_delivery_channel",
                  "aws_config_configuration_recorder_status"):
         assert module.resource(kind, "this")["count"] == "${var.create_config_recorder ? 1 : 0}", kind
     assert module.variables["create_config_recorder"]["default"] is False
+
+
+def test_config_rules_judge_this_stages_resources_only_unless_asked_to_judge_the_region(module):
+    rule = module.resource("aws_config_config_rule", "this")
+    assert rule["for_each"] == (
+        "${{for name, rule in local.config_rules : name => rule if var.account_wide_config_rules || "
+        "!rule.account_wide}}")
+    assert module.variables["account_wide_config_rules"]["default"] is False
+    [scope] = [block["scope"] for block in rule["dynamic"] if "scope" in block]
+    assert scope["for_each"] == "${each.value.account_wide ? [] : [local.name]}"
+    assert scope["content"] == [{"tag_key": "Stack", "tag_value": "${scope.value}"}]
+    assert "Stack = local.name" in module.locals["tags"]  # the provider's default_tags: every resource carries it
+    assert [provider["default_tags"] for name, provider in module.providers] == [[{"tags": "${local.tags}"}]]
+    periodic = {"CMK_BACKING_KEY_ROTATION_ENABLED", "CLOUDWATCH_LOG_GROUP_ENCRYPTED"}
+    for name, spec in module.locals["config_rules"].items():
+        # Config cannot scope periodic rules: those, and only those, are account-wide.
+        assert spec["account_wide"] is (spec["identifier"] in periodic), name
+        if spec["account_wide"]:
+            assert spec["parameters"] is None, name  # judging every key or group against this stage's key is wrong
 
 
 def test_budget_has_a_variable_amount(module):
@@ -208,7 +227,7 @@ def test_budget_has_a_variable_amount(module):
 
 def test_every_variable_is_described_typed_and_validated_where_constrained(module):
     free_form = {"deletion_protection", "point_in_time_recovery", "manage_api_gateway_account",
-                 "create_config_recorder", "tags"}
+                 "create_config_recorder", "account_wide_config_rules", "tags"}
     for name, variable in module.variables.items():
         assert variable.get("description"), name
         assert variable.get("type"), name

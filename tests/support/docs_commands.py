@@ -269,7 +269,9 @@ def _evaluator(module, variables):
     evaluate = Evaluator(module, variables)
 
     def for_each_keys(expression):
-        match = re.fullmatch(r"\$\{local\.(\w+)\}", expression or "")
+        """The keys of a for_each over a local map, or of a filtered copy of one (then: the keys it may have)."""
+        match = re.fullmatch(r"\$\{(?:\{for \w+, \w+ in )?local\.(\w+)(?: : \w+ => \w+ if [^{}]+\})?\}",
+                             expression or "")
         if not match or not isinstance(evaluate.local(match.group(1)), dict):
             raise Unresolvable(expression)
         return sorted(evaluate.local(match.group(1)))
