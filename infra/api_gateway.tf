@@ -45,8 +45,11 @@ resource "aws_api_gateway_gateway_response" "contract_shape" {
   }
 }
 
-# API Gateway writes logs with one role per account and region. Turn
-# manage_api_gateway_account off where the account already has it set.
+# API Gateway writes logs with one role per account and region, an account-wide
+# setting that other stacks may own: this stage sets it only when
+# manage_api_gateway_account is true (off by default), and then clears it when
+# destroyed rather than leave it naming a deleted role. Either way, every API of
+# the account and region stops writing logs until someone sets a role again.
 
 data "aws_iam_policy_document" "api_gateway_assume" {
   statement {
@@ -80,6 +83,7 @@ resource "aws_api_gateway_account" "this" {
   count = var.manage_api_gateway_account ? 1 : 0
 
   cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
+  reset_on_delete     = true
 
   depends_on = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
 }

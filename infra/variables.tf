@@ -131,9 +131,9 @@ variable "throttling_burst_limit" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Set the account-wide API Gateway CloudWatch Logs role (required once per account and region for access and execution logging). Turn off if the account already has one."
+  description = "Set API Gateway's CloudWatch Logs role for the whole account and region (API Gateway needs one there to write access and execution logs), replacing any role already set, and clear the setting when this stage is destroyed. Off by default: turn it on in one stage only, and only where `aws apigateway get-account` shows no cloudwatchRoleArn that someone else owns."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "ingest_external_id" {

@@ -223,6 +223,15 @@ def test_budget_has_a_variable_amount(module):
     assert budget["budget_type"] == "COST" and budget["time_unit"] == "MONTHLY"
 
 
+def test_the_account_wide_api_gateway_setting_is_left_alone_unless_asked_and_cleared_on_destroy(module):
+    assert module.variables["manage_api_gateway_account"]["default"] is False
+    account = module.resource("aws_api_gateway_account", "this")
+    assert account["count"] == "${var.manage_api_gateway_account ? 1 : 0}"
+    assert account["reset_on_delete"] is True
+    for kind in ("aws_iam_role", "aws_iam_role_policy_attachment"):
+        assert module.resource(kind, "api_gateway_cloudwatch")["count"] == "${var.manage_api_gateway_account ? 1 : 0}"
+
+
 # --- variables and outputs -----------------------------------------------------------
 
 def test_every_variable_is_described_typed_and_validated_where_constrained(module):
