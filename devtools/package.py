@@ -15,7 +15,9 @@ The rewrite of ``chalice.tf.json``:
   whose ``${aws:...}`` IAM variables Terraform would read as interpolation):
   the function runs as ``aws_iam_role.lambda`` of ``infra/iam.tf``;
 * points the function's environment at the Terraform-managed table, cursor key
-  parameter and retention, and its logs at the encrypted log group;
+  parameter and retention, and its logs at the encrypted log group, and takes
+  its runtime from ``var.lambda_runtime`` (Chalice writes the version of the
+  Python that runs it);
 * names the REST API per stage (Chalice gives every stage's API the app's
   name, which would mix the stages' metrics) and replaces it before
   destroying it; its definition calls the function by a built ARN
@@ -116,6 +118,8 @@ def rewrite_chalice_terraform(doc):
     if missing:
         raise PackageError(f"the stage's environment lacks {sorted(missing)}: is it a deployed stage?")
     variables.update(TERRAFORM_ENVIRONMENT)
+    # Chalice takes the runtime from the Python that runs it; the stage's tfvars pin it instead.
+    function["runtime"] = "${var.lambda_runtime}"
     function["reserved_concurrent_executions"] = "${var.lambda_reserved_concurrency}"
     function["logging_config"] = {"log_format": "Text", "log_group": "${aws_cloudwatch_log_group.lambda.name}"}
     function["depends_on"] = ["aws_iam_role_policy.lambda"]

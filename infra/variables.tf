@@ -97,6 +97,17 @@ variable "kms_deletion_window_in_days" {
   }
 }
 
+variable "lambda_runtime" {
+  description = "Lambda runtime of the function (packaged path; on the chalice deploy path the runtime is the version of the Python that runs chalice deploy). The code needs Python 3.11 or newer."
+  type        = string
+  default     = "python3.11"
+
+  validation {
+    condition     = can(regex("^python3\\.1[1-9]$", var.lambda_runtime))
+    error_message = "lambda_runtime must be a Lambda Python runtime of 3.11 or newer, such as python3.11 or python3.12."
+  }
+}
+
 variable "lambda_reserved_concurrency" {
   description = "Concurrent executions reserved for (and capping) the function; -1 leaves it unreserved."
   type        = number

@@ -81,6 +81,12 @@ def test_environments_follow_the_issue(module):
         assert set(TFVARS[stage]) <= set(module.variables), stage
 
 
+def test_every_stage_pins_its_lambda_runtime(module):
+    assert re.fullmatch(r"python3\.1[1-9]", module.variables["lambda_runtime"]["default"])
+    for stage in STAGES:
+        assert re.fullmatch(r"python3\.1[1-9]", TFVARS[stage]["lambda_runtime"]), stage
+
+
 def test_cursor_key_is_a_random_secure_string_named_as_the_stage_config_says(module):
     parameter = module.resource("aws_ssm_parameter", "cursor_signing_key")
     assert parameter["type"] == "SecureString"

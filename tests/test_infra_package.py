@@ -211,6 +211,7 @@ def test_function_runs_as_the_terraform_role_with_terraform_values(builds):
         assert "aws_iam_role" not in doc["resource"] and "aws_iam_role_policy" not in doc["resource"]
         function = doc["resource"]["aws_lambda_function"]["api_handler"]
         assert function["role"] == "${aws_iam_role.lambda.arn}"
+        assert function["runtime"] == "${var.lambda_runtime}"  # not the Python that ran make package
         assert function["logging_config"]["log_group"] == "${aws_cloudwatch_log_group.lambda.name}"
         env = function["environment"]["variables"]
         assert env["LOG_TABLE_NAME"] == "${aws_dynamodb_table.logs.name}"
