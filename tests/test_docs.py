@@ -170,6 +170,31 @@ def test_every_repository_path_exists():
     assert not problems, "\n".join(problems)
 
 
+def files_the_docs_have_people_write():
+    """Repository paths the docs' commands write (redirections) or have people write (-backend-config files)."""
+    written = set()
+    for command in all_commands():
+        if command.cwd is None:
+            continue
+        targets = list(command.redirects)
+        targets += [word.split("=", 1)[1] for word in command.argv if word.startswith("-backend-config=")]
+        for target in targets:
+            if target.startswith(("/", "$", "~")) or target == "/dev/null":
+                continue
+            relative = posixpath.normpath(posixpath.join(command.cwd, target))
+            if not relative.startswith(".."):
+                written.add(relative)
+    return written
+
+
+def test_every_file_the_docs_have_people_write_in_the_repository_is_git_ignored():
+    written = files_the_docs_have_people_write()
+    assert {"outputs-prod.json", "backend-prod.hcl"} <= written
+    tracked_or_kept = [path for path in sorted(written) if subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", path]).returncode != 0]
+    assert tracked_or_kept == []
+
+
 # --- terraform -------------------------------------------------------------------------
 
 @functools.cache
