@@ -176,6 +176,14 @@ def test_make_clean_build_removes_build_output_but_keeps_terraform_state_provide
     assert (checkout / ".venv" / "bin" / "python").exists()
 
 
+def test_clean_build_reports_what_it_removed_and_keeps_every_terraform_file(checkout, capsys):
+    pkg.main(["--clean-build", str(checkout / "build")])
+    removed = {Path(line.removeprefix("removed ")).relative_to(checkout / "build").as_posix()
+               for line in capsys.readouterr().out.splitlines()}
+    assert removed == {"bench", "dev", *(f"prod/{name}" for name in BUILD_OUTPUT)}
+    assert tree(checkout / "build") == {f"prod/{name}": text for name, text in TERRAFORM_FILES.items()}
+
+
 def test_clean_build_of_a_missing_build_folder_does_nothing(tmp_path, capsys):
     pkg.main(["--clean-build", str(tmp_path / "build")])
     assert capsys.readouterr().out == "" and not (tmp_path / "build").exists()
