@@ -1,22 +1,20 @@
 """Simple Log Service: HTTP routes only. Parse the request, call chalicelib, return."""
-from chalice import Chalice, IAMAuthorizer, Response
+from chalice import Chalice, IAMAuthorizer
 
-from chalicelib import service
-from chalicelib.http import caller_arn, json_errors, query_lists
+from chalicelib import http, service
 
 app = Chalice(app_name="simple-log-service")
 iam = IAMAuthorizer()
 
 
 @app.route("/logs", methods=["POST"], authorizer=iam)
-@json_errors
+@http.json_errors
 def post_logs():
     request = app.current_request
-    status, body = service.ingest(request.raw_body, caller_arn(request))
-    return Response(body=body, status_code=status)
+    return http.ingest_response(service.ingest(request.raw_body, http.caller_arn(request), http.deadline(app)))
 
 
 @app.route("/logs/recent", methods=["GET"], authorizer=iam)
-@json_errors
+@http.json_errors
 def recent_logs():
-    return service.recent(query_lists(app.current_request))
+    return http.recent_response(service.recent(http.query_lists(app.current_request), http.deadline(app)))

@@ -5,9 +5,14 @@ point in batches of 1,000 (the contract's maximum), into moto in-process. The
 meter on the service's own client records every successful write call and
 every item it stored; write request units follow from those items' sizes by
 DynamoDB's rules (``bench.sizes``), index writes included. Then the same
-events again, each with an ``event_id`` (idempotent ingest: one claim item per
-event, written with a conditional PutItem). The original design gets the same
-events, one HTTP request and one PutItem each (``bench.baseline``).
+events again, each with an ``event_id`` and its own ``timestamp``, as ``slog``
+sends them (idempotent ingest on derived keys: one keys-only BatchGetItem per
+100 events, no extra write); and each with an ``event_id`` but no timestamp
+(the service stamps it and claims the id: one small claim item per event,
+written with a conditional PutItem). Key reads are counted too (strongly
+consistent, one read request unit per key of an item up to 4 KB). The
+original design gets the same events, one HTTP request and one PutItem each
+(``bench.baseline``).
 """
 import json
 import math
@@ -32,7 +37,7 @@ def _units(written, schema_of):
     return table_units, index_units, item_bytes
 
 
-def _ours(raws, batch, with_event_id):
+def _ours(raws, batch):
     from app import app
     from chalicelib import aws, service, settings
     from devtools.table import create_table, load_schema
@@ -63,7 +68,10 @@ def _ours(raws, batch, with_event_id):
         "wru_per_event": round((table_units + index_units) / events, 3),
         "wru_table_per_event": round(table_units / events, 3),
         "wru_index_per_event": round(index_units / events, 3),
+        "rru_per_event": round(meter.keys_read / events, 3),
         "write_calls_per_request": meter.write_calls / requests,
+        "calls_per_request_by_operation": {
+            operation: count / requests for operation, count in sorted(meter.calls.items())},
     }
 
 
@@ -85,29 +93,59 @@ def _seed(raws):
     }
 
 
+def _lambda_ms(measured, cpu_ms, memory_mb):
+    """Lambda time of one request: its CPU, plus a round trip per sequential wave of calls.
+
+    A request's phases run one after another (claims, then key reads, then
+    writes); within a phase the repository keeps up to ``WORKERS`` calls in flight.
+    """
+    from chalicelib.repository import WORKERS
+
+    waves = sum(math.ceil(calls / WORKERS) for calls in measured["calls_per_request_by_operation"].values())
+    return pricing.lambda_duration_ms(cpu_ms, waves, memory_mb)
+
+
+def _with_event_id(measured, cpu_ms, batch, memory_mb):
+    lambda_ms = _lambda_ms(measured, cpu_ms, memory_mb)
+    usd, parts = pricing.usd_per_million_events(1 / batch, measured["wru_per_event"], lambda_ms, memory_mb,
+                                                measured["rru_per_event"])
+    return {
+        "event_json_bytes": measured["event_json_bytes"],
+        "http_requests_per_1000_events": measured["http_requests_per_1000_events"],
+        "ddb_write_calls_per_1000_events": measured["ddb_write_calls_per_1000_events"],
+        "write_calls_by_operation_per_1000_events": measured["write_calls_by_operation_per_1000_events"],
+        "wru_per_event": measured["wru_per_event"],
+        "rru_per_event": measured["rru_per_event"],
+        "max_item_bytes": measured["max_item_bytes"],
+        "lambda_ms_per_request": lambda_ms,
+        "usd_per_million_events": usd,
+        "usd_parts": parts,
+    }
+
+
 def run(overhead, events=10_000, batch=1000, log=print):
     """``overhead`` is ``bench.overhead.run()``'s result: the measured CPU per request that Lambda bills."""
     configure()
-    from chalicelib.repository import WORKERS
-
     if overhead["batch_events"] != batch:
         raise ValueError(f"overhead was timed on {overhead['batch_events']}-event requests, ingest sends {batch}")
 
     now_ms = int(time.time() * 1000)
-    plain = _ours(data.events(events, now_ms, 3_600_000, seed=5), batch, with_event_id=False)
-    with_ids = _ours(data.events(events, now_ms, 3_600_000, seed=6, with_event_id=True), batch, with_event_id=True)
-    seed = _seed(data.events(events, now_ms, 3_600_000, seed=5))
+    def traffic(seed, **options):
+        return data.events(events, now_ms, 3_600_000, seed=seed, levels=data.INFO_ONLY, **options)
+
+    plain = _ours(traffic(5), batch)
+    with_ids = _ours(traffic(6, with_event_id=True), batch)
+    no_timestamp = _ours(traffic(7, with_event_id=True, with_timestamp=False), batch)
+    seed = _seed(traffic(5))
 
     memory_mb = lambda_memory_mb()
-    waves = math.ceil(plain["write_calls_per_request"] / WORKERS)
-    ours_ms = pricing.lambda_duration_ms(overhead["request_cpu_ms"], waves, memory_mb)
-    claims = with_ids["write_calls_by_operation_per_1000_events"].get("PutItem", 0) * batch / 1000
-    id_waves = math.ceil(claims / WORKERS) + math.ceil((with_ids["write_calls_per_request"] - claims) / WORKERS)
-    ids_ms = pricing.lambda_duration_ms(overhead["event_id_request_cpu_ms"], id_waves, memory_mb)
+    ours_ms = _lambda_ms(plain, overhead["request_cpu_ms"], memory_mb)
     seed_ms = pricing.lambda_duration_ms(overhead["seed_request_cpu_ms"], 1, memory_mb)
     usd, usd_parts = pricing.usd_per_million_events(1 / batch, plain["wru_per_event"], ours_ms, memory_mb)
-    ids_usd, ids_parts = pricing.usd_per_million_events(1 / batch, with_ids["wru_per_event"], ids_ms, memory_mb)
     seed_usd, seed_parts = pricing.usd_per_million_events(1.0, seed["wru_per_event"], seed_ms, memory_mb)
+    ids = _with_event_id(with_ids, overhead["event_id_request_cpu_ms"], batch, memory_mb)
+    ids_no_timestamp = _with_event_id(no_timestamp, overhead["event_id_no_timestamp_request_cpu_ms"], batch,
+                                      memory_mb)
 
     result = {
         "events": events,
@@ -121,17 +159,8 @@ def run(overhead, events=10_000, batch=1000, log=print):
         "lambda_ms_per_request": ours_ms,
         "usd_per_million_events": usd,
         "usd_parts": usd_parts,
-        "with_event_id": {
-            "event_json_bytes": with_ids["event_json_bytes"],
-            "http_requests_per_1000_events": with_ids["http_requests_per_1000_events"],
-            "ddb_write_calls_per_1000_events": with_ids["ddb_write_calls_per_1000_events"],
-            "write_calls_by_operation_per_1000_events": with_ids["write_calls_by_operation_per_1000_events"],
-            "wru_per_event": with_ids["wru_per_event"],
-            "max_item_bytes": with_ids["max_item_bytes"],
-            "lambda_ms_per_request": ids_ms,
-            "usd_per_million_events": ids_usd,
-            "usd_parts": ids_parts,
-        },
+        "with_event_id": ids,
+        "with_event_id_no_timestamp": ids_no_timestamp,
         "seed_http_requests_per_1000_events": seed["http_requests_per_1000_events"],
         "seed_ddb_write_calls_per_1000_events": seed["ddb_write_calls_per_1000_events"],
         "seed_wru_per_event": seed["wru_per_event"],
@@ -145,8 +174,10 @@ def run(overhead, events=10_000, batch=1000, log=print):
     log(f"ingest: ours {result['http_requests_per_1000_events']} HTTP requests, "
         f"{result['ddb_write_calls_per_1000_events']} write calls per 1000 events, "
         f"{result['wru_per_event']} WRU/event, ${usd}/M events; "
-        f"with event_id {with_ids['ddb_write_calls_per_1000_events']} calls, "
-        f"{with_ids['wru_per_event']} WRU/event, ${ids_usd}/M; "
+        f"with event_id {ids['ddb_write_calls_per_1000_events']} calls, "
+        f"{ids['wru_per_event']} WRU/event, ${ids['usd_per_million_events']}/M; "
+        f"with event_id, no timestamp {ids_no_timestamp['ddb_write_calls_per_1000_events']} calls, "
+        f"{ids_no_timestamp['wru_per_event']} WRU/event, ${ids_no_timestamp['usd_per_million_events']}/M; "
         f"original {seed['ddb_write_calls_per_1000_events']} calls, "
         f"{seed['wru_per_event']} WRU/event, ${seed_usd}/M")
     return result

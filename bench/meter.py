@@ -9,10 +9,12 @@ from collections import Counter
 
 READ_OPERATIONS = ("Query", "Scan")
 WRITE_OPERATIONS = ("PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem", "TransactWriteItems")
+# Key lookups: the service reads the keys of events with an event_id before writing them.
+KEY_READ_OPERATIONS = ("BatchGetItem", "GetItem")
 
 
 class DynamoDBMeter:
-    """Calls per operation, ``ScannedCount`` summed over reads, and every item written."""
+    """Calls per operation, ``ScannedCount`` summed over reads, keys looked up, and every item written."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -28,6 +30,7 @@ class DynamoDBMeter:
             self.calls = Counter()
             self.scanned = 0
             self.returned = 0
+            self.keys_read = 0
             self.written = []
 
     @property
@@ -55,6 +58,15 @@ class DynamoDBMeter:
                 self.written.append((params["TableName"], params["Item"]))
             elif operation == "BatchWriteItem":
                 self.written.extend(_stored_puts(params, parsed))
+            elif operation == "BatchGetItem":
+                self.keys_read += _keys_read(params, parsed)
+
+
+def _keys_read(params, parsed):
+    """Keys of a BatchGetItem that DynamoDB read (asked for, less those handed back unprocessed)."""
+    unprocessed = parsed.get("UnprocessedKeys") or {}
+    return sum(len(request["Keys"]) - len(unprocessed.get(table, {}).get("Keys", []))
+               for table, request in params["RequestItems"].items())
 
 
 def _stored_puts(params, parsed):

@@ -2,7 +2,7 @@
 
 Prices: AWS list prices, us-east-1, on-demand, as published on the AWS
 pricing pages (DynamoDB on-demand: $0.625 per million write request units
-since the November 2024 reduction; API Gateway REST APIs: $3.50 per million
+and $0.125 per million read request units since the November 2024 reduction; API Gateway REST APIs: $3.50 per million
 requests for the first 333 million a month; Lambda x86: $0.20 per million
 requests and $0.0000166667 per GB-second, billed per started millisecond).
 Free tiers are left out. Check them against the pricing pages before quoting
@@ -19,6 +19,7 @@ import math
 
 PRICES_USD = {
     "dynamodb_write_request_unit": 0.625 / 1e6,
+    "dynamodb_read_request_unit": 0.125 / 1e6,
     "api_gateway_rest_request": 3.50 / 1e6,
     "lambda_request": 0.20 / 1e6,
     "lambda_gb_second": 0.0000166667,
@@ -32,10 +33,11 @@ def lambda_duration_ms(cpu_ms, sequential_round_trips, memory_mb):
     return math.ceil(cpu_ms * stretch + sequential_round_trips * DYNAMODB_ROUND_TRIP_MS)
 
 
-def usd_per_million_events(requests_per_event, wru_per_event, duration_ms, memory_mb):
+def usd_per_million_events(requests_per_event, wru_per_event, duration_ms, memory_mb, rru_per_event=0.0):
     requests = 1e6 * requests_per_event
     parts = {
         "dynamodb_writes": 1e6 * wru_per_event * PRICES_USD["dynamodb_write_request_unit"],
+        "dynamodb_key_reads": 1e6 * rru_per_event * PRICES_USD["dynamodb_read_request_unit"],
         "api_gateway": requests * PRICES_USD["api_gateway_rest_request"],
         "lambda_requests": requests * PRICES_USD["lambda_request"],
         "lambda_duration": requests * duration_ms / 1000 * memory_mb / 1024 * PRICES_USD["lambda_gb_second"],

@@ -24,7 +24,7 @@ def stub_sends(client):
 
 
 class RecordingClient:
-    """Stands in for the boto3 client: records each write call and does nothing else."""
+    """Stands in for the boto3 client: records each call and does nothing else (every key is new)."""
 
     def __init__(self):
         self.calls = []
@@ -35,6 +35,10 @@ class RecordingClient:
 
     def put_item(self, **params):
         self.calls.append(("put_item", params))
+        return {}
+
+    def batch_get_item(self, **params):
+        self.calls.append(("batch_get_item", params))
         return {}
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from chalicelib import ids
 from chalicelib.errors import ValidationError
 
-VERSION = 1
+# 2: the fingerprint holds min_level.
+VERSION = 2
 MAX_CURSOR_CHARS = 2048
 
 

@@ -1,4 +1,4 @@
-"""Domain errors. ``app.py`` maps them to HTTP responses in one helper."""
+"""Domain errors, raised in chalicelib; ``chalicelib.http`` alone maps them to HTTP responses."""
 
 
 class ServiceError(Exception):

@@ -5,7 +5,9 @@ last 16 carry 80 random bits, both in Crockford base32, so sorting ids as
 strings sorts events by timestamp and breaks ties by the random part. That
 is the order the contract gives to ``GET /logs/recent``.
 """
+import hashlib
 import os
+import re
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TIME_CHARS = 10
@@ -14,6 +16,7 @@ LENGTH = TIME_CHARS + RANDOM_CHARS
 MAX_TIME_MS = (1 << 48) - 1
 
 _VALUE = {char: index for index, char in enumerate(ALPHABET)}
+_ASSUMED_ROLE = re.compile(r"arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]+):assumed-role/(?P<role>[^/]+)/")
 
 
 def _encode(number, width):
@@ -30,6 +33,28 @@ def new_log_id(timestamp_ms, random_bytes=None):
         raise ValueError("timestamp out of range for a log id")
     randomness = random_bytes if random_bytes is not None else os.urandom(10)
     return _encode(timestamp_ms, TIME_CHARS) + _encode(int.from_bytes(randomness, "big"), RANDOM_CHARS)
+
+
+def derived_log_id(timestamp_ms, *parts):
+    """The id of an event known by ``parts`` at ``timestamp_ms``: the same parts always give the same id.
+
+    The random part is 80 bits of SHA-256 over the parts and the timestamp, so
+    a resend writes the very key the first send wrote.
+    """
+    digest = hashlib.sha256("\x1f".join((str(timestamp_ms), *parts)).encode("utf-8")).digest()
+    return new_log_id(timestamp_ms, digest[:10])
+
+
+def _decode(chars):
+    number = 0
+    for char in chars:
+        number = number * 32 + _VALUE[char]
+    return number
+
+
+def time_of(log_id):
+    """The timestamp in milliseconds that ``log_id`` was made for."""
+    return _decode(log_id[:TIME_CHARS])
 
 
 def lowest_id_at(timestamp_ms):
@@ -60,10 +85,7 @@ def predecessor(log_id):
 
 
 def _random_part(log_id):
-    number = 0
-    for char in log_id[TIME_CHARS:]:
-        number = number * 32 + _VALUE[char]
-    return number
+    return _decode(log_id[TIME_CHARS:])
 
 
 def shard_of(log_id, shards):
@@ -83,3 +105,17 @@ def successor(log_id):
     if number + 1 >= 1 << 80:
         return log_id[:TIME_CHARS] + _encode(int.from_bytes(os.urandom(10), "big"), RANDOM_CHARS)
     return log_id[:TIME_CHARS] + _encode(number + 1, RANDOM_CHARS)
+
+
+def caller_role(caller_arn):
+    """The principal an idempotency key belongs to: the IAM role behind a role session, whatever
+    the session's name, or else the principal itself ("" when unknown).
+
+    ``arn:aws:sts::123456789012:assumed-role/ingest/ci-42`` -> ``arn:aws:iam::123456789012:role/ingest``.
+    """
+    if not caller_arn:
+        return ""
+    session = _ASSUMED_ROLE.match(caller_arn)
+    if session is None:
+        return caller_arn
+    return f"arn:{session['partition']}:iam::{session['account']}:role/{session['role']}"

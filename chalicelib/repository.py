@@ -1,20 +1,44 @@
 """LogRepository: the only code that knows the table's keys and items.
 
-Data model (one table, one global secondary index; see README "Data model"):
+Data model (one table, three global secondary indexes; see README "Data model"):
 
 * event item    pk = ``S#<service>#<shard>``  sk = log id      (service view)
                 tpk = ``T#<shard>``           sk = log id      (GSI ``timeline``)
-* claim item    pk = ``E#<service>#<event_id>``  sk = ``E``    (idempotency)
+  and, for WARN, ERROR and FATAL events only (sparse indexes):
+                vpk = ``V#<level>#<shard>``            sk = log id   (GSI ``severity``)
+                wpk = ``W#<service>#<level>#<shard>``  sk = log id   (GSI ``service_severity``)
+* claim item    pk = ``E#<caller>#<service>#<event_id>``  sk = ``E``
+                (idempotency for events the server stamps; holds only the log id)
+
+Every item carries ``expires_at``: the event's time plus the retention, so
+nothing outlives the event it belongs to.
 
 Log ids sort by timestamp, so a time window is a key condition on ``sk`` and
 "newest first" is a descending Query. Writes spread over ``SERVICE_SHARDS``
 partitions per service and ``TIMELINE_SHARDS`` timeline partitions; a read
 merges the shards lazily, fetching about ``limit / shards`` items from each
 and more only from a shard whose items are being used up.
+
+Idempotency. An event with an ``event_id`` and its own ``timestamp`` has a
+log id derived from (caller role, service, event id, timestamp): a resend
+names the same key. An event with an ``event_id`` but no timestamp claims
+(caller role, service, event id) with a conditional put of a small claim
+item. Either way the event key is read (consistently, keys only) before it is
+written, so a stored event is never written again: events are append-only.
+
+Retries. botocore retries errors (throttling, 5xx, connections); this module
+retries only what botocore cannot see, ``UnprocessedItems`` and
+``UnprocessedKeys``, with full-jitter backoff, within the request's deadline
+(``aws.Deadline``). What is still unstored then is reported, safe to resend.
 """
+import contextvars
+import dataclasses
+import hashlib
+import heapq
 import json
 import math
 import random
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -22,24 +46,34 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import aws, ids
 from chalicelib import events as ev
-from chalicelib import ids
 from chalicelib.errors import StorageUnavailable
 
 HASH_KEY = "pk"
 RANGE_KEY = "sk"
 TIMELINE_INDEX = "timeline"
 TIMELINE_HASH_KEY = "tpk"
+SEVERITY_INDEX = "severity"
+SEVERITY_HASH_KEY = "vpk"
+SERVICE_SEVERITY_INDEX = "service_severity"
+SERVICE_SEVERITY_HASH_KEY = "wpk"
+# The levels people page on; only events at these levels are in the sparse severity indexes.
+SEVERE_LEVELS = frozenset({"WARN", "ERROR", "FATAL"})
 TTL_ATTRIBUTE = "expires_at"
 
 BATCH_WRITE_SIZE = 25
+BATCH_GET_SIZE = 100
 # Calls in flight per request: DynamoDB calls wait on the network, and a
 # 1,000-event batch is 40 BatchWriteItem calls (plus one claim per event_id).
 WORKERS = 32
 BACKOFF_BASE_S = 0.025
 BACKOFF_CAP_S = 1.0
+# Items one read may examine (ScannedCount), whatever its filters: a page stops there, with a cursor.
+READ_BUDGET = 5_000
 
 _CLAIM_SK = "E"
+_UNSTORED = "storage throttled; resend this event"
 _TRANSIENT_CODES = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -53,16 +87,23 @@ _TRANSIENT_CODES = {
 
 @dataclass
 class WriteOutcome:
-    """What happened to one event of a request."""
+    """What happened to one event of a request.
+
+    ``stored`` is true when the event is in the table, written now or before
+    (``repeat``: an earlier send with the same identity stored it, and this
+    one wrote nothing). ``item`` is the item as this request built it, from
+    what this caller sent: a repeat never answers with stored content.
+    """
 
     log_id: str | None = None
     stored: bool = False
+    repeat: bool = False
     error: str | None = None
     item: dict | None = None
 
     @property
     def event(self):
-        """The stored event as the API returns it (built on demand: batches only need log ids)."""
+        """The event as the API returns it (built on demand: batches only need log ids)."""
         return LogRepository._to_event(self.item) if self.stored else None
 
 
@@ -81,24 +122,40 @@ def _is_transient(error):
 
 
 def _parallel(function, items):
+    """``function`` over ``items``, up to ``WORKERS`` at once, each under the caller's deadline."""
     if len(items) <= 1:
         return [function(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
-        return list(pool.map(function, items))
+        futures = [pool.submit(contextvars.copy_context().run, function, item) for item in items]
+        return [future.result() for future in futures]
+
+
+def _chunks(pairs, size):
+    return [pairs[start:start + size] for start in range(0, len(pairs), size)]
+
+
+def caller_key(caller_arn):
+    """A short, stable token for the caller role behind ``caller_arn`` (idempotency is per role)."""
+    role = ids.caller_role(caller_arn)
+    return hashlib.sha256(role.encode("utf-8")).hexdigest()[:16]
 
 
 class LogRepository:
     def __init__(self, client, table_name, retention_days, service_shards, timeline_shards,
-                 max_attempts=6, sleep=time.sleep):
+                 severity_shards=8, max_attempts=6, sleep=time.sleep):
         self._client = client
         self._table = table_name
         self._retention_ms = retention_days * ev.DAY_MS
         self._service_shards = service_shards
         self._timeline_shards = timeline_shards
+        self._severity_shards = severity_shards
         self._max_attempts = max_attempts
         self._sleep = sleep
 
     # --- keys and items -----------------------------------------------------
+
+    def _expires_at(self, timestamp_ms):
+        return {"N": str((timestamp_ms + self._retention_ms) // 1000)}
 
     def _event_item(self, event, log_id, ingested_at_ms, ingested_by):
         shard = ids.shard_of(log_id, self._service_shards)
@@ -113,8 +170,12 @@ class LogRepository:
             "message": {"S": event.message},
             "ts": {"N": str(event.timestamp_ms)},
             "ingested_at": {"N": str(ingested_at_ms)},
-            TTL_ATTRIBUTE: {"N": str((event.timestamp_ms + self._retention_ms) // 1000)},
+            TTL_ATTRIBUTE: self._expires_at(event.timestamp_ms),
         }
+        if event.level in SEVERE_LEVELS:
+            severity_shard = ids.shard_of(log_id, self._severity_shards)
+            item[SEVERITY_HASH_KEY] = {"S": f"V#{event.level}#{severity_shard}"}
+            item[SERVICE_SEVERITY_HASH_KEY] = {"S": f"W#{event.service_name}#{event.level}#{severity_shard}"}
         if event.metadata is not None:
             item["metadata"] = {"S": ev.serialize_metadata(event.metadata)}
         if event.event_id is not None:
@@ -138,143 +199,195 @@ class LogRepository:
             "ingested_by": item["ingested_by"]["S"] if "ingested_by" in item else None,
         }
 
+    @staticmethod
+    def _key(item):
+        return {HASH_KEY: item[HASH_KEY], RANGE_KEY: item[RANGE_KEY]}
+
+    @staticmethod
+    def _item_identity(item):
+        return item[HASH_KEY]["S"], item[RANGE_KEY]["S"]
+
     # --- writes -------------------------------------------------------------
 
     def put_events(self, events, ingested_by, now_ms):
         """Store events; returns a ``WriteOutcome`` per input position.
 
         ``events`` may hold None for positions rejected by validation; they are
-        skipped. An event with an ``event_id`` already stored (or repeated in
-        this request) gets the first one's log id and is not stored twice. An
-        event that could not be stored after retries has ``error`` set and is
-        safe to resend. Raises ``StorageUnavailable`` if nothing could be
-        stored and storage was the reason.
+        skipped. An event whose identity (see the module docstring) was stored
+        before, or repeats one earlier in this request, gets the first one's
+        log id and writes nothing. An event that could not be stored within
+        the request's deadline has ``error`` set and is safe to resend.
+        Raises ``StorageUnavailable`` if nothing could be stored and storage
+        was the reason.
         """
+        caller = caller_key(ingested_by)
         outcomes = [WriteOutcome() if event is not None else None for event in events]
-        items = {}
-        claims = {}
-        first_of = {}
-        last_id_at = {}
+        fresh, derived, claims, repeats = {}, {}, {}, {}
+        first_of, last_id_at = {}, {}
         for index, event in enumerate(events):
             if event is None:
                 continue
-            if event.event_id is not None:
-                identity = (event.service_name, event.event_id)
-                if identity in first_of:
-                    continue
-                first_of[identity] = index
-            previous = last_id_at.get(event.timestamp_ms)
-            log_id = ids.successor(previous) if previous else ids.new_log_id(event.timestamp_ms)
-            last_id_at[event.timestamp_ms] = log_id
-            item = self._event_item(event, log_id, now_ms, ingested_by)
-            if event.event_id is None:
-                outcomes[index].log_id = log_id
-                items[index] = item
+            if event.event_id is not None and not event.server_stamped:
+                log_id = ids.derived_log_id(event.timestamp_ms, caller, event.service_name, event.event_id)
+                identity = ("derived", event.service_name, log_id)
             else:
-                claims[index] = item
+                previous = last_id_at.get(event.timestamp_ms)
+                log_id = ids.successor(previous) if previous else ids.new_log_id(event.timestamp_ms)
+                last_id_at[event.timestamp_ms] = log_id
+                identity = ("claim", event.service_name, event.event_id) if event.event_id is not None else None
+            if identity in first_of:
+                repeats[index] = first_of[identity]
+                continue
+            if identity is not None:
+                first_of[identity] = index
+            item = self._event_item(event, log_id, now_ms, ingested_by)
+            (fresh if identity is None else derived if identity[0] == "derived" else claims)[index] = item
 
-        claimed = _parallel(lambda pair: (pair[0], self._claim(pair[1])), list(claims.items()))
-        for index, (item, error) in claimed:
+        claimed = _parallel(lambda pair: (pair[0], self._claim(caller, pair[1], now_ms)), list(claims.items()))
+        for index, (log_id, error) in claimed:
             if error is not None:
                 outcomes[index].error = error
+            elif log_id == claims[index][RANGE_KEY]["S"]:
+                fresh[index] = claims[index]
             else:
-                outcomes[index].log_id = item[RANGE_KEY]["S"]
-                items[index] = item
+                # The event this id was claimed for: its time is the first send's.
+                event = dataclasses.replace(events[index], timestamp_ms=ids.time_of(log_id))
+                derived[index] = self._event_item(event, log_id, now_ms, ingested_by)
 
-        for index, error in self._write_items(items).items():
-            outcomes[index].error = error
-        for index, item in items.items():
-            if outcomes[index].error is None:
-                outcomes[index].stored = True
-                outcomes[index].item = item
+        present, unchecked = self._existing(derived)
+        for index, item in derived.items():
+            outcomes[index].log_id = item[RANGE_KEY]["S"]
+            outcomes[index].item = item
+            if index in unchecked:
+                outcomes[index].error = _UNSTORED
+            elif self._item_identity(item) in present:
+                outcomes[index].stored = outcomes[index].repeat = True
+            else:
+                fresh[index] = item
 
-        for index, event in enumerate(events):
-            if event is not None and event.event_id is not None:
-                first = first_of[(event.service_name, event.event_id)]
-                if first != index:
-                    outcomes[index] = outcomes[first]
+        failures = self._write_items(fresh)
+        for index, item in fresh.items():
+            outcomes[index].log_id = item[RANGE_KEY]["S"]
+            outcomes[index].item = item
+            outcomes[index].error = failures.get(index)
+            outcomes[index].stored = index not in failures
+
+        for index, first in repeats.items():
+            outcomes[index] = outcomes[first]
 
         valid = [outcome for outcome in outcomes if outcome is not None]
         if valid and not any(outcome.stored for outcome in valid):
             raise StorageUnavailable()
         return outcomes
+    def _claim(self, caller, item, now_ms):
+        """Claim an event id for the log id in ``item``: ``(log id, None)``, or ``(None, error)``.
 
-    def _claim(self, item):
-        """Claim an event id; returns ``(event item to write, error)``.
-
-        The claim holds a copy of the event item. If the id was claimed before,
-        the earlier copy is written again (same key, same content), which also
-        completes an earlier request that claimed the id but failed to store
-        the event.
+        The log id is ``item``'s when the claim is new, or when the earlier
+        claim has expired with its event; otherwise the earlier claim's.
         """
-        claim = {**self._claim_key(item), "event": {"M": item}}
-        for attempt in range(self._max_attempts):
+        log_id = item[RANGE_KEY]["S"]
+        claim = {
+            HASH_KEY: {"S": f"E#{caller}#{item['service_name']['S']}#{item['event_id']['S']}"},
+            RANGE_KEY: {"S": _CLAIM_SK},
+            "log_id": {"S": log_id},
+            TTL_ATTRIBUTE: item[TTL_ATTRIBUTE],
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=claim,
+                ConditionExpression="attribute_not_exists(#pk) OR #ttl <= :now",
+                ExpressionAttributeNames={"#pk": HASH_KEY, "#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(now_ms // 1000)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return log_id, None
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return error.response["Item"]["log_id"]["S"], None
+            if not _is_transient(error):
+                raise
+        except BotoCoreError:
+            pass
+        return None, _UNSTORED
+
+    def _existing(self, items):
+        """``(keys present, indexes unchecked)`` for ``{index: item}``: a consistent, keys-only BatchGetItem."""
+        by_identity = {self._item_identity(item): index for index, item in items.items()}
+        present, unchecked = set(), set()
+        for found, left in _parallel(self._get_chunk, _chunks(list(items.values()), BATCH_GET_SIZE)):
+            present.update(found)
+            unchecked.update(by_identity[identity] for identity in left)
+        return present, unchecked
+
+    def _get_chunk(self, items):
+        """``(identities present, identities unchecked)`` for up to 100 items."""
+        pending = [self._key(item) for item in items]
+        found = set()
+        for attempt in self._attempts():
+            request = {"Keys": pending, "ConsistentRead": True, "ProjectionExpression": "#pk, #sk",
+                       "ExpressionAttributeNames": {"#pk": HASH_KEY, "#sk": RANGE_KEY}}
             try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=claim,
-                    ConditionExpression="attribute_not_exists(#pk)",
-                    ExpressionAttributeNames={"#pk": HASH_KEY},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-                return item, None
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                    return error.response["Item"]["event"]["M"], None
+                response = self._client.batch_get_item(RequestItems={self._table: request})
+            except (ClientError, BotoCoreError) as error:
                 if not _is_transient(error):
                     raise
-            except BotoCoreError:
-                pass
+                break
+            found.update(self._item_identity(item) for item in response.get("Responses", {}).get(self._table, []))
+            pending = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            if not pending:
+                break
             self._backoff(attempt)
-        return None, "storage throttled; resend this event"
-
-    @staticmethod
-    def _claim_key(item):
-        service = item["service_name"]["S"]
-        event_id = item["event_id"]["S"]
-        return {HASH_KEY: {"S": f"E#{service}#{event_id}"}, RANGE_KEY: {"S": _CLAIM_SK}}
+        return found, {self._item_identity(key) for key in pending}
 
     def _write_items(self, items):
         """BatchWriteItem in chunks, in parallel; returns ``{index: error}`` for unstored ones."""
-        indexed = list(items.items())
-        chunks = [indexed[start:start + BATCH_WRITE_SIZE] for start in range(0, len(indexed), BATCH_WRITE_SIZE)]
         failures = {}
-        for chunk_failures in _parallel(self._write_chunk, chunks):
+        for chunk_failures in _parallel(self._write_chunk, _chunks(list(items.items()), BATCH_WRITE_SIZE)):
             failures.update(chunk_failures)
         return failures
 
     def _write_chunk(self, chunk):
         pending = dict(chunk)
-        for attempt in range(self._max_attempts):
+        for attempt in self._attempts():
             requests = [{"PutRequest": {"Item": item}} for item in pending.values()]
             try:
                 response = self._client.batch_write_item(RequestItems={self._table: requests})
             except (ClientError, BotoCoreError) as error:
                 if not _is_transient(error):
                     raise
-            else:
-                unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
-                left = {self._item_identity(request["PutRequest"]["Item"]) for request in unprocessed}
-                pending = {index: item for index, item in pending.items() if self._item_identity(item) in left}
-                if not pending:
-                    return {}
+                break
+            unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+            left = {self._item_identity(request["PutRequest"]["Item"]) for request in unprocessed}
+            pending = {index: item for index, item in pending.items() if self._item_identity(item) in left}
+            if not pending:
+                break
             self._backoff(attempt)
-        return {index: "storage throttled; resend this event" for index in pending}
+        return {index: _UNSTORED for index in pending}
 
-    @staticmethod
-    def _item_identity(item):
-        return item[HASH_KEY]["S"], item[RANGE_KEY]["S"]
+    def _attempts(self):
+        """Attempt numbers for work DynamoDB handed back, while the request's deadline allows."""
+        deadline = aws.current_deadline()
+        for attempt in range(self._max_attempts):
+            if attempt and deadline.expired:
+                return
+            yield attempt
 
     def _backoff(self, attempt):
         if attempt + 1 < self._max_attempts:
-            self._sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt)))
+            pause = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt))
+            self._sleep(min(pause, aws.current_deadline().remaining_s()))
 
     # --- reads --------------------------------------------------------------
 
-    def recent(self, query, now_ms, after=None):
+    def recent(self, query, now_ms, after=None, budget=READ_BUDGET):
         """The newest events matching ``query``, newest first, strictly before log id ``after``.
 
         Expired events are never returned, even before DynamoDB deletes them.
+        At most about ``budget`` items are read: when the budget runs out
+        first, the page holds what was found so far and ``next_after`` says
+        where to resume, so a page may hold fewer than ``query.limit`` events
+        while more exist. ``next_after`` is None only when nothing is left.
         """
         low = ids.lowest_id_at(max(query.since_ms, now_ms - self._retention_ms))
         high = ids.highest_id_at(query.until_ms)
@@ -286,45 +399,61 @@ class LogRepository:
         if low > high:
             return Page([], None, 0, 0)
 
-        if query.service_name is not None:
-            partitions = [f"S#{query.service_name}#{shard}" for shard in range(self._service_shards)]
-            index, hash_key = None, HASH_KEY
-        else:
-            partitions = [f"T#{shard}" for shard in range(self._timeline_shards)]
-            index, hash_key = TIMELINE_INDEX, TIMELINE_HASH_KEY
+        index, hash_key, partitions, level_filter = self._view(query)
         # A shard's share of the page, plus one so that a shard holding a
         # little more than its share rarely needs a second call.
         page_size = math.ceil(query.limit / len(partitions)) + 1
+        reads = _ReadBudget(budget)
         streams = [
-            _ShardStream(self._client, self._query_request(index, hash_key, partition, low, high, query, now_ms),
-                         page_size)
+            _ShardStream(self._client, self._query_request(index, hash_key, partition, low, high, query, now_ms,
+                                                           level_filter), page_size, reads)
             for partition in partitions
         ]
-        _parallel(lambda stream: stream.fill(), streams)
+        _parallel(lambda stream: stream.fetch(), streams)
 
-        found = []
-        while len(found) < query.limit:
-            for stream in streams:
-                stream.fill()
-            live = [stream for stream in streams if stream.buffer]
-            if not live:
+        merged = heapq.merge(*(stream.entries() for stream in streams), key=_newest_first, reverse=True)
+        found, next_after = [], None
+        for entry in merged:
+            if isinstance(entry, _Resume):
+                next_after = entry.log_id
                 break
-            newest = max(live, key=lambda stream: stream.buffer[0][RANGE_KEY]["S"])
-            found.append(newest.buffer.popleft())
-        more = len(found) == query.limit and any(stream.buffer or stream.has_more for stream in streams)
+            if len(found) == query.limit:
+                next_after = found[-1][RANGE_KEY]["S"]
+                break
+            found.append(entry)
         return Page(
             events=[self._to_event(item) for item in found],
-            next_after=found[-1][RANGE_KEY]["S"] if more else None,
-            items_read=sum(stream.scanned for stream in streams),
+            next_after=next_after,
+            items_read=reads.spent,
             calls=sum(stream.calls for stream in streams),
         )
 
-    def _query_request(self, index, hash_key, partition, low, high, query, now_ms):
+    def _view(self, query):
+        """``(index, hash key, partitions, level filter)`` for a query.
+
+        WARN, ERROR and FATAL events are also in the sparse indexes, keyed by
+        level: ``level`` or ``min_level`` at those levels is a key condition.
+        ``level`` at TRACE, DEBUG or INFO stays a filter on the general views.
+        """
+        levels = ev.levels_at_least(query.min_level) if query.min_level else (query.level,)
+        if query.level is None and query.min_level is None or not set(levels) <= SEVERE_LEVELS:
+            if query.service_name is not None:
+                partitions = [f"S#{query.service_name}#{shard}" for shard in range(self._service_shards)]
+                return None, HASH_KEY, partitions, query.level
+            return TIMELINE_INDEX, TIMELINE_HASH_KEY, [f"T#{shard}" for shard in range(self._timeline_shards)], \
+                query.level
+        shards = range(self._severity_shards)
+        if query.service_name is not None:
+            partitions = [f"W#{query.service_name}#{level}#{shard}" for level in levels for shard in shards]
+            return SERVICE_SEVERITY_INDEX, SERVICE_SEVERITY_HASH_KEY, partitions, None
+        return SEVERITY_INDEX, SEVERITY_HASH_KEY, [f"V#{level}#{shard}" for level in levels for shard in shards], None
+
+    def _query_request(self, index, hash_key, partition, low, high, query, now_ms, level):
         names = {"#h": hash_key, "#r": RANGE_KEY, "#ttl": TTL_ATTRIBUTE}
         values = {":h": {"S": partition}, ":low": {"S": low}, ":high": {"S": high},
                   ":now": {"N": str(now_ms // 1000)}}
         filters = ["#ttl > :now"]
-        for field, value in (("level", query.level), ("log_type", query.log_type)):
+        for field, value in (("level", level), ("log_type", query.log_type)):
             if value is not None:
                 names[f"#{field}"] = field
                 values[f":{field}"] = {"S": value}
@@ -342,36 +471,75 @@ class LogRepository:
         return request
 
 
-class _ShardStream:
-    """One shard's items, newest first, fetched a page at a time on demand."""
+@dataclass(frozen=True)
+class _Resume:
+    """Where a shard stopped when the read budget ran out: every item of it newer than ``log_id`` is known."""
 
-    def __init__(self, client, request, page_size):
+    log_id: str
+
+
+def _newest_first(entry):
+    # A shard's resume point sorts just after its last examined item, which comes first.
+    if isinstance(entry, _Resume):
+        return entry.log_id, 0
+    return entry[RANGE_KEY]["S"], 1
+
+
+class _ReadBudget:
+    """Items one request may still read, shared by its shards (their first pages are fetched in parallel)."""
+
+    def __init__(self, items):
+        self.left = items
+        self.spent = 0
+        self._lock = threading.Lock()
+
+    def spend(self, items):
+        with self._lock:
+            self.left -= items
+            self.spent += items
+
+
+class _ShardStream:
+    """One shard's matching items, newest first, fetched a page at a time on demand."""
+
+    def __init__(self, client, request, page_size, budget):
         self._client = client
         self._request = request
         self._page_size = page_size
+        self._budget = budget
         self._start_key = None
-        self.buffer = deque()
-        self.has_more = True
-        self.scanned = 0
+        self._buffer = deque()
+        self._more = True
         self.calls = 0
 
-    def fill(self):
-        """Fetch until the buffer has an item or the shard is exhausted."""
-        while not self.buffer and self.has_more:
-            request = dict(self._request, Limit=self._page_size)
-            if self._start_key is not None:
-                request["ExclusiveStartKey"] = self._start_key
-            try:
-                response = self._client.query(**request)
-            except (ClientError, BotoCoreError) as error:
-                if _is_transient(error):
-                    raise StorageUnavailable() from error
-                raise
-            self.calls += 1
-            self.scanned += response.get("ScannedCount", 0)
-            self.buffer.extend(response.get("Items", []))
-            self._start_key = response.get("LastEvaluatedKey")
-            self.has_more = self._start_key is not None
-            if response.get("Count", 0) < response.get("ScannedCount", 0):
-                # A filter dropped items: read further ahead next time.
-                self._page_size = min(1000, self._page_size * 4)
+    def fetch(self):
+        """Read the next page: at most the page size, and no more than the budget allows."""
+        request = dict(self._request, Limit=max(1, min(self._page_size, self._budget.left)))
+        if self._start_key is not None:
+            request["ExclusiveStartKey"] = self._start_key
+        try:
+            response = self._client.query(**request)
+        except (ClientError, BotoCoreError) as error:
+            if _is_transient(error):
+                raise StorageUnavailable() from error
+            raise
+        self.calls += 1
+        self._budget.spend(response.get("ScannedCount", 0))
+        self._buffer.extend(response.get("Items", []))
+        self._start_key = response.get("LastEvaluatedKey")
+        self._more = self._start_key is not None
+        if response.get("Count", 0) < response.get("ScannedCount", 0):
+            # A filter dropped items: read further ahead next time.
+            self._page_size = min(1000, self._page_size * 4)
+
+    def entries(self):
+        """Items newest first; a ``_Resume`` last if the budget ran out before the shard did."""
+        while True:
+            while self._buffer:
+                yield self._buffer.popleft()
+            if not self._more:
+                return
+            if self._budget.left <= 0:
+                yield _Resume(self._start_key[RANGE_KEY]["S"])
+                return
+            self.fetch()

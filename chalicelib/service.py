@@ -1,12 +1,34 @@
-"""The two operations of the API, between HTTP (app.py) and storage (repository)."""
+"""The operations of the API, between HTTP (app.py, chalicelib.http) and storage (repository).
+
+They take decoded requests and return domain results; ``chalicelib.http``
+alone turns those into statuses and bodies.
+"""
 import dataclasses
 import functools
 import time
 
-from chalicelib import aws, cursor, settings
+from chalicelib import aws, cursor, query, settings
 from chalicelib import events as ev
-from chalicelib.errors import ValidationError
 from chalicelib.repository import LogRepository
+from chalicelib.strict_json import parse_json_body
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchOutcome:
+    """A ``{"logs": [...]}`` request: a log id (or None) per event, and why each missing one is missing."""
+
+    log_ids: list
+    rejections: list
+
+    @property
+    def accepted(self):
+        return sum(log_id is not None for log_id in self.log_ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecentPage:
+    logs: list
+    next_cursor: str | None
 
 
 @functools.cache
@@ -17,6 +39,7 @@ def repository():
         retention_days=settings.retention_days(),
         service_shards=settings.service_shards(),
         timeline_shards=settings.timeline_shards(),
+        severity_shards=settings.severity_shards(),
         max_attempts=settings.write_max_attempts(),
     )
 
@@ -41,51 +64,43 @@ def now_ms():
     return int(time.time() * 1000)
 
 
-def ingest(raw_body, ingested_by, now=None):
-    """``(status, body)`` for ``POST /logs``."""
+def ingest(raw_body, ingested_by, deadline=None, now=None):
+    """``POST /logs``: the stored event (a dict) for one event, a ``BatchOutcome`` for a batch."""
     now = now_ms() if now is None else now
-    raws, is_batch = ev.split_body(ev.parse_json_body(raw_body))
+    raws, is_batch = ev.split_body(parse_json_body(raw_body))
     retention_days = settings.retention_days()
-    if not is_batch:
-        event = ev.normalize_event(raws[0], now, retention_days)
-        (outcome,) = repository().put_events([event], ingested_by, now)
-        return 201, outcome.event
+    with aws.within(deadline or aws.current_deadline()):
+        if not is_batch:
+            event = ev.normalize_event(raws[0], now, retention_days)
+            (outcome,) = repository().put_events([event], ingested_by, now)
+            return outcome.event
 
-    batch, rejections = ev.validate_batch(raws, now, retention_days)
-    if len(rejections) < len(batch):
-        outcomes = repository().put_events(batch, ingested_by, now)
-    else:
-        outcomes = [None] * len(batch)
+        batch, rejections = ev.validate_batch(raws, now, retention_days)
+        if len(rejections) < len(batch):
+            outcomes = repository().put_events(batch, ingested_by, now)
+        else:
+            outcomes = [None] * len(batch)
     for index, outcome in enumerate(outcomes):
         if outcome is not None and not outcome.stored:
-            rejections.append(ev.Rejection(index, "ServiceUnavailableError", outcome.error, True))
+            rejections.append(ev.Rejection(index, outcome.error, retryable=True))
     rejections.sort(key=lambda rejection: rejection.index)
     log_ids = [outcome.log_id if outcome is not None and outcome.stored else None for outcome in outcomes]
-    accepted = sum(log_id is not None for log_id in log_ids)
-    body = {"accepted": accepted, "rejected": [r.to_dict() for r in rejections], "log_ids": log_ids}
-    if accepted == 0:
-        body = {"Code": "BadRequestError", "Message": f"logs: none of the {len(batch)} events is valid", **body}
-        return 400, body
-    return (201 if not rejections else 207), body
+    return BatchOutcome(log_ids, rejections)
 
 
-def recent(params, now=None):
-    """The body of ``GET /logs/recent`` for query parameters ``{name: [values]}``."""
+def recent(params, deadline=None, now=None):
+    """``GET /logs/recent`` for query parameters ``{name: [values]}``: a ``RecentPage``."""
     now = now_ms() if now is None else now
-    query = ev.parse_recent_query(params, now, settings.retention_days())
+    request = query.parse_recent_query(params, now, settings.retention_days())
     after = None
-    if query.cursor is not None:
-        position = cursor.decode(cursor_key(), query.cursor)
-        if any(value is not None for value in query.fingerprint) and query.fingerprint != position.fingerprint:
-            raise ValidationError("cursor", "was made for other query parameters; repeat them unchanged or omit them")
-        service_name, level, log_type = position.fingerprint[:3]
-        query = dataclasses.replace(
-            query, service_name=service_name, level=level, log_type=log_type,
-            since_ms=position.since_ms, until_ms=position.until_ms, fingerprint=position.fingerprint)
+    if request.cursor is not None:
+        position = cursor.decode(cursor_key(), request.cursor)
+        request = query.continued(request, position)
         after = position.after_log_id
-    page = repository().recent(query, now, after=after)
+    with aws.within(deadline or aws.current_deadline()):
+        page = repository().recent(request, now, after=after)
     next_cursor = None
     if page.next_after is not None:
-        position = cursor.Position(page.next_after, query.since_ms, query.until_ms, query.fingerprint)
+        position = cursor.Position(page.next_after, request.since_ms, request.until_ms, request.fingerprint)
         next_cursor = cursor.encode(cursor_key(), position)
-    return {"count": len(page.events), "logs": page.events, "next_cursor": next_cursor}
+    return RecentPage(page.events, next_cursor)

@@ -12,6 +12,7 @@ TABLE_NAME = "LOG_TABLE_NAME"
 RETENTION_DAYS = "LOG_RETENTION_DAYS"
 SERVICE_SHARDS = "SERVICE_SHARDS"
 TIMELINE_SHARDS = "TIMELINE_SHARDS"
+SEVERITY_SHARDS = "SEVERITY_SHARDS"
 CURSOR_KEY = "CURSOR_SIGNING_KEY"
 CURSOR_KEY_PARAMETER = "CURSOR_KEY_PARAMETER"
 WRITE_MAX_ATTEMPTS = "WRITE_MAX_ATTEMPTS"
@@ -23,12 +24,14 @@ ALL = (
     RETENTION_DAYS,
     SERVICE_SHARDS,
     TIMELINE_SHARDS,
+    SEVERITY_SHARDS,
     CURSOR_KEY,
     CURSOR_KEY_PARAMETER,
     WRITE_MAX_ATTEMPTS,
 )
 
 DEFAULT_SHARDS = 16
+DEFAULT_SEVERITY_SHARDS = 8
 DEFAULT_WRITE_MAX_ATTEMPTS = 6
 
 
@@ -74,6 +77,11 @@ def service_shards():
 def timeline_shards():
     """Write shards of the all-services timeline; only ever raise it."""
     return _int(TIMELINE_SHARDS, DEFAULT_SHARDS, 1, 256)
+
+
+def severity_shards():
+    """Write shards per level of the WARN/ERROR/FATAL indexes; only ever raise it."""
+    return _int(SEVERITY_SHARDS, DEFAULT_SEVERITY_SHARDS, 1, 256)
 
 
 def write_max_attempts():

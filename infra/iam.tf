@@ -1,7 +1,8 @@
 # --- the Lambda function's execution role --------------------------------------
-# Exactly what the code does: PutItem (idempotency claims), BatchWriteItem
-# (events) and Query (reads) on the table and its indexes, the cursor key
-# parameter, its own log group. No Scan, no wildcard action or resource.
+# Exactly what the code does: PutItem (idempotency claims), BatchGetItem
+# (keys of events with an event_id, before writing), BatchWriteItem (events)
+# and Query (reads) on the table and its indexes, the cursor key parameter,
+# its own log group. No Scan, no wildcard action or resource.
 # The `chalice deploy` path's .chalice/policy-<stage>.json is rendered from
 # data.aws_iam_policy_document.lambda by devtools/chalice_stage.py.
 
@@ -31,7 +32,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "WriteAndQueryLogTable"
     effect    = "Allow"
-    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = local.log_table_arns
   }
 

@@ -3,6 +3,7 @@ and botocore's instance-metadata probe switched off."""
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 os.environ.update({
@@ -17,6 +18,7 @@ for _name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
+import time_machine  # noqa: E402
 from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
@@ -24,6 +26,23 @@ from chalicelib import service  # noqa: E402
 from devtools.table import create_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+# Set by tests/test_clock.py: run this session with the clock moved this many days ahead.
+CLOCK_SHIFT_DAYS = "SLOG_TEST_CLOCK_SHIFT_DAYS"
+
+
+def pytest_configure(config):
+    days = os.environ.get(CLOCK_SHIFT_DAYS)
+    if days:
+        config.stash[_TRAVEL] = time_machine.travel(time.time() + int(days) * 86_400, tick=True)
+        config.stash[_TRAVEL].start()
+
+
+def pytest_unconfigure(config):
+    if _TRAVEL in config.stash:
+        config.stash[_TRAVEL].stop()
+
+
+_TRAVEL = pytest.StashKey()
 TEST_STAGE = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["test"]
 TABLE_NAME = TEST_STAGE["environment_variables"]["LOG_TABLE_NAME"]
 

@@ -75,7 +75,11 @@ def test_ingest_batches_writes_and_the_original_writes_once_per_request(quick):
     batch = bench_main.QUICK["ingest"]["batch"]
     assert ingest["http_requests_per_1000_events"] == 1000 / batch
     assert ingest["ddb_write_calls_per_1000_events"] == 1000 / 25
-    assert ingest["with_event_id"]["ddb_write_calls_per_1000_events"] == 1000 / 25 + 1000
+    with_ids, no_timestamp = ingest["with_event_id"], ingest["with_event_id_no_timestamp"]
+    assert with_ids["ddb_write_calls_per_1000_events"] == 1000 / 25
+    assert with_ids["wru_per_event"] == 2.0 and with_ids["rru_per_event"] == 1.0
+    assert no_timestamp["ddb_write_calls_per_1000_events"] == 1000 / 25 + 1000
+    assert no_timestamp["wru_per_event"] == 3.0
     assert ingest["seed_http_requests_per_1000_events"] == ingest["seed_ddb_write_calls_per_1000_events"] == 1000
     assert ingest["wru_per_event"] == 2.0
     assert ingest["usd_per_million_events"] < ingest["seed_usd_per_million_events"]

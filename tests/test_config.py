@@ -124,7 +124,8 @@ def test_deployed_stages_use_an_explicit_least_privilege_policy(stage):
         actions.update(statement["Action"])
         resources.extend(statement["Resource"])
     dynamodb_actions = {action for action in actions if action.startswith("dynamodb:")}
-    assert dynamodb_actions == {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"}
+    assert dynamodb_actions == {f"dynamodb:{operation}" for operation in
+                                ("PutItem", "BatchGetItem", "BatchWriteItem", "Query")}
     assert not any("*" in action for action in actions)
     table = f"table/simple-log-service-{stage}"
     dynamodb_resources = [r for r in resources if r.startswith("arn:aws:dynamodb:")]
@@ -140,10 +141,11 @@ def test_deployed_stages_use_an_explicit_least_privilege_policy(stage):
 
 def test_the_repository_uses_the_keys_of_the_one_table_definition():
     schema = load_schema()
-    (index,) = schema["global_secondary_indexes"]
     assert (schema["hash_key"], schema["range_key"]) == (repository.HASH_KEY, repository.RANGE_KEY)
-    assert (index["name"], index["hash_key"], index["range_key"]) == (
-        repository.TIMELINE_INDEX, repository.TIMELINE_HASH_KEY, repository.RANGE_KEY)
+    assert {(index["name"], index["hash_key"], index["range_key"]) for index in schema["global_secondary_indexes"]} == {
+        (repository.TIMELINE_INDEX, repository.TIMELINE_HASH_KEY, repository.RANGE_KEY),
+        (repository.SEVERITY_INDEX, repository.SEVERITY_HASH_KEY, repository.RANGE_KEY),
+        (repository.SERVICE_SEVERITY_INDEX, repository.SERVICE_SEVERITY_HASH_KEY, repository.RANGE_KEY)}
     assert schema["ttl_attribute"] == repository.TTL_ATTRIBUTE
 
 
@@ -154,7 +156,7 @@ def test_the_table_created_locally_matches_the_definition(dynamodb):
     schema = load_schema()
     assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {
         schema["hash_key"]: "HASH", schema["range_key"]: "RANGE"}
-    (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == schema["global_secondary_indexes"][0]["name"]
+    assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == sorted(
+        index["name"] for index in schema["global_secondary_indexes"])
     ttl = dynamodb.describe_time_to_live(TableName=TABLE_NAME)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == schema["ttl_attribute"] and ttl["TimeToLiveStatus"] == "ENABLED"

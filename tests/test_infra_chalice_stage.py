@@ -35,9 +35,11 @@ def test_a_new_index_in_the_table_definition_reaches_both_roles(project):
 
     policy = json.loads(files[project / ".chalice" / "policy-prod.json"])
     [table_statement] = [s for s in policy["Statement"] if s["Sid"] == "WriteAndQueryLogTable"]
-    assert [resource.rsplit(":", 1)[1] for resource in table_statement["Resource"]] == [
-        "table/simple-log-service-prod", "table/simple-log-service-prod/index/timeline",
-        "table/simple-log-service-prod/index/by_event"]
+    resources = [resource.rsplit(":", 1)[1] for resource in table_statement["Resource"]]
+    assert resources[0] == "table/simple-log-service-prod"
+    assert resources[1:] == [f"table/simple-log-service-prod/index/{index['name']}"
+                             for index in schema["global_secondary_indexes"]]
+    assert resources[-1] == "table/simple-log-service-prod/index/by_event"
 
 
 def test_a_changed_tfvars_value_and_a_new_grant_reach_the_chalice_files(project):

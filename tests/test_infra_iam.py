@@ -223,6 +223,10 @@ def _code_operations():
     return calls
 
 
+INDEXES = [index["name"] for index in
+           json.loads((ROOT / "infra" / "table_schema.json").read_text())["global_secondary_indexes"]]
+
+
 def for_stage(arn, stage):
     return arn.replace("simple-log-service-prod", f"simple-log-service-{stage}").replace("/prod/", f"/{stage}/")
 
@@ -231,8 +235,7 @@ def lambda_policy(module, stage="prod"):
     table_arn = for_stage(TABLE_ARN, stage)
     env = {
         "aws_dynamodb_table.logs.arn": table_arn,
-        "local.log_table_arns": [table_arn] + [f"{table_arn}/index/{index['name']}" for index in json.loads(
-            (ROOT / "infra" / "table_schema.json").read_text())["global_secondary_indexes"]],
+        "local.log_table_arns": [table_arn] + [f"{table_arn}/index/{name}" for name in INDEXES],
         "aws_kms_key.this.arn": KEY_ARN,
         "aws_ssm_parameter.cursor_signing_key.arn": for_stage(PARAMETER_ARN, stage),
         "aws_cloudwatch_log_group.lambda.arn": for_stage(LOG_GROUP_ARN, stage),
@@ -248,7 +251,7 @@ def test_lambda_role_grants_exactly_what_the_code_calls(module):
     granted = {action for statement in policy for action in statement["actions"]}
     assert granted == {f"{service}:{operation}" for service, operation in code} | {
         "kms:Decrypt", "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents"}
-    assert {f"dynamodb:{operation}" for operation in ("BatchWriteItem", "PutItem", "Query")} <= granted
+    assert {f"dynamodb:{operation}" for operation in ("BatchGetItem", "BatchWriteItem", "PutItem", "Query")} <= granted
     for statement in policy:
         assert statement["effect"] == "Allow"
         assert not [action for action in statement["actions"] if "*" in action]
@@ -259,10 +262,10 @@ def test_lambda_role_grants_exactly_what_the_code_calls(module):
 
 def test_lambda_role_reaches_only_its_table_index_key_parameter_and_log_group(module):
     policy = lambda_policy(module)
-    index_arn = f"{TABLE_ARN}/index/timeline"
-    for action in ("dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"):
+    for action in ("dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"):
         assert allowed(policy, action, TABLE_ARN)
-    assert allowed(policy, "dynamodb:Query", index_arn)
+    for index in ("timeline", "severity", "service_severity"):
+        assert allowed(policy, "dynamodb:Query", f"{TABLE_ARN}/index/{index}")
     assert not allowed(policy, "dynamodb:Scan", TABLE_ARN)
     assert not allowed(policy, "dynamodb:DeleteItem", TABLE_ARN)
     assert not allowed(policy, "dynamodb:Query", TABLE_ARN.replace("-prod", "-dev"))

@@ -10,7 +10,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.events import EVENT_FIELDS, QUERY_PARAMETERS
+from chalicelib import cursor
+from chalicelib.events import EVENT_FIELDS
+from chalicelib.query import PARAMETERS as QUERY_PARAMETERS
+from tests.conftest import TEST_STAGE
 
 PROPERTY = settings(max_examples=250, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -27,7 +30,21 @@ plausible = st.sampled_from([
     "INFO", "warning", "critical", "FATAL", "", " ", "svc-1", "a" * 129, "application", "2026-11-28T10:30:45.123Z",
     "2026-11-28T10:30:45", "1700000000000", "evt-1", "\u00e9v\u00e9nement",
 ])
-field_values = json_values | plausible | st.integers(min_value=-(2 ** 70), max_value=2 ** 70)
+# Numbers with thousands of digits, some of them zero-padded (int() refuses more than 4,300).
+long_digits = st.builds(lambda zeros, digits: "0" * zeros + digits, st.integers(0, 5000),
+                        st.integers(1, 6000).map(lambda count: "9" * count))
+
+
+def nested(depth, leaf):
+    value = leaf
+    for level in range(depth):
+        value = {"n": value} if level % 3 else [value]
+    return value
+
+
+# Deeper than the metadata limit, up to as deep as the JSON parser takes.
+deep = st.builds(nested, st.integers(1, 980), json_values)
+field_values = json_values | plausible | st.integers(min_value=-(2 ** 70), max_value=2 ** 70) | long_digits | deep
 events = st.dictionaries(st.sampled_from(EVENT_FIELDS + ("mesage", "logs", "")), field_values, max_size=8)
 valid_ish = st.builds(lambda changes: {"service_name": "svc", "level": "INFO", "message": "m", **changes},
                       st.dictionaries(st.sampled_from(EVENT_FIELDS), field_values, max_size=2))
@@ -58,7 +75,10 @@ def test_any_bytes_posted_are_never_a_server_error(api, raw):
 
 @PROPERTY
 @given(params=st.dictionaries(st.sampled_from(QUERY_PARAMETERS + ("x", "Limit")),
-                              st.lists(text | plausible | st.integers().map(str), min_size=1, max_size=2),
+                              st.lists(text | plausible | st.integers().map(str) | long_digits
+                                       | st.sampled_from(["0001-01-02T00:00:00Z", "1969-12-31T23:59:59Z",
+                                                          "9999-12-31T23:59:59Z"]),
+                                       min_size=1, max_size=2),
                               max_size=4))
 def test_any_query_parameters_are_never_a_server_error(api, params):
     response = api.http.get("/logs/recent?" + urlencode(params, doseq=True, quote_via=quote))
@@ -102,3 +122,17 @@ def test_any_altered_cursor_is_a_400(api, issued_cursor, data):
     response = api.http.get("/logs/recent?cursor=" + quote(altered, safe=""))
     assert response.status_code == 400, (altered, response.body)
     assert json.loads(response.body)["Code"] == "BadRequestError"
+
+
+@PROPERTY
+@given(after=json_values | st.just("0" * 26), window=json_values | st.lists(st.integers(), min_size=2, max_size=2),
+       fingerprint=json_values | st.lists(json_values, min_size=7, max_size=7))
+def test_any_correctly_signed_cursor_is_never_a_server_error(api, after, window, fingerprint):
+    key = TEST_STAGE["environment_variables"]["CURSOR_SIGNING_KEY"]
+    body = json.dumps({"v": cursor.VERSION, "a": after, "w": window, "f": fingerprint}, separators=(",", ":"))
+    payload = cursor._b64encode(body.encode())
+    token = payload + "." + cursor._b64encode(cursor._signature(key, payload))
+
+    response = api.http.get("/logs/recent?cursor=" + quote(token, safe=""))
+
+    _assert_client_error_shape(response)

@@ -1,16 +1,24 @@
 """LogRepository contract suite, against moto's DynamoDB."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from chalicelib import aws, ids, service
 from chalicelib import events as ev
-from chalicelib import ids
 from chalicelib.errors import StorageUnavailable
+from chalicelib.query import RecentQuery
 from chalicelib.repository import LogRepository
 from tests.conftest import TABLE_NAME
 
-NOW = 1_795_000_000_000
+NOW = 1_795_000_000_000  # a fixed clock: the repository takes "now" as an argument
 RETENTION = 7
 SHARDS = 4
+WRITER = "arn:aws:sts::123456789012:assumed-role/writer/session-1"
+OTHER_SESSION = "arn:aws:sts::123456789012:assumed-role/writer/session-2"
+OTHER_ROLE = "arn:aws:sts::123456789012:assumed-role/another-writer/session-1"
 
 
 def make_event(service="billing", message="m", timestamp_ms=NOW, **fields):
@@ -19,8 +27,14 @@ def make_event(service="billing", message="m", timestamp_ms=NOW, **fields):
     return ev.LogEvent(service_name=service, message=message, timestamp_ms=timestamp_ms, **values)
 
 
-def query(limit=100, service_name=None, level=None, log_type=None, since_ms=NOW - ev.DAY_MS, until_ms=NOW + 1):
-    return ev.RecentQuery(limit, service_name, level, log_type, since_ms, until_ms, None, (None,) * 6)
+def stamped(timestamp_ms=NOW, **fields):
+    """An event that came without a timestamp: the server stamped it with its time of receipt."""
+    return make_event(timestamp_ms=timestamp_ms, server_stamped=True, **fields)
+
+
+def query(limit=100, service_name=None, level=None, log_type=None, since_ms=NOW - ev.DAY_MS, until_ms=NOW + 1,
+          min_level=None):
+    return RecentQuery(limit, service_name, level, log_type, since_ms, until_ms, None, (None,) * 7, min_level)
 
 
 class Recorder:
@@ -56,7 +70,7 @@ def repo(dynamodb, recorder, sleeps):
     return LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=4, sleep=sleeps.append)
 
 
-def store(repo, events, ingested_by="arn:aws:iam::123456789012:role/writer"):
+def store(repo, events, ingested_by=WRITER):
     outcomes = repo.put_events(events, ingested_by, NOW)
     assert all(outcome.stored for outcome in outcomes if outcome is not None)
     return [outcome.log_id for outcome in outcomes]
@@ -73,13 +87,26 @@ def read_all(repo, q, now_ms=NOW):
         after = page.next_after
 
 
+def raw_items():
+    """Every item in the table, whatever its kind, read with Scan: a test's look at storage, not the service's
+    (on a client of its own: the recorder refuses a Scan on the service's)."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    items, request = [], {"TableName": TABLE_NAME}
+    while True:
+        page = client.scan(**request)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def all_items(client):
     items = []
     for shard in range(SHARDS):
-        for service in ("billing", "auth", "search"):
+        for service_name in ("billing", "auth", "search"):
             response = client.query(
                 TableName=TABLE_NAME, KeyConditionExpression="pk = :p",
-                ExpressionAttributeValues={":p": {"S": f"S#{service}#{shard}"}})
+                ExpressionAttributeValues={":p": {"S": f"S#{service_name}#{shard}"}})
             items.extend(response["Items"])
     return items
 
@@ -93,7 +120,7 @@ def test_a_stored_event_reads_back_with_every_field(repo):
     assert stored == {
         "log_id": log_id, "service_name": "billing", "level": "WARN", "log_type": "audit", "message": "hello",
         "timestamp": ev.format_time(NOW), "metadata": {"k": [1, 2.5]}, "event_id": "e-1",
-        "ingested_at": ev.format_time(NOW), "ingested_by": "arn:aws:iam::123456789012:role/writer",
+        "ingested_at": ev.format_time(NOW), "ingested_by": WRITER,
     }
 
 
@@ -115,20 +142,96 @@ def test_events_of_one_request_at_one_timestamp_keep_their_order(repo):
     assert [e["message"] for e in repo.recent(query(), NOW).events] == [str(n) for n in reversed(range(10))]
 
 
-def test_repeating_an_event_id_stores_no_second_event_and_returns_the_same_log_id(repo, dynamodb):
-    (first,) = store(repo, [make_event(event_id="order-1", message="first")])
-    outcome = repo.put_events([make_event(event_id="order-1", message="second", timestamp_ms=NOW - 5)], None, NOW)[0]
-    assert outcome.log_id == first and outcome.stored
-    assert outcome.event["message"] == "first"
-    assert [e["log_id"] for e in repo.recent(query(), NOW).events] == [first]
+def test_resending_an_event_with_its_timestamp_writes_nothing_and_answers_what_this_caller_sent(repo, dynamodb,
+                                                                                                    recorder):
+    (first,) = store(repo, [make_event(event_id="order-1", message="first")], ingested_by=WRITER)
+    calls_before = len(recorder.calls)
+
+    (outcome,) = repo.put_events([make_event(event_id="order-1", message="second")], OTHER_SESSION, NOW + 50)
+
+    assert outcome.log_id == first and outcome.stored and outcome.repeat
+    assert outcome.event["message"] == "second" and outcome.event["ingested_by"] == OTHER_SESSION
+    assert recorder.calls[calls_before:] == ["BatchGetItem"]
+    (stored,) = repo.recent(query(), NOW + 50).events
+    assert (stored["message"], stored["ingested_by"], stored["ingested_at"]) == ("first", WRITER, ev.format_time(NOW))
     assert len(all_items(dynamodb)) == 1
+
+
+def test_resending_an_event_without_a_timestamp_answers_the_first_log_id_and_time(repo, dynamodb):
+    (first,) = store(repo, [stamped(event_id="order-1", message="first")])
+
+    (outcome,) = repo.put_events([stamped(event_id="order-1", message="again", timestamp_ms=NOW + 9_000)],
+                                 WRITER, NOW + 9_000)
+
+    assert outcome.log_id == first and outcome.repeat
+    assert outcome.event["message"] == "again" and outcome.event["timestamp"] == ev.format_time(NOW)
+    assert [e["message"] for e in repo.recent(query(until_ms=NOW + 10_000), NOW + 9_000).events] == ["first"]
+    assert len(all_items(dynamodb)) == 1
+
+
+def test_the_same_event_id_at_another_timestamp_is_another_event(repo):
+    log_ids = store(repo, [make_event(event_id="x"), make_event(event_id="x", timestamp_ms=NOW - 5)])
+    assert log_ids[0] != log_ids[1]
+    assert len(repo.recent(query(), NOW).events) == 2
+
+
+@pytest.mark.parametrize("make", [make_event, lambda **fields: stamped(**fields)])
+def test_another_caller_role_with_the_same_event_id_stores_its_own_event(repo, make):
+    (mine,) = store(repo, [make(event_id="inv-42", message="mine")], ingested_by=WRITER)
+    (theirs,) = store(repo, [make(event_id="inv-42", message="theirs")], ingested_by=OTHER_ROLE)
+    (again,) = store(repo, [make(event_id="inv-42", message="mine again")], ingested_by=OTHER_SESSION)
+
+    assert mine != theirs and again == mine
+    assert sorted(e["message"] for e in repo.recent(query(), NOW).events) == ["mine", "theirs"]
+
+
+def test_a_resend_after_the_event_expired_stores_a_new_event_and_nothing_old_comes_back(repo, dynamodb):
+    (first,) = store(repo, [stamped(event_id="late", message="old")])
+    later = NOW + RETENTION * ev.DAY_MS + 1000
+
+    (outcome,) = repo.put_events([stamped(event_id="late", message="new", timestamp_ms=later)], WRITER, later)
+
+    assert outcome.stored and not outcome.repeat and outcome.log_id != first
+    window = query(since_ms=later - ev.DAY_MS, until_ms=later + 1)
+    assert [e["message"] for e in repo.recent(window, later).events] == ["new"]
+    assert all(int(item["expires_at"]["N"]) > later // 1000 for item in raw_items()
+               if item["pk"]["S"].startswith("E#"))
+
+
+def test_a_resend_rewrites_no_stored_bytes_however_large_the_event(repo, dynamodb, recorder):
+    store(repo, [stamped(event_id="big", message="x" * 200_000), make_event(event_id="big2", message="y" * 200_000)])
+    calls_before = len(recorder.calls)
+
+    resends = [stamped(event_id="big", message="tiny"), make_event(event_id="big2", message="y" * 200_000)]
+    outcomes = repo.put_events(resends, WRITER, NOW + 1)
+
+    assert all(outcome.repeat for outcome in outcomes)
+    assert "BatchWriteItem" not in recorder.calls[calls_before:]
+    assert sorted(len(e["message"]) for e in repo.recent(query(), NOW + 1).events) == [200_000, 200_000]
+
+
+@pytest.mark.parametrize("make", [make_event, lambda **fields: stamped(**fields)])
+def test_concurrent_first_sends_of_one_event_store_it_once_with_one_log_id(dynamodb, make):
+    repos = [LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS) for _ in range(4)]
+    start = threading.Barrier(len(repos))
+
+    def send(repository):
+        start.wait()
+        return repository.put_events([make(event_id="race", message="m")], WRITER, NOW)[0].log_id
+
+    with ThreadPoolExecutor(len(repos)) as pool:
+        log_ids = list(pool.map(send, repos))
+
+    assert len(set(log_ids)) == 1
+    assert [e["log_id"] for e in repos[0].recent(query(), NOW).events] == log_ids[:1]
 
 
 def test_a_batch_repeating_an_event_id_stores_it_once(repo):
     log_ids = store(repo, [make_event(event_id="x", message="1"), make_event(message="2"),
-                           make_event(event_id="x", message="3")])
+                           make_event(event_id="x", message="3"), stamped(event_id="y"), stamped(event_id="y")])
     assert log_ids[0] == log_ids[2] != log_ids[1]
-    assert sorted(e["message"] for e in repo.recent(query(), NOW).events) == ["1", "2"]
+    assert log_ids[3] == log_ids[4]
+    assert sorted(e["message"] for e in repo.recent(query(), NOW).events) == ["1", "2", "m"]
 
 
 def test_the_same_event_id_in_two_services_is_two_events(repo):
@@ -143,24 +246,68 @@ def test_ttl_attribute_is_the_event_time_plus_retention(repo, dynamodb):
     assert int(item["expires_at"]["N"]) == (NOW - 1000 + RETENTION * ev.DAY_MS) // 1000
 
 
-# --- retries and failures --------------------------------------------------------
+def test_every_item_of_every_write_path_expires_with_its_event(dynamodb, sleeps):
+    """Any kind of item the repository writes, now or later, must carry expires_at within retention."""
+    repo = LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=4, sleep=sleeps.append)
+    lossy, _ = flaky_repo(dynamodb, sleeps, lost_responses=100)
+    paths = [
+        [make_event(message="plain")],
+        [make_event(message=str(n), timestamp_ms=NOW - n) for n in range(30)],
+        [make_event(event_id="with-time", message="m" * 5000, metadata={"k": "v" * 1000})],
+        [stamped(event_id="no-time", metadata={"k": "v"})],
+        [make_event(event_id="with-time"), stamped(event_id="no-time"), stamped(event_id="no-time")],
+    ]
+    for events in paths:
+        repo.put_events(events, WRITER, NOW)
+        repo.put_events(events, OTHER_ROLE, NOW + 1)
+    with pytest.raises(StorageUnavailable):
+        lossy.put_events([stamped(event_id="lost-then-resent")], WRITER, NOW)
+    repo.put_events([stamped(event_id="lost-then-resent")], WRITER, NOW + 2)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: repo.put_events([stamped(event_id="race")], WRITER, NOW), range(4)))
+
+    items = raw_items()
+    kinds = {item["pk"]["S"][0] for item in items}
+    assert kinds == {"S", "E"}
+    newest_event_ms = NOW + 2
+    for item in items:
+        assert "N" in item["expires_at"], item
+        assert NOW // 1000 < int(item["expires_at"]["N"]) <= (newest_event_ms + RETENTION * ev.DAY_MS) // 1000
+    claims = [item for item in items if item["pk"]["S"].startswith("E#")]
+    assert claims and all(set(claim) == {"pk", "sk", "log_id", "expires_at"} for claim in claims)
+
+
+# --- retries, failures and the deadline --------------------------------------------
 
 class FlakyClient:
-    """Delegates to a real client, but answers BatchWriteItem with unprocessed items or errors."""
+    """Delegates to a real client, but answers as DynamoDB does once botocore's own retries gave up.
 
-    def __init__(self, client, unprocessed_rounds=0, fail_rounds=0, error=None, claim_failures=0):
+    ``unprocessed_rounds``: BatchWriteItem stores half and hands the rest back;
+    ``fail_rounds``: BatchWriteItem raises ``error``; ``claim_failures``: PutItem
+    is throttled; ``lost_responses``: writes are applied, then the answer is lost.
+    """
+
+    def __init__(self, client, unprocessed_rounds=0, fail_rounds=0, error=None, claim_failures=0, lost_responses=0):
         self._client = client
         self.unprocessed_rounds = unprocessed_rounds
         self.fail_rounds = fail_rounds
         self.error = error
         self.claim_failures = claim_failures
+        self.lost_responses = lost_responses
         self.batch_calls = 0
 
     def __getattr__(self, name):
         return getattr(self._client, name)
 
+    def _lose(self, call, **kwargs):
+        call(**kwargs)
+        self.lost_responses -= 1
+        raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1")
+
     def batch_write_item(self, RequestItems):
         self.batch_calls += 1
+        if self.lost_responses:
+            self._lose(self._client.batch_write_item, RequestItems=RequestItems)
         if self.fail_rounds:
             self.fail_rounds -= 1
             raise self.error
@@ -174,6 +321,8 @@ class FlakyClient:
         return self._client.batch_write_item(RequestItems=RequestItems)
 
     def put_item(self, **kwargs):
+        if self.lost_responses:
+            self._lose(self._client.put_item, **kwargs)
         if self.claim_failures:
             self.claim_failures -= 1
             raise throttled()
@@ -211,17 +360,12 @@ def test_items_still_unprocessed_after_retries_are_reported_not_dropped(dynamodb
 
 
 @pytest.mark.parametrize("error", [throttled(), ReadTimeoutError(endpoint_url="http://127.0.0.1:1")])
-def test_persistent_throttling_or_timeouts_raise_storage_unavailable(dynamodb, sleeps, error):
-    repo, _ = flaky_repo(dynamodb, sleeps, fail_rounds=100, error=error)
+def test_an_error_botocore_gave_up_on_is_not_retried_again_and_nothing_is_stored(dynamodb, sleeps, error):
+    repo, client = flaky_repo(dynamodb, sleeps, fail_rounds=100, error=error)
     with pytest.raises(StorageUnavailable):
         repo.put_events([make_event()], None, NOW)
+    assert client.batch_calls == 1 and sleeps == []
     assert repo.recent(query(), NOW).events == []
-
-
-def test_a_transient_error_then_success_stores_once(dynamodb, sleeps):
-    repo, _ = flaky_repo(dynamodb, sleeps, fail_rounds=2, error=throttled())
-    (outcome,) = repo.put_events([make_event()], None, NOW)
-    assert outcome.stored and len(sleeps) == 2
 
 
 def test_a_non_transient_storage_error_is_not_retried(dynamodb, sleeps):
@@ -233,24 +377,37 @@ def test_a_non_transient_storage_error_is_not_retried(dynamodb, sleeps):
 
 
 def test_a_throttled_claim_is_retryable_and_a_resend_stores_it_once(dynamodb, sleeps):
-    repo, _ = flaky_repo(dynamodb, sleeps, claim_failures=100)
-    outcomes = repo.put_events([make_event(event_id="a"), make_event(message="plain")], None, NOW)
+    repo, _ = flaky_repo(dynamodb, sleeps, claim_failures=1)
+    outcomes = repo.put_events([stamped(event_id="a"), make_event(message="plain")], None, NOW)
     assert not outcomes[0].stored and outcomes[0].error
     assert outcomes[1].stored
-    retry_repo, _ = flaky_repo(dynamodb, sleeps)
-    (again,) = retry_repo.put_events([make_event(event_id="a")], None, NOW)
-    assert again.stored
+    (again,) = repo.put_events([stamped(event_id="a")], None, NOW)
+    assert again.stored and not again.repeat
     assert sorted(e["message"] for e in repo.recent(query(), NOW).events) == ["m", "plain"]
+
+
+@pytest.mark.parametrize("make", [make_event, lambda **fields: stamped(**fields)])
+def test_a_resend_after_lost_responses_keeps_the_log_id_and_stores_once(dynamodb, sleeps, make):
+    lossy, _ = flaky_repo(dynamodb, sleeps, lost_responses=100)
+    with pytest.raises(StorageUnavailable):
+        lossy.put_events([make(event_id="a")], WRITER, NOW)
+    repo, _ = flaky_repo(dynamodb, sleeps)
+
+    (again,) = repo.put_events([make(event_id="a", message="resent")], WRITER, NOW + 10)
+
+    assert again.stored
+    assert [e["log_id"] for e in repo.recent(query(), NOW + 10).events] == [again.log_id]
 
 
 def test_a_resend_completes_an_event_whose_claim_was_stored_but_write_was_not(dynamodb, sleeps):
     repo, _ = flaky_repo(dynamodb, sleeps, fail_rounds=100, error=throttled())
     with pytest.raises(StorageUnavailable):
-        repo.put_events([make_event(event_id="a")], None, NOW)
+        repo.put_events([stamped(event_id="a")], None, NOW)
     retry_repo, _ = flaky_repo(dynamodb, sleeps)
-    (again,) = retry_repo.put_events([make_event(event_id="a", message="resent")], None, NOW + 10)
-    assert again.stored
-    assert [e["log_id"] for e in repo.recent(query(), NOW + 10).events] == [again.log_id]
+    (again,) = retry_repo.put_events([stamped(event_id="a", message="resent", timestamp_ms=NOW + 10)], None, NOW + 10)
+    assert again.stored and again.event["timestamp"] == ev.format_time(NOW)
+    (stored,) = repo.recent(query(), NOW + 10).events
+    assert (stored["log_id"], stored["message"], stored["timestamp"]) == (again.log_id, "resent", ev.format_time(NOW))
 
 
 def test_a_non_transient_claim_error_propagates(dynamodb, sleeps):
@@ -260,23 +417,62 @@ def test_a_non_transient_claim_error_propagates(dynamodb, sleeps):
 
     repo = LogRepository(Broken(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=2, sleep=sleeps.append)
     with pytest.raises(ClientError):
-        repo.put_events([make_event(event_id="a")], None, NOW)
+        repo.put_events([stamped(event_id="a")], None, NOW)
 
 
-def test_a_claim_timeout_is_retried(dynamodb, sleeps):
-    class SlowOnce(FlakyClient):
-        timeouts = 1
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
 
-        def put_item(self, **kwargs):
-            if self.timeouts:
-                self.timeouts -= 1
-                raise ReadTimeoutError(endpoint_url="http://127.0.0.1:1")
-            return self._client.put_item(**kwargs)
+    def __call__(self):
+        return self.now
 
-    repo = LogRepository(SlowOnce(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=3,
-                         sleep=sleeps.append)
-    (outcome,) = repo.put_events([make_event(event_id="a")], None, NOW)
-    assert outcome.stored and len(sleeps) == 1
+
+def test_past_the_deadline_no_new_attempt_starts_and_the_rest_is_retryable(dynamodb):
+    clock = FakeClock()
+    deadline = aws.Deadline(1_000, clock=clock)
+    client = FlakyClient(dynamodb, unprocessed_rounds=100)
+    repo = LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=20,
+                         sleep=lambda seconds: setattr(clock, "now", clock.now + 0.6))
+
+    with aws.within(deadline):
+        outcomes = repo.put_events([make_event(message=str(n)) for n in range(8)], None, NOW)
+
+    assert client.batch_calls == 2
+    assert [o.stored for o in outcomes].count(True) == 6
+    assert all(o.error for o in outcomes if not o.stored)
+
+
+def test_a_botocore_call_past_the_deadline_is_not_sent(dynamodb, monkeypatch):
+    clock = FakeClock()
+    service.reset()
+    client = aws.client("dynamodb")
+    repo = LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS)
+    sent = []
+    client.meta.events.register("before-send.dynamodb", lambda **kwargs: sent.append(kwargs))
+
+    with aws.within(aws.Deadline(1_000, clock=clock)):
+        clock.now = 2.0
+        with pytest.raises(StorageUnavailable):
+            repo.put_events([make_event()], None, NOW)
+        with pytest.raises(StorageUnavailable):
+            repo.recent(query(), NOW)
+
+    assert sent == []
+    assert repo.recent(query(), NOW).events == []
+    service.reset()
+
+
+def test_the_deadline_leaves_a_margin_of_the_lambda_time_left():
+    class Context:
+        @staticmethod
+        def get_remaining_time_in_millis():
+            return 20_000
+
+    clock = FakeClock()
+    deadline = aws.Deadline.for_lambda(Context(), clock=clock)
+    assert deadline.remaining_s() == (20_000 - aws.SAFETY_MARGIN_MS) / 1000
+    assert aws.Deadline.for_lambda(None, clock=clock).remaining_s() == aws.DEFAULT_BUDGET_MS / 1000
 
 
 def test_read_throttling_is_storage_unavailable(dynamodb, sleeps):
@@ -373,12 +569,128 @@ def test_an_empty_or_inverted_window_reads_nothing(repo, recorder):
     assert repo.recent(query(), NOW, after=ids.ALPHABET[0] * ids.LENGTH).events == []
 
 
-def test_no_next_page_when_the_last_page_is_exactly_full_and_nothing_remains(repo):
-    seed(repo, 10)
-    page = repo.recent(query(limit=10), NOW)
+@pytest.mark.parametrize("service_name", [None, "billing"])
+def test_no_next_page_when_the_last_page_is_exactly_full_and_nothing_remains(repo, service_name):
+    seed(repo, 10, services=("billing",))
+    page = repo.recent(query(limit=10, service_name=service_name), NOW)
     assert len(page.events) == 10
-    follow = repo.recent(query(limit=10), NOW, after=page.next_after) if page.next_after else None
-    assert follow is None or (follow.events == [] and follow.next_after is None)
+    assert page.next_after is None
+
+
+def test_a_next_page_is_offered_only_when_an_event_is_left_for_it(repo):
+    seed(repo, 11)
+    page = repo.recent(query(limit=10), NOW)
+    assert page.next_after == page.events[-1]["log_id"]
+    follow = repo.recent(query(limit=10), NOW, after=page.next_after)
+    assert len(follow.events) == 1 and follow.next_after is None
+
+
+# --- the severity indexes ------------------------------------------------------------
+
+SEVERITY_MIX = ("INFO", "DEBUG", "WARN", "INFO", "ERROR", "INFO", "FATAL", "TRACE", "WARN", "INFO")
+
+
+def seed_levels(repo, count, services=("billing", "auth"), step_ms=1000):
+    events = [make_event(service=services[n // len(SEVERITY_MIX) % len(services)], message=str(n),
+                         timestamp_ms=NOW - n * step_ms, level=SEVERITY_MIX[n % len(SEVERITY_MIX)])
+              for n in range(count)]
+    for start in range(0, count, 1000):
+        store(repo, events[start:start + 1000])
+    return events
+
+
+@pytest.mark.parametrize("service_name", [None, "auth"])
+@pytest.mark.parametrize("level, min_level, expected", [
+    ("ERROR", None, {"ERROR"}), ("FATAL", None, {"FATAL"}), ("WARN", None, {"WARN"}),
+    (None, "WARN", {"WARN", "ERROR", "FATAL"}), (None, "ERROR", {"ERROR", "FATAL"}), (None, "FATAL", {"FATAL"}),
+])
+def test_severe_levels_page_newest_first_from_the_sparse_indexes_without_a_level_filter(
+        repo, recorder, service_name, level, min_level, expected):
+    events = seed_levels(repo, 200)
+    queries = []
+    repo._client.meta.events.register("before-parameter-build.dynamodb.Query",
+                                      lambda params, **_: queries.append(params))
+
+    seen, pages = read_all(repo, query(limit=7, service_name=service_name, level=level, min_level=min_level))
+
+    wanted = expected_order(events, lambda e: e.level in expected and service_name in (None, e.service_name))
+    assert [e["message"] for e in seen] == wanted
+    assert len(wanted) >= 10 and pages > 1
+    assert {q["IndexName"] for q in queries} == {"service_severity" if service_name else "severity"}
+    assert not any(":level" in q["ExpressionAttributeValues"] for q in queries)
+
+
+def test_ties_on_the_severity_index_are_broken_by_log_id_descending(repo):
+    store(repo, [make_event(level="ERROR", message=str(n)) for n in range(6)]
+          + [make_event(level="WARN", message=f"w{n}") for n in range(6)])
+    returned = repo.recent(query(min_level="WARN", limit=5), NOW).events
+    rest = repo.recent(query(min_level="WARN"), NOW, after=returned[-1]["log_id"]).events
+    ids_in_order = [e["log_id"] for e in returned + rest]
+    assert ids_in_order == sorted(ids_in_order, reverse=True) and len(ids_in_order) == 12
+
+
+def test_expired_severe_events_are_never_returned(repo):
+    store(repo, [make_event(level="ERROR", message="old", timestamp_ms=NOW - ev.DAY_MS),
+                 make_event(level="ERROR", message="new")])
+    later = NOW + (RETENTION - 1) * ev.DAY_MS + 1
+    wide = query(level="ERROR", since_ms=NOW - 2 * ev.DAY_MS, until_ms=later)
+    assert [e["message"] for e in repo.recent(wide, later).events] == ["new"]
+
+
+def test_only_severe_events_carry_the_sparse_index_keys(repo, dynamodb):
+    store(repo, [make_event(level=level, message=level) for level in ev.LEVELS])
+    for item in raw_items():
+        assert ("vpk" in item) == ("wpk" in item) == (item["level"]["S"] in {"WARN", "ERROR", "FATAL"})
+
+
+@pytest.mark.parametrize("service_name", [None, "billing"])
+def test_newest_errors_cost_about_twice_the_page_however_rare_they_are(repo, recorder, service_name):
+    events = [make_event(service="billing", message=str(n), timestamp_ms=NOW - n,
+                         level="ERROR" if n % 50 == 0 else "INFO") for n in range(5000)]
+    for start in range(0, len(events), 1000):
+        store(repo, events[start:start + 1000])
+    before = recorder.scanned
+
+    page = repo.recent(query(limit=50, level="ERROR", service_name=service_name), NOW)
+
+    assert [e["message"] for e in page.events] == [str(n) for n in range(0, 2500, 50)]
+    assert recorder.scanned - before <= 2 * 50 + 2 * 8
+
+
+# --- the read budget -------------------------------------------------------------
+
+def test_a_read_stops_at_its_budget_with_a_cursor_that_resumes_exactly_there(repo, recorder):
+    events = seed(repo, 400)
+    budget = 60
+    wanted = expected_order(events, lambda e: e.log_type == "audit" and e.level == "INFO")
+    seen, after, pages = [], None, 0
+    while True:
+        before = recorder.scanned
+        page = repo.recent(query(limit=50, level="INFO", log_type="audit"), NOW, after=after, budget=budget)
+        assert recorder.scanned - before <= budget + SHARDS * 8, "one request read far past its budget"
+        assert page.items_read == recorder.scanned - before
+        seen.extend(e["message"] for e in page.events)
+        pages += 1
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == wanted
+    assert pages > 2
+
+
+def test_a_budget_spent_before_any_match_still_moves_the_cursor_on(repo):
+    store(repo, [make_event(message=str(n), timestamp_ms=NOW - n, log_type="noise") for n in range(300)]
+          + [make_event(message="needle", timestamp_ms=NOW - 1000, log_type="rare")])
+    pages, after, found = 0, None, []
+    while True:
+        page = repo.recent(query(limit=10, log_type="rare"), NOW, after=after, budget=40)
+        pages += 1
+        found.extend(e["message"] for e in page.events)
+        if page.next_after is None:
+            break
+        assert page.next_after != after
+        after = page.next_after
+    assert found == ["needle"] and pages > 3
 
 
 @pytest.mark.parametrize("service_name", [None, "billing"])

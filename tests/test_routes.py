@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError
 from chalice import IAMAuthorizer
 
 from chalicelib import aws, service
+from chalicelib import events as ev
 
 JSON = {"content-type": "application/json"}
 
@@ -19,6 +20,10 @@ def post(api, body, headers=JSON):
 def get(api, **params):
     query = "&".join(f"{name}={quote(str(value), safe='')}" for name, value in params.items())
     return api.http.get("/logs/recent" + (f"?{query}" if query else ""))
+
+
+def iso(epoch_ms):
+    return ev.format_time(epoch_ms)
 
 
 def event(**fields):
@@ -64,12 +69,64 @@ def test_one_event_is_stored_and_returned(api):
     assert get(api).json_body["logs"] == [body]
 
 
-def test_resending_an_event_id_answers_the_same_log_id_and_stores_once(api):
-    first = post(api, event(event_id="dup")).json_body
-    second = post(api, event(event_id="dup", message="changed"))
+@pytest.mark.parametrize("timestamp", [None, "an hour ago"])
+def test_a_resend_answers_the_first_log_id_with_what_this_caller_sent_and_changes_nothing(api, timestamp):
+    fields = {"event_id": "dup"}
+    if timestamp:
+        fields["timestamp"] = service.now_ms() - 3600 * 1000
+    first = post(api, event(message="original", metadata={"secret": 1}, **fields)).json_body
+
+    second = post(api, event(message="changed", **fields))
+
     assert second.status_code == 201
     assert second.json_body["log_id"] == first["log_id"]
-    assert stored_count(api) == 1
+    assert second.json_body["message"] == "changed" and second.json_body["metadata"] == {}
+    assert second.json_body["timestamp"] == first["timestamp"]
+    assert get(api).json_body["logs"] == [first]
+
+
+def invoke_as(user_arn, body, context=None):
+    """POST /logs through the Lambda entry point, as API Gateway calls it for ``user_arn``."""
+    from app import app
+
+    response = app(api_gateway_event("POST", "/logs", body, user_arn=user_arn), context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+INGEST_SESSION = "arn:aws:sts::123456789012:assumed-role/simple-log-service-dev-log-ingest/ci-1"
+INGEST_OTHER_SESSION = "arn:aws:sts::123456789012:assumed-role/simple-log-service-dev-log-ingest/ci-2"
+FULL_SESSION = "arn:aws:sts::123456789012:assumed-role/simple-log-service-dev-log-full-access/dev"
+
+
+@pytest.mark.parametrize("timestamp", [None, "an hour ago"])
+def test_an_event_id_is_its_caller_roles_own(api, test_stage_env, timestamp):
+    fields = {"event_id": "inv-42"}
+    if timestamp:
+        fields["timestamp"] = service.now_ms() - 3600 * 1000
+    status, mine = invoke_as(INGEST_SESSION, event(message="mine", **fields))
+    assert status == 201
+
+    _, theirs = invoke_as(FULL_SESSION, event(message="theirs", **fields))
+    _, again = invoke_as(INGEST_OTHER_SESSION, event(message="mine, resent", **fields))
+
+    assert theirs["log_id"] != mine["log_id"] and again["log_id"] == mine["log_id"]
+    assert again["ingested_by"] == INGEST_OTHER_SESSION and again["message"] == "mine, resent"
+    stored = {e["log_id"]: (e["message"], e["ingested_by"]) for e in get(api).json_body["logs"]}
+    assert stored == {mine["log_id"]: ("mine", INGEST_SESSION), theirs["log_id"]: ("theirs", FULL_SESSION)}
+
+
+def test_a_request_with_no_time_left_stores_nothing_and_is_503(api, test_stage_env):
+    from chalicelib.aws import SAFETY_MARGIN_MS
+
+    class AlmostOutOfTime:
+        @staticmethod
+        def get_remaining_time_in_millis():
+            return SAFETY_MARGIN_MS
+
+    status, body = invoke_as(INGEST_SESSION, {"logs": [event(), event()]}, AlmostOutOfTime())
+
+    assert status == 503 and body["Code"] == "ServiceUnavailableError"
+    assert stored_count(api) == 0
 
 
 @pytest.mark.parametrize("body, field", [
@@ -266,8 +323,9 @@ def test_ingested_by_is_null_when_the_principal_is_unknown(api):
 # --- GET /logs/recent ----------------------------------------------------------
 
 def test_recent_returns_newest_first_with_count_and_no_cursor_when_done(api):
-    post(api, {"logs": [event(message=str(n), timestamp=f"2026-11-28T00:00:0{n}Z") for n in range(5)]})
-    body = get(api, since="2026-11-27T00:00:00Z", until="2026-11-28T01:00:00Z").json_body
+    hour_ago = service.now_ms() - 3600 * 1000
+    post(api, {"logs": [event(message=str(n), timestamp=iso(hour_ago + n * 1000)) for n in range(5)]})
+    body = get(api, since=iso(hour_ago - 24 * 3600 * 1000), until=iso(hour_ago + 3600 * 1000)).json_body
     assert body["count"] == 5 and body["next_cursor"] is None
     assert [e["message"] for e in body["logs"]] == ["4", "3", "2", "1", "0"]
 

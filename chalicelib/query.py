@@ -1,0 +1,158 @@
+"""``GET /logs/recent`` parameters: validation, the time window, and the query a cursor continues.
+
+Errors are ``ValidationError(parameter, problem)``. Every number is checked
+for size before it is converted, and every time must fall between 1970 and
+the largest time a log id can hold, so no parameter can cost more than its
+length or reach storage out of range.
+"""
+import re
+from dataclasses import dataclass, replace
+
+from chalicelib import events as ev
+from chalicelib import ids
+from chalicelib.errors import ValidationError
+
+HOUR_MS = 3600 * 1000
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+DEFAULT_WINDOW_HOURS = 24
+MIN_LEVELS = ("WARN", "ERROR", "FATAL")
+# The last millisecond that both a log id and ISO 8601 (year 9999) can hold.
+MAX_TIME_MS = min(ids.MAX_TIME_MS, 253_402_300_799_999)
+
+PARAMETERS = ("limit", "service_name", "level", "min_level", "log_type", "since", "until", "hours", "cursor")
+
+_DIGITS = re.compile(r"[0-9]+\Z")
+# chalice local decodes "+" in a query string to a space: "...T10:00:00 01:00".
+_SPACED_OFFSET = re.compile(r"(T[0-9:.,]+) ([0-9]{2}(:?[0-9]{2})?)\Z")
+
+
+@dataclass(frozen=True)
+class RecentQuery:
+    """A resolved ``GET /logs/recent`` request.
+
+    ``fingerprint`` holds the filter and window parameters as the caller gave
+    them (normalized); a cursor is bound to it.
+    """
+
+    limit: int
+    service_name: str | None
+    level: str | None
+    log_type: str | None
+    since_ms: int
+    until_ms: int
+    cursor: str | None
+    fingerprint: tuple
+    min_level: str | None = None
+
+
+def _single(params, name):
+    values = params.get(name) or []
+    if len(values) > 1:
+        raise ValidationError(name, "given more than once")
+    return values[0] if values else None
+
+
+def _digits(text):
+    """The value of a string of digits without converting more digits than any valid value has."""
+    significant = text.lstrip("0") or "0"
+    return int(significant) if len(significant) <= len(str(MAX_TIME_MS)) else None
+
+
+def _bounded_int(name, text, low, high):
+    text = text.strip()
+    value = _digits(text) if _DIGITS.match(text) else None
+    if value is None or not low <= value <= high:
+        raise ValidationError(name, f"must be an integer from {low} to {high}")
+    return value
+
+
+def parse_query_time(field, text):
+    """Epoch milliseconds from a query parameter: digits of epoch ms, or ISO 8601 with a zone.
+
+    ``chalice local`` decodes a raw ``+`` in a query string to a space, so an
+    offset written ``+01:00`` without URL-encoding arrives as `` 01:00``.
+    """
+    text = text.strip()
+    if _DIGITS.match(text):
+        epoch_ms = _digits(text)
+    else:
+        epoch_ms = ev.parse_iso(field, _SPACED_OFFSET.sub(r"\1+\2", text))
+    if epoch_ms is None or not 0 <= epoch_ms <= MAX_TIME_MS:
+        raise ValidationError(field, f"is out of range: from 1970-01-01T00:00:00Z to {ev.format_time(MAX_TIME_MS)}")
+    return epoch_ms
+
+
+def _min_level(text):
+    level = ev.normalize_level("min_level", text)
+    if level not in MIN_LEVELS:
+        raise ValidationError("min_level", "must be one of " + ", ".join(MIN_LEVELS) + " (or an alias)")
+    return level
+
+
+def parse_recent_query(params, now_ms, retention_days):
+    """A ``RecentQuery`` from query parameters given as ``{name: [values]}``."""
+    unknown = sorted(name for name in params if name not in PARAMETERS)
+    if unknown:
+        raise ValidationError(unknown[0], "unknown query parameter")
+    given = {name: _single(params, name) for name in PARAMETERS}
+
+    limit = _bounded_int("limit", given["limit"], 1, MAX_LIMIT) if given["limit"] is not None else DEFAULT_LIMIT
+    service_name = ev.name("service_name", given["service_name"], 128) if given["service_name"] is not None else None
+    level = ev.normalize_level("level", given["level"]) if given["level"] is not None else None
+    min_level = _min_level(given["min_level"]) if given["min_level"] is not None else None
+    if level is not None and min_level is not None:
+        raise ValidationError("min_level", "cannot be combined with level")
+    log_type = ev.name("log_type", given["log_type"], 64) if given["log_type"] is not None else None
+
+    max_hours = retention_days * 24
+    hours = _bounded_int("hours", given["hours"], 1, max_hours) if given["hours"] is not None else None
+    if hours is not None and given["since"] is not None:
+        raise ValidationError("hours", "cannot be combined with since")
+    until_ms = parse_query_time("until", given["until"]) if given["until"] is not None else now_ms
+    if given["since"] is not None:
+        since_ms = parse_query_time("since", given["since"])
+    else:
+        since_ms = now_ms - (hours or DEFAULT_WINDOW_HOURS) * HOUR_MS
+    if since_ms >= until_ms:
+        if given["since"] is None:
+            raise ValidationError("until", "must be after since (since defaults to now minus hours, 24 by default)")
+        raise ValidationError("since", "must be before until")
+
+    cursor = given["cursor"]
+    if cursor is not None and not cursor:
+        raise ValidationError("cursor", "must not be empty")
+    fingerprint = (
+        service_name,
+        level,
+        min_level,
+        log_type,
+        since_ms if given["since"] is not None else None,
+        until_ms if given["until"] is not None else None,
+        hours,
+    )
+    return RecentQuery(limit, service_name, level, log_type, since_ms, until_ms, cursor, fingerprint, min_level)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def continued(query, position):
+    """The query a cursor continues: the filters and window it was made with, and this request's limit.
+
+    Parameters given beside a cursor must repeat the first page's. A cursor
+    whose fields are not what this service writes is refused like a forged one.
+    """
+    fingerprint = position.fingerprint
+    if (len(fingerprint) != len(query.fingerprint)
+            or not all(value is None or isinstance(value, str) for value in fingerprint[:4])
+            or not all(value is None or _is_int(value) for value in fingerprint[4:])
+            or not (_is_int(position.since_ms) and _is_int(position.until_ms))
+            or not 0 <= position.since_ms < position.until_ms <= MAX_TIME_MS):
+        raise ValidationError("cursor", "is not a cursor this service issued, or it was altered")
+    if any(value is not None for value in query.fingerprint) and query.fingerprint != fingerprint:
+        raise ValidationError("cursor", "was made for other query parameters; repeat them unchanged or omit them")
+    service_name, level, min_level, log_type = fingerprint[:4]
+    return replace(query, service_name=service_name, level=level, min_level=min_level, log_type=log_type,
+                   since_ms=position.since_ms, until_ms=position.until_ms, fingerprint=fingerprint)
