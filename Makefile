@@ -16,7 +16,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 TEST_PREREQS :=
 -include mk/*.mk
 
-.PHONY: help run test lint bench clean
+.PHONY: help run test lint bench clean clean-build
 .DEFAULT_GOAL := help
 
 help:
@@ -28,7 +28,8 @@ help:
 	@echo "make load    locust, headless and bounded, against the local stack"
 	@echo "make package STAGE=<stage>   one Terraform root module in build/<stage>/"
 	@echo "make checkov STAGE=<stage>   checkov over that module"
-	@echo "make clean   remove virtual environments and build output"
+	@echo "make clean   remove virtual environments and caches (never build/, which may hold Terraform state)"
+	@echo "make clean-build   remove build output, keeping Terraform's state, providers and backend.tf"
 
 $(VENV)/.installed: $(wildcard requirements*.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +45,11 @@ lint: $(VENV)/.installed
 test: $(VENV)/.installed $(TEST_PREREQS) lint
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing $(BIN)/python -m pytest
 
+# `make clean` never touches build/: build/<stage>/ may hold Terraform's state (with the
+# cursor signing key), its providers and backend.tf. `make clean-build` removes build
+# output but keeps those files.
 clean:
-	rm -rf $(VENV) .venv-* build .pytest_cache .coverage
+	rm -rf $(VENV) .venv-* .pytest_cache .coverage .coverage.* .ruff_cache
+
+clean-build:
+	$(PYTHON) -m devtools.package --clean-build build

@@ -3,8 +3,10 @@
 ``load_module(folder)`` gives every declaration by kind and address, and
 ``unresolved_references(module)`` lists the references (``var.x``,
 ``local.x``, ``data.t.n``, ``aws_t.n``, ``random_t.n``) that nothing in the
-module declares. The infra tests and ``make package`` users read the packaged
-module through it.
+module declares, and ``Evaluator`` computes the names a module's string
+templates give for a stage's variables. ``devtools.chalice_stage`` renders the
+`chalice deploy` path's files from infra/ with it; the infra tests read the
+packaged module through it.
 """
 import json
 import re
@@ -183,3 +185,65 @@ def load_tfvars(path):
     """A .tfvars file's values (literals only, as tfvars files hold)."""
     with Path(path).open() as handle:
         return hcl2.load(handle, serialization_options=_OPTIONS)
+
+
+def module_variables(module, tfvars=None):
+    """Every variable's default, overridden by the values of a tfvars file if one is given."""
+    values = {name: body.get("default") for name, body in module.variables.items()}
+    if tfvars is not None:
+        values.update(load_tfvars(tfvars))
+    return values
+
+
+class Unresolvable(ValueError):
+    """A template part the evaluator cannot compute (a value known only after apply, a function call)."""
+
+
+_TEMPLATE = re.compile(r"\$\{([^{}]*)\}")
+_JSON_FILE = re.compile(r'^\$\{jsondecode\(file\("\$\{path\.module\}/([\w.-]+)"\)\)(?:\.(\w+))?\}$')
+_RESOURCE_ATTRIBUTE = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Za-z_][\w-]*)\.([a-z_]+)$")
+
+
+class Evaluator:
+    """The string templates of a module, computed for one set of variable values.
+
+    It knows ``var.x``, ``local.x`` (string templates, and JSON files read with
+    ``jsondecode(file(...))``), ``<type>.<name>.<attribute>`` where the resource
+    gives that attribute as a template (a name, say), ``each.key`` when given,
+    and whatever ``known`` maps a reference to; anything else is Unresolvable.
+    """
+
+    def __init__(self, module, variables, known=None):
+        self.module = module
+        self.variables = variables
+        self.known = dict(known or {})
+
+    def local(self, name):
+        expression = self.module.locals[name]
+        match = _JSON_FILE.match(expression) if isinstance(expression, str) else None
+        if match:
+            document = json.loads((self.module.folder / match.group(1)).read_text())
+            return document[match.group(2)] if match.group(2) else document
+        return expression
+
+    def reference(self, reference, each_key=None):
+        if reference in self.known:
+            return self.known[reference]
+        kind, _, name = reference.partition(".")
+        if kind == "var" and isinstance(self.variables.get(name), (str, int, float)) \
+                and not isinstance(self.variables.get(name), bool):
+            value = self.variables[name]
+            return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+        if kind == "local" and name in self.module.locals and isinstance(self.local(name), str):
+            return self(self.local(name), each_key)
+        if reference == "each.key" and each_key is not None:
+            return each_key
+        attribute = _RESOURCE_ATTRIBUTE.match(reference)
+        if attribute and (attribute.group(1), attribute.group(2)) in self.module.resources:
+            template = self.module.resources[(attribute.group(1), attribute.group(2))].get(attribute.group(3))
+            if isinstance(template, str):
+                return self(template, each_key)
+        raise Unresolvable(reference)
+
+    def __call__(self, text, each_key=None):
+        return _TEMPLATE.sub(lambda match: self.reference(match.group(1).strip(), each_key), text)

@@ -2,8 +2,10 @@
 
 It holds Chalice's generated Terraform (``chalice package --pkg-format
 terraform``), rewritten to fit the hand-written ``infra/*.tf`` beside it, plus
-the stage's tfvars. The folder is emptied first (Chalice never cleans it) and
-every file is byte-for-byte the same on each run.
+the stage's tfvars. Everything it writes is written anew each time (Chalice
+never cleans its output folder), byte-for-byte the same on each run; Terraform's
+own files there (TERRAFORM_WORKING_FILES: state, providers, lock, backend.tf)
+are kept. ``--clean-build build`` removes build output, never those files.
 
 The rewrite of ``chalice.tf.json``:
 
@@ -13,10 +15,14 @@ The rewrite of ``chalice.tf.json``:
   whose ``${aws:...}`` IAM variables Terraform would read as interpolation):
   the function runs as ``aws_iam_role.lambda`` of ``infra/iam.tf``;
 * points the function's environment at the Terraform-managed table, cursor key
-  parameter and retention, and its logs at the encrypted log group;
+  parameter and retention, and its logs at the encrypted log group, and takes
+  its runtime from ``var.lambda_runtime`` (Chalice writes the version of the
+  Python that runs it);
 * names the REST API per stage (Chalice gives every stage's API the app's
   name, which would mix the stages' metrics) and replaces it before
-  destroying it;
+  destroying it; its definition calls the function by a built ARN
+  (``local.lambda_invoke_arn``) rather than by reference, so that the key
+  policy can name the API's execution log group without a dependency cycle;
 * removes the stage from Chalice's deployment: ``infra/chalice/api_wiring.tf``
   owns the stage (access logs, tracing), and a new deployment is triggered
   whenever the API definition changes;
@@ -38,8 +44,16 @@ INFRA = ROOT / "infra"
 STAGES = ("dev", "staging", "prod")
 CHALICE_FILE = "chalice.tf.json"
 ZIP_FILE = "deployment.zip"
+# Terraform's own files in build/<stage>/, the deployer's: state (it holds the cursor
+# signing key), workspaces' states, the lock, providers and the backend block.
+# Neither repackaging nor `make clean-build` touches them.
 TERRAFORM_WORKING_FILES = (".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terraform.tfstate.backup",
-                           "backend.tf")
+                           "terraform.tfstate.d", ".terraform.tfstate.lock.info", "backend.tf")
+# How Chalice's API definition calls the function; the rewrite calls it by a
+# built ARN (local.lambda_invoke_arn) so that the API does not depend on the
+# function: the key policy names the API's execution log group, and the
+# function's own log group needs the key.
+FUNCTION_INVOKE_ARN = "${aws_lambda_function.api_handler.invoke_arn}"
 # 1980-01-01, the earliest time a zip entry can carry.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -104,6 +118,8 @@ def rewrite_chalice_terraform(doc):
     if missing:
         raise PackageError(f"the stage's environment lacks {sorted(missing)}: is it a deployed stage?")
     variables.update(TERRAFORM_ENVIRONMENT)
+    # Chalice takes the runtime from the Python that runs it; the stage's tfvars pin it instead.
+    function["runtime"] = "${var.lambda_runtime}"
     function["reserved_concurrent_executions"] = "${var.lambda_reserved_concurrency}"
     function["logging_config"] = {"log_format": "Text", "log_group": "${aws_cloudwatch_log_group.lambda.name}"}
     function["depends_on"] = ["aws_iam_role_policy.lambda"]
@@ -111,10 +127,16 @@ def rewrite_chalice_terraform(doc):
     rest_api = _take(resources, "aws_api_gateway_rest_api", "rest_api")
     rest_api["name"] = "${local.name}"
     rest_api["lifecycle"] = {"create_before_destroy": True}
+    swagger = _take(doc, "locals", "chalice_api_swagger")
+    if FUNCTION_INVOKE_ARN not in swagger:
+        raise PackageError(f"the API definition does not call the function by {FUNCTION_INVOKE_ARN}")
+    doc["locals"]["chalice_api_swagger"] = swagger.replace(FUNCTION_INVOKE_ARN, "${local.lambda_invoke_arn}")
 
     deployment = _take(resources, "aws_api_gateway_deployment", "rest_api")
     deployment.pop("stage_name", None)
     deployment.pop("stage_description", None)
+    # The API names the function by ARN, not by reference: deploy it only once the function may be invoked.
+    deployment["depends_on"] = ["aws_lambda_permission.rest_api_invoke"]
     # Gateway responses take effect only in a new deployment.
     deployment["triggers"] = {
         "api_definition": "${sha256(local.chalice_api_swagger)}",
@@ -193,11 +215,39 @@ def _write_module(stage, out_dir, project_dir):
     shutil.copyfile(INFRA / "env" / f"{stage}.tfvars", out_dir / f"{stage}.tfvars")
 
 
+def clean_build(build_root):
+    """Remove what build/ holds, but Terraform's own files in each folder that has some."""
+    build_root = Path(build_root)
+    if not build_root.is_dir():
+        return []
+    removed = []
+    for path in sorted(build_root.iterdir()):
+        if path.is_dir() and any((path / name).exists() for name in TERRAFORM_WORKING_FILES):
+            doomed = [child for child in sorted(path.iterdir()) if child.name not in TERRAFORM_WORKING_FILES]
+        else:
+            doomed = [path]
+        for child in doomed:
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+            removed.append(child)
+    return removed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", required=True, choices=STAGES)
+    parser.add_argument("--stage", choices=STAGES)
     parser.add_argument("--out", type=Path, help="output folder (default: build/<stage>)")
+    parser.add_argument("--clean-build", type=Path, metavar="BUILD",
+                        help="remove the build output under BUILD, keeping Terraform's state, providers and backend")
     args = parser.parse_args(argv)
+    if args.clean_build is not None:
+        for path in clean_build(args.clean_build):
+            print(f"removed {path}")
+        return
+    if args.stage is None:
+        parser.error("--stage is required")
     out_dir = package(args.stage, args.out)
     print(f"packaged {args.stage} into {out_dir}")
 

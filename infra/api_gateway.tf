@@ -1,6 +1,9 @@
-# API Gateway execution logs go to a log group encrypted with the key. The
-# stage's method settings (throttling, metrics, ERROR-level execution logs
-# without request data) are in api_wiring.tf, beside the stage they apply to.
+# What the stack sets on its API, on both paths: execution logs in a log group
+# encrypted with the key, and the gateway responses. api_wiring.tf says which
+# API that is: Chalice's generated one when packaged (infra/chalice/api_wiring.tf),
+# the one `chalice deploy` made otherwise (var.rest_api_id; nothing here exists
+# until it is set), and sets the stage's method settings, which must name the
+# stage resource where Terraform owns it.
 
 resource "aws_cloudwatch_log_group" "api_execution" {
   count = local.api_attached ? 1 : 0
@@ -10,8 +13,43 @@ resource "aws_cloudwatch_log_group" "api_execution" {
   kms_key_id        = aws_kms_key.this.arn
 }
 
-# API Gateway writes logs with one role per account and region. Turn
-# manage_api_gateway_account off where the account already has it set.
+# API Gateway answers some requests itself, before the function runs: a
+# missing, invalid or expired SigV4 signature, a caller role without
+# execute-api:Invoke on the route, throttling, an unknown path. Its default
+# body is {"message": "..."}; these gateway responses give those answers the
+# contract's {"Code", "Message"} shape, keeping each type's own status code.
+
+locals {
+  gateway_error_types = toset([
+    "ACCESS_DENIED",
+    "EXPIRED_TOKEN",
+    "INVALID_SIGNATURE",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "UNAUTHORIZED",
+    "THROTTLED",
+    "REQUEST_TOO_LARGE",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+  ])
+  gateway_error_template = "{\"Code\": \"$context.error.responseType\", \"Message\": $context.error.messageString}"
+}
+
+resource "aws_api_gateway_gateway_response" "contract_shape" {
+  for_each = local.api_attached ? local.gateway_error_types : toset([])
+
+  rest_api_id   = local.rest_api_id
+  response_type = each.key
+
+  response_templates = {
+    "application/json" = local.gateway_error_template
+  }
+}
+
+# API Gateway writes logs with one role per account and region, an account-wide
+# setting that other stacks may own: this stage sets it only when
+# manage_api_gateway_account is true (off by default), and then clears it when
+# destroyed rather than leave it naming a deleted role. Either way, every API of
+# the account and region stops writing logs until someone sets a role again.
 
 data "aws_iam_policy_document" "api_gateway_assume" {
   statement {
@@ -45,6 +83,7 @@ resource "aws_api_gateway_account" "this" {
   count = var.manage_api_gateway_account ? 1 : 0
 
   cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
+  reset_on_delete     = true
 
   depends_on = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
 }

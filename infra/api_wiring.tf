@@ -1,7 +1,9 @@
-# How the stack finds its API on the `chalice deploy` path, where Chalice (not
-# Terraform) creates the function and the API. `make package` replaces this
-# file with infra/chalice/api_wiring.tf, which attaches to the API of
-# Chalice's generated Terraform instead. A stage uses one path, never both.
+# Which API the stack attaches to, on the `chalice deploy` path, where Chalice
+# (not Terraform) creates the function, the API and its stage: the one whose id
+# is var.rest_api_id, and the settings of that stage. `make package` replaces
+# this file with infra/chalice/api_wiring.tf, which names the API of Chalice's
+# generated Terraform instead. Everything else is the same on both paths. A
+# stage uses one path, never both.
 
 variable "rest_api_id" {
   description = "chalice deploy path only: id of the REST API that `chalice deploy` created; null until then (the caller roles get their invoke grants once it is set)."
@@ -23,7 +25,7 @@ locals {
   api_endpoint      = local.api_attached ? "https://${var.rest_api_id}.execute-api.${local.region}.${data.aws_partition.current.dns_suffix}/${local.api_stage_name}" : null
 }
 
-# Throttling, metrics and execution logging of the stage `chalice deploy` made.
+# Throttling, metrics and ERROR-level execution logs (no request data) of the stage `chalice deploy` made.
 resource "aws_api_gateway_method_settings" "all" {
   count = local.api_attached ? 1 : 0
 

@@ -14,14 +14,17 @@ resource "aws_budgets_budget" "monthly" {
   }
 
   dynamic "notification" {
-    # Alert at 80 % of the actual and 100 % of the forecast spend, by e-mail if there is an address.
-    for_each = { for type, percent in { ACTUAL = 80, FORECASTED = 100 } : type => percent if var.alarm_email != null }
+    # Alert at 80 % of the actual and 100 % of the forecast spend, through the alarm topic
+    # (to alarm_email and whoever else subscribes).
+    for_each = { ACTUAL = 80, FORECASTED = 100 }
     content {
-      notification_type          = notification.key
-      comparison_operator        = "GREATER_THAN"
-      threshold                  = notification.value
-      threshold_type             = "PERCENTAGE"
-      subscriber_email_addresses = [var.alarm_email]
+      notification_type         = notification.key
+      comparison_operator       = "GREATER_THAN"
+      threshold                 = notification.value
+      threshold_type            = "PERCENTAGE"
+      subscriber_sns_topic_arns = [aws_sns_topic.alarms.arn]
     }
   }
+
+  depends_on = [aws_sns_topic_policy.alarms]
 }

@@ -41,6 +41,9 @@ resource "aws_dynamodb_table" "logs" {
 
   point_in_time_recovery {
     enabled = var.point_in_time_recovery
+    # PITR would otherwise keep 35 days of the table's history, events past their
+    # retention included: keep no more than the retention (DynamoDB allows 1 to 35 days).
+    recovery_period_in_days = var.point_in_time_recovery ? min(var.log_retention_days, 35) : null
   }
 
   server_side_encryption {

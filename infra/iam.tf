@@ -3,11 +3,16 @@
 # (keys of events with an event_id, before writing), BatchWriteItem (events)
 # and Query (reads) on the table and its indexes, the cursor key parameter,
 # its own log group. No Scan, no wildcard action or resource.
+# The `chalice deploy` path's .chalice/policy-<stage>.json is rendered from
+# data.aws_iam_policy_document.lambda by devtools/chalice_stage.py.
 
 locals {
-  table_and_index_arns = concat([aws_dynamodb_table.logs.arn], [
-    for index in local.table_schema.global_secondary_indexes : "${aws_dynamodb_table.logs.arn}/index/${index.name}"
-  ])
+  # The table and every index of the one table definition (table_schema.json):
+  # an index added there is queryable by the function without touching this file.
+  log_table_arns = concat(
+    [aws_dynamodb_table.logs.arn],
+    [for index in local.table_schema.global_secondary_indexes : "${aws_dynamodb_table.logs.arn}/index/${index.name}"],
+  )
 }
 
 data "aws_iam_policy_document" "lambda_assume" {
@@ -28,7 +33,7 @@ data "aws_iam_policy_document" "lambda" {
     sid       = "WriteAndQueryLogTable"
     effect    = "Allow"
     actions   = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
-    resources = local.table_and_index_arns
+    resources = local.log_table_arns
   }
 
   statement {
@@ -82,7 +87,6 @@ locals {
     read_external_id        = var.read_external_id
     full_access_external_id = var.full_access_external_id
   }
-  caller_trusted_principals = coalescelist(var.caller_principal_arns, ["arn:${local.partition}:iam::${local.account_id}:root"])
 }
 
 data "aws_iam_policy_document" "caller_trust" {
@@ -95,7 +99,7 @@ data "aws_iam_policy_document" "caller_trust" {
 
     principals {
       type        = "AWS"
-      identifiers = local.caller_trusted_principals
+      identifiers = var.caller_principal_arns
     }
 
     condition {

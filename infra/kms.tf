@@ -1,33 +1,52 @@
 # One customer-managed key for the stage's data at rest: the log table, its
 # CloudWatch log groups and the alarm topic. The key policy lets exactly those
-# services use it; principals of the account reach it only through DynamoDB
-# (reading and writing the table) or SNS (publishing to the topic).
+# services use it; principals of the account reach its data only through
+# DynamoDB (reading and writing the table) or SNS (publishing to the topic),
+# and administer it (with IAM policies that allow it) without being able to
+# use it or to grant themselves its use.
 
 locals {
   # Built from its name: the topic's own ARN would make the key depend on the topic it encrypts.
   alarm_topic_arn = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.alarm_topic_name}"
+  # The stage's log groups, by name for the same reason; API Gateway names the
+  # execution log group after the API's id (api_gateway.tf), so it joins once the API exists.
+  log_group_names = concat(
+    [local.lambda_log_group, local.api_access_log_group],
+    [for id in(local.api_attached ? [local.rest_api_id] : []) : "API-Gateway-Execution-Logs_${id}/${local.api_stage_name}"],
+  )
 }
 
 data "aws_iam_policy_document" "kms" {
   statement {
     sid    = "KeyAdministrationByTheAccount"
     effect = "Allow"
+    # What Terraform and a key administrator do: describe, tag, rotate, enable or
+    # disable, alias, edit the policy, schedule or cancel deletion, revoke grants.
+    # No Encrypt/Decrypt and no CreateGrant: using the key, or granting its use,
+    # goes through the statements below only.
     actions = [
       "kms:CancelKeyDeletion",
-      "kms:Create*",
-      "kms:Delete*",
-      "kms:Describe*",
-      "kms:Disable*",
-      "kms:Enable*",
-      "kms:Get*",
-      "kms:List*",
-      "kms:Put*",
-      "kms:Revoke*",
+      "kms:CreateAlias",
+      "kms:DeleteAlias",
+      "kms:DescribeKey",
+      "kms:DisableKey",
+      "kms:EnableKey",
+      "kms:EnableKeyRotation",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListGrants",
+      "kms:ListKeyPolicies",
+      "kms:ListKeyRotations",
+      "kms:ListResourceTags",
+      "kms:PutKeyPolicy",
+      "kms:RetireGrant",
+      "kms:RevokeGrant",
       "kms:RotateKeyOnDemand",
       "kms:ScheduleKeyDeletion",
       "kms:TagResource",
       "kms:UntagResource",
-      "kms:Update*",
+      "kms:UpdateAlias",
+      "kms:UpdateKeyDescription",
     ]
     resources = ["*"]
 
@@ -47,7 +66,6 @@ data "aws_iam_policy_document" "kms" {
     sid    = "UseThroughDynamoDB"
     effect = "Allow"
     actions = [
-      "kms:CreateGrant",
       "kms:Decrypt",
       "kms:DescribeKey",
       "kms:Encrypt",
@@ -65,6 +83,37 @@ data "aws_iam_policy_document" "kms" {
       test     = "StringEquals"
       variable = "kms:ViaService"
       values   = ["dynamodb.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "GrantsOnlyForDynamoDB"
+    effect    = "Allow"
+    actions   = ["kms:CreateGrant"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+
+    # The grants DynamoDB makes for the table it encrypts, never one a principal asks for itself.
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
     }
 
     condition {
@@ -109,15 +158,11 @@ data "aws_iam_policy_document" "kms" {
       identifiers = ["logs.${local.region}.amazonaws.com"]
     }
 
+    # This stage's log groups by name, in this account (the ARN carries it): no other group of the account.
     condition {
-      test     = "ArnLike"
+      test     = "ArnEquals"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values = [
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.lambda_log_group}",
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.api_access_log_group}",
-        # Execution logs of this stack's API; the API id is not known before the key exists.
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:API-Gateway-Execution-Logs_*/${local.api_stage_name}",
-      ]
+      values   = [for group in local.log_group_names : "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${group}"]
     }
   }
 
@@ -146,14 +191,14 @@ data "aws_iam_policy_document" "kms" {
   }
 
   statement {
-    sid       = "CloudWatchAlarmsPublishToTheEncryptedTopic"
+    sid       = "AlarmsAndBudgetPublishToTheEncryptedTopic"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
 
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
+      identifiers = ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
     }
 
     condition {

@@ -1,5 +1,6 @@
 # Log groups (encrypted, with the stage's retention), the alarm topic
-# (encrypted), alarms on the function, the API and the table, and a dashboard.
+# (encrypted; only this stage's alarms and budget publish to it), alarms on the
+# function, the API and the table, and a dashboard.
 
 resource "aws_cloudwatch_log_group" "lambda" {
   name              = local.lambda_log_group
@@ -11,6 +12,100 @@ resource "aws_sns_topic" "alarms" {
   name              = local.alarm_topic_name
   display_name      = "${local.name} alarms"
   kms_master_key_id = aws_kms_key.this.arn
+}
+
+# Who may publish: this stage's CloudWatch alarms and its budget, nobody else
+# (IAM principals of the account included, whatever their own policies say),
+# and only over TLS.
+data "aws_iam_policy_document" "alarm_topic" {
+  statement {
+    sid       = "ThisStagesAlarmsPublish"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*"]
+    }
+  }
+
+  statement {
+    sid       = "ThisStagesBudgetPublishes"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["budgets.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:budgets::${local.account_id}:budget/${local.name}-*"]
+    }
+  }
+
+  statement {
+    sid       = "NoPublishingByPeopleOrApplications"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:PrincipalIsAWSService"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "TlsOnly"
+    effect    = "Deny"
+    actions   = ["sns:*"]
+    resources = [aws_sns_topic.alarms.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alarms" {
+  arn    = aws_sns_topic.alarms.arn
+  policy = data.aws_iam_policy_document.alarm_topic.json
 }
 
 resource "aws_sns_topic_subscription" "alarm_email" {
@@ -32,11 +127,27 @@ locals {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
-  alarm_name          = "${local.name}-lambda-errors"
-  alarm_description   = "The function raised errors (unhandled exceptions or timeouts)."
+# The function's own failures: any error or throttled invocation in 5 minutes.
+locals {
+  lambda_alarms = {
+    errors = {
+      metric_name = "Errors"
+      description = "The function raised errors (unhandled exceptions or timeouts)."
+    }
+    throttles = {
+      metric_name = "Throttles"
+      description = "Invocations of the function were throttled (concurrency limit reached)."
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each = local.lambda_alarms
+
+  alarm_name          = "${local.name}-lambda-${each.key}"
+  alarm_description   = each.value.description
   namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
+  metric_name         = each.value.metric_name
   dimensions          = local.lambda_dimensions
   statistic           = "Sum"
   period              = 300
@@ -48,36 +159,48 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   ok_actions          = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
-  alarm_name          = "${local.name}-lambda-throttles"
-  alarm_description   = "Invocations of the function were throttled (concurrency limit reached)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = local.lambda_dimensions
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
+# Server errors as a share of requests, and only once there are enough requests
+# to judge: a single 5XX (one caller's request hitting a throttled table, say)
+# pages nobody; a stage failing a real share of its traffic does.
 resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   alarm_name          = "${local.name}-api-5xx"
-  alarm_description   = "The API answered with server errors (5XX)."
-  namespace           = "AWS/ApiGateway"
-  metric_name         = "5XXError"
-  dimensions          = local.api_dimensions
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
+  alarm_description   = "Over ${var.api_5xx_rate_threshold_percent} % of the API's requests were server errors (5XX) in 2 of 3 periods of 5 minutes with at least ${var.api_5xx_min_requests} requests each."
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = var.api_5xx_rate_threshold_percent
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "rate"
+    expression  = "IF(requests >= ${var.api_5xx_min_requests}, 100 * errors / requests, 0)"
+    label       = "5XX share of requests (%)"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/ApiGateway"
+      metric_name = "5XXError"
+      period      = 300
+      stat        = "Sum"
+      dimensions  = local.api_dimensions
+    }
+  }
+
+  metric_query {
+    id = "requests"
+    metric {
+      namespace   = "AWS/ApiGateway"
+      metric_name = "Count"
+      period      = 300
+      stat        = "Sum"
+      dimensions  = local.api_dimensions
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "api_latency_p99" {

@@ -38,18 +38,18 @@ output "log_full_access_role_arn" {
   value       = aws_iam_role.caller["log-full-access"].arn
 }
 
-output "ingest_external_id_name" {
-  description = "Variable holding the external ID callers present to assume the log-ingest role."
+output "ingest_external_id_variable" {
+  description = "Name of the Terraform variable (TF_VAR_<name>) holding the external ID callers present to assume the log-ingest role; the ID itself is never output."
   value       = local.caller_roles["log-ingest"].external_id_variable
 }
 
-output "read_external_id_name" {
-  description = "Variable holding the external ID callers present to assume the log-read role."
+output "read_external_id_variable" {
+  description = "Name of the Terraform variable (TF_VAR_<name>) holding the external ID callers present to assume the log-read role; the ID itself is never output."
   value       = local.caller_roles["log-read"].external_id_variable
 }
 
-output "full_access_external_id_name" {
-  description = "Variable holding the external ID callers present to assume the log-full-access role."
+output "full_access_external_id_variable" {
+  description = "Name of the Terraform variable (TF_VAR_<name>) holding the external ID callers present to assume the log-full-access role; the ID itself is never output."
   value       = local.caller_roles["log-full-access"].external_id_variable
 }
 

@@ -97,6 +97,17 @@ variable "kms_deletion_window_in_days" {
   }
 }
 
+variable "lambda_runtime" {
+  description = "Lambda runtime of the function (packaged path; on the chalice deploy path the runtime is the version of the Python that runs chalice deploy). The code needs Python 3.11 or newer."
+  type        = string
+  default     = "python3.11"
+
+  validation {
+    condition     = can(regex("^python3\\.1[1-9]$", var.lambda_runtime))
+    error_message = "lambda_runtime must be a Lambda Python runtime of 3.11 or newer, such as python3.11 or python3.12."
+  }
+}
+
 variable "lambda_reserved_concurrency" {
   description = "Concurrent executions reserved for (and capping) the function; -1 leaves it unreserved."
   type        = number
@@ -131,9 +142,9 @@ variable "throttling_burst_limit" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Set the account-wide API Gateway CloudWatch Logs role (required once per account and region for access and execution logging). Turn off if the account already has one."
+  description = "Set API Gateway's CloudWatch Logs role for the whole account and region (API Gateway needs one there to write access and execution logs), replacing any role already set, and clear the setting when this stage is destroyed. Off by default: turn it on in one stage only, and only where `aws apigateway get-account` shows no cloudwatchRoleArn that someone else owns."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "ingest_external_id" {
@@ -170,13 +181,12 @@ variable "full_access_external_id" {
 }
 
 variable "caller_principal_arns" {
-  description = "IAM principals (accounts, roles or users) trusted to assume the caller roles, each still needing its role's external ID. Empty: this account."
+  description = "The IAM roles or users that may assume the caller roles (each still needing its role's external ID): the roles of the applications that send or read logs and of the people who read them. Required, no default: an account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
   type        = list(string)
-  default     = []
 
   validation {
-    condition     = alltrue([for arn in var.caller_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
-    error_message = "caller_principal_arns must hold IAM account root, role or user ARNs."
+    condition     = length(var.caller_principal_arns) > 0 && alltrue([for arn in var.caller_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "caller_principal_arns must list at least one IAM role, user or account root ARN."
   }
 }
 
@@ -202,8 +212,36 @@ variable "latency_p99_threshold_ms" {
   }
 }
 
+variable "api_5xx_rate_threshold_percent" {
+  description = "Alarm when more than this percentage of the API's requests are server errors (5XX), in 2 of 3 periods of 5 minutes."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.api_5xx_rate_threshold_percent > 0 && var.api_5xx_rate_threshold_percent < 100
+    error_message = "api_5xx_rate_threshold_percent must be greater than 0 and less than 100."
+  }
+}
+
+variable "api_5xx_min_requests" {
+  description = "A 5-minute period with fewer API requests than this never counts towards the 5XX alarm (too few to judge a rate)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.api_5xx_min_requests >= 1 && floor(var.api_5xx_min_requests) == var.api_5xx_min_requests
+    error_message = "api_5xx_min_requests must be a whole number of at least 1."
+  }
+}
+
 variable "create_config_recorder" {
   description = "Create an AWS Config recorder and delivery channel. Leave off if the account already records (only one recorder per region is allowed)."
+  type        = bool
+  default     = false
+}
+
+variable "account_wide_config_rules" {
+  description = "Also create the periodic AWS Config rules that cannot be scoped to a stage (CMK_BACKING_KEY_ROTATION_ENABLED, CLOUDWATCH_LOG_GROUP_ENCRYPTED): they judge every key and log group of the account and region. Set true in one stage per account and region at most."
   type        = bool
   default     = false
 }

@@ -6,7 +6,8 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.40.0, < 6.0.0"
+      # 5.98.0: the first 5.x with point_in_time_recovery.recovery_period_in_days.
+      version = ">= 5.98.0, < 6.0.0"
     }
     random = {
       source  = "hashicorp/random"

@@ -1,6 +1,6 @@
 """The commands and names of README.md and docs/*.md resolve to something real.
 
-Every shell command of the docs' fenced blocks (devtools.docs_commands) is
+Every shell command of the docs' fenced blocks (tests/support/docs_commands.py) is
 checked: `make` targets and variables against the makefiles' own database,
 `slog` subcommands and options against the CLI's argparse parser, repository
 paths against the tree (build/<stage>/ against what `make package` writes),
@@ -21,9 +21,9 @@ import pytest
 from botocore import xform_name
 from slog.cli import build_parser
 
-from devtools import docs_commands as dc
 from devtools import package as pkg
 from devtools.infra_hcl import load_module
+from tests.support import docs_commands as dc
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -170,6 +170,31 @@ def test_every_repository_path_exists():
     assert not problems, "\n".join(problems)
 
 
+def files_the_docs_have_people_write():
+    """Repository paths the docs' commands write (redirections) or have people write (-backend-config files)."""
+    written = set()
+    for command in all_commands():
+        if command.cwd is None:
+            continue
+        targets = list(command.redirects)
+        targets += [word.split("=", 1)[1] for word in command.argv if word.startswith("-backend-config=")]
+        for target in targets:
+            if target.startswith(("/", "$", "~")) or target == "/dev/null":
+                continue
+            relative = posixpath.normpath(posixpath.join(command.cwd, target))
+            if not relative.startswith(".."):
+                written.add(relative)
+    return written
+
+
+def test_every_file_the_docs_have_people_write_in_the_repository_is_git_ignored():
+    written = files_the_docs_have_people_write()
+    assert {"outputs-prod.json", "backend-prod.hcl"} <= written
+    tracked_or_kept = [path for path in sorted(written) if subprocess.run(
+        ["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", path]).returncode != 0]
+    assert tracked_or_kept == []
+
+
 # --- terraform -------------------------------------------------------------------------
 
 @functools.cache
@@ -217,6 +242,93 @@ def test_every_terraform_output_and_variable_is_declared():
             if name not in variables:
                 problems.append(f"{doc.name}: TF_VAR_{name} names no variable in infra/")
     assert terraform and not problems, "\n".join(problems)
+
+
+def documented_outputs():
+    """The output names of the first column of docs/DEPLOYMENT.md's outputs table."""
+    text = (ROOT / "docs" / "DEPLOYMENT.md").read_text()
+    section = text[text.index("## 6. Outputs"):]
+    section = section[:section.index("\n## ", 1)]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+
+
+def test_the_outputs_table_lists_exactly_the_outputs_infra_declares():
+    outputs, _ = infra_declarations()
+    assert documented_outputs() == outputs
+
+
+# --- what the guide's checks show: this stage, and only what is there -----------------------
+
+def deployment_commands(program, *words):
+    found = []
+    for command in all_commands():
+        if command.doc == "docs/DEPLOYMENT.md" and Path(command.argv[0]).name == program \
+                and list(command.argv[1:1 + len(words)]) == list(words):
+            found.append(command)
+    return found
+
+
+def option(command, name):
+    return command.argv[command.argv.index(name) + 1] if name in command.argv else None
+
+
+def section_of(line):
+    """The number of the DEPLOYMENT.md section (## N. ...) a line is in."""
+    headings = [(number, int(match.group(1))) for number, text in
+                enumerate((ROOT / "docs" / "DEPLOYMENT.md").read_text().splitlines(), 1)
+                if (match := re.match(r"## (\d+)\. ", text))]
+    return max((section for start, section in headings if start <= line), default=0)
+
+
+def test_gateway_response_check_lists_only_the_stacks_own_responses():
+    commands = deployment_commands("aws", "apigateway", "get-gateway-responses")
+    assert commands and all("defaultResponse==`false`" in option(c, "--query") for c in commands)
+
+
+def test_execution_log_checks_name_this_stages_api_not_every_api():
+    prefixes = [option(c, "--log-group-name-prefix") for c in deployment_commands("aws", "logs", "describe-log-groups")]
+    execution = [prefix for prefix in prefixes if prefix.startswith("API-Gateway-Execution-Logs_")]
+    assert execution and all(prefix != "API-Gateway-Execution-Logs_" and dc.SUBSTITUTION in prefix
+                             for prefix in execution)
+
+
+def test_no_check_reads_terraform_outputs_after_the_destroy_that_removed_them():
+    destroys = {(section_of(c.line), c.line) for c in deployment_commands("terraform", "destroy")}
+    assert destroys
+    for command in all_commands():
+        if command.doc != "docs/DEPLOYMENT.md" or Path(command.argv[0]).name != "terraform":
+            continue
+        words = [w for w in command.argv[1:] if not w.startswith("-chdir")]
+        if words[:1] == ["output"]:
+            assert not any(section == section_of(command.line) and line < command.line
+                           for section, line in destroys), command
+
+
+def test_the_chalice_path_is_destroyed_by_terraform_before_chalice_deletes_its_api():
+    [delete] = deployment_commands("chalice", "delete")
+    [destroy] = [c for c in deployment_commands("terraform", "destroy") if c.cwd == "infra"]
+    assert destroy.line < delete.line
+    assert any(w.startswith("rest_api_id=") for w in destroy.argv)
+
+
+def test_capacity_is_shown_for_the_table_and_for_its_index():
+    dimensions = [" ".join(c.argv[c.argv.index("--dimensions") + 1:]).split(" --")[0]
+                  for c in deployment_commands("aws", "cloudwatch", "get-metric-statistics")
+                  if option(c, "--metric-name") == "ConsumedWriteCapacityUnits"]
+    assert any("GlobalSecondaryIndexName" not in d for d in dimensions)
+    assert any("GlobalSecondaryIndexName" in d for d in dimensions)
+
+
+def test_every_profile_the_docs_use_is_defined_in_the_docs_or_the_local_credentials():
+    text = "\n".join(doc.read_text() for doc in DOCS)
+    defined = set(re.findall(r"^\[profile ([\w-]+)\]", text, re.M))
+    defined |= set(re.findall(r"^\[([\w-]+)\]", (ROOT / "local" / "aws-credentials").read_text(), re.M))
+    used = set()
+    for command in all_commands():
+        used |= {assignment.split("=", 1)[1] for assignment in command.env if assignment.startswith("AWS_PROFILE=")}
+        used |= {command.argv[i + 1] for i, word in enumerate(command.argv[:-1]) if word == "--profile"}
+    assert used and used <= defined, used - defined
 
 
 # --- aws ---------------------------------------------------------------------------------
@@ -374,6 +486,7 @@ TERRAFORM_ACTIONS = {
     "aws_lambda_permission": ["lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy"],
     "aws_sns_topic": ["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:DeleteTopic",
                       "sns:ListTagsForResource", "sns:TagResource"],
+    "aws_sns_topic_policy": ["sns:SetTopicAttributes", "sns:GetTopicAttributes"],
     "aws_sns_topic_subscription": ["sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes"],
     "aws_ssm_parameter": ["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DescribeParameters",
                           "ssm:ListTagsForResource", "ssm:AddTagsToResource", "ssm:DeleteParameter"],
@@ -390,18 +503,28 @@ CHALICE_DEPLOY_ACTIONS = [
 ]
 
 
-def documented_policy(marker):
-    """Allowed actions of the JSON policy block that follows ``<!-- deployer-policy: marker -->``."""
+def documented_statements(marker):
+    """The statements of the JSON policy block that follows ``<!-- deployer-policy: marker -->``."""
     text = (ROOT / "docs" / "DEPLOYMENT.md").read_text()
     match = re.search(rf"<!-- deployer-policy: {marker} -->\s*```json\n(.*?)```", text, re.S)
     assert match, f"docs/DEPLOYMENT.md has no policy marked {marker}"
-    policy = json.loads(match.group(1))
-    actions = set()
-    for statement in policy["Statement"]:
+    statements = json.loads(match.group(1))["Statement"]
+    for statement in statements:
         assert statement["Effect"] == "Allow"
-        listed = statement["Action"]
-        actions |= {listed} if isinstance(listed, str) else set(listed)
-    return actions
+        for key in ("Action", "Resource"):
+            statement[key] = [statement[key]] if isinstance(statement[key], str) else statement[key]
+    return statements
+
+
+def documented_policy(marker):
+    """Allowed actions of the JSON policy block that follows ``<!-- deployer-policy: marker -->``."""
+    return {action for statement in documented_statements(marker) for action in statement["Action"]}
+
+
+def allowing(marker, action, resource):
+    """The statements of a documented policy that allow ``action`` on ``resource``."""
+    return [s for s in documented_statements(marker) if any(fnmatch.fnmatchcase(action, a) for a in s["Action"])
+            and any(fnmatch.fnmatchcase(resource, r) for r in s["Resource"])]
 
 
 def missing_actions(required, allowed):
@@ -429,6 +552,33 @@ def test_chalice_deployer_policy_covers_infra_and_chalice_deploy():
 def test_deployer_policies_grant_no_service_wildcard():
     for marker in ("terraform", "chalice"):
         assert not [a for a in documented_policy(marker) if a == "*" or a.endswith(":*")]
+
+
+@pytest.mark.parametrize("marker", ["terraform", "chalice"])
+def test_deployer_may_tag_the_key_it_creates_before_the_key_exists(marker):
+    """KMS authorizes CreateKey's tags as kms:TagResource on no particular key: it must be allowed on *."""
+    [statement] = allowing(marker, "kms:TagResource", "*")
+    assert statement["Condition"] == {"StringLike": {"aws:RequestTag/Stack": "simple-log-service-*"}}
+    assert allowing(marker, "kms:CreateKey", "*")
+
+
+def test_the_state_backend_policy_lets_terraform_take_and_release_its_lock():
+    bucket, key = "arn:aws:s3:::my-terraform-state", "arn:aws:s3:::my-terraform-state/slog/prod.tfstate"
+    assert allowing("state", "s3:ListBucket", bucket)
+    for action in ("s3:GetObject", "s3:PutObject"):
+        assert allowing("state", action, key), action
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        assert allowing("state", action, f"{key}.tflock"), action
+    assert not allowing("state", "s3:DeleteObject", key)  # the state itself is never deleted
+
+
+def test_deployer_policies_name_one_region_and_the_guide_says_to_replace_it():
+    text = (ROOT / "docs" / "DEPLOYMENT.md").read_text()
+    assert "`us-east-1` by the stage's" in text
+    for marker in ("terraform", "chalice"):
+        regions = {resource.split(":")[3] for statement in documented_statements(marker)
+                   for resource in statement["Resource"] if resource.startswith("arn:")}
+        assert regions <= {"us-east-1", ""}, (marker, regions)
 
 
 # --- the checks themselves catch what they claim to --------------------------------------------

@@ -50,6 +50,8 @@ def render(value, env, loop=None):
 
     def substitute(found):
         expression = found.group(1)
+        if loop and expression in loop:
+            return loop[expression]
         indexed = re.fullmatch(r"(\w+)\[(\d+)\]", expression)
         if indexed and loop and indexed.group(1) in loop:
             return loop[indexed.group(1)][int(indexed.group(2))]
@@ -68,24 +70,41 @@ def statements(document, env):
                 (condition["test"], condition["variable"], render(condition["values"], env))
                 for condition in statement.get("condition", [])
             ],
-            "principals": statement.get("principals", []),
+            "principals": [identifier for principal in statement.get("principals", [])
+                           for identifier in render(principal["identifiers"], env)],
         }
         for statement in document["statement"]
     ]
 
 
-def allowed(policy, action, resource, context=None):
-    """IAM for one request: an Allow whose action, resource and conditions match, and no matching Deny."""
+def _condition_holds(test, key, values, context):
+    """One IAM condition against a request context (the operators these policies use)."""
+    present = key in context
+    value = context.get(key)
+    if test == "StringEquals":
+        return present and value in values
+    if test == "Bool":
+        return present and str(value).lower() in [v.lower() for v in values]
+    if test in ("ArnEquals", "ArnLike", "StringLike"):
+        return present and any(fnmatch.fnmatchcase(value, pattern) for pattern in values)
+    if test in ("ArnNotEquals", "ArnNotLike"):
+        return not present or not any(fnmatch.fnmatchcase(value, pattern) for pattern in values)
+    raise AssertionError(f"the evaluator does not know {test}")
+
+
+def allowed(policy, action, resource, context=None, principal=None):
+    """IAM for one request: an Allow whose action, resource, principal (if given) and conditions match, and no
+    matching Deny."""
+    context = context or {}
+
     def matches(statement):
         if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in statement["actions"]):
             return False
         if not any(fnmatch.fnmatchcase(resource, pattern) for pattern in statement["resources"]):
             return False
-        for test, key, values in statement["conditions"]:
-            assert test == "StringEquals", f"evaluator knows StringEquals only, got {test}"
-            if (context or {}).get(key) not in values:
-                return False
-        return True
+        if principal is not None and not {principal, "*"} & set(statement["principals"]):
+            return False
+        return all(_condition_holds(test, key, values, context) for test, key, values in statement["conditions"])
 
     hits = [statement for statement in policy if matches(statement)]
     return any(s["effect"] == "Allow" for s in hits) and not any(s["effect"] == "Deny" for s in hits)
@@ -157,13 +176,32 @@ def test_each_trust_policy_requires_its_own_external_id(module):
         assert variable["sensitive"] is True and "default" not in variable and variable["validation"]
     for role, spec in CALLER_ROLES.items():
         own = external_ids[spec["external_id_variable"]]
-        env = {"local.external_ids[each.value.external_id_variable]": own}
+        env = {"local.external_ids[each.value.external_id_variable]": own,
+               "var.caller_principal_arns": ["arn:aws:iam::123456789012:role/app"]}
         policy = statements(document, env)
         assert allowed(policy, "sts:AssumeRole", "role", {"sts:ExternalId": own}), role
         assert not allowed(policy, "sts:AssumeRole", "role", {}), role
         for other in set(external_ids.values()) - {own}:
             assert not allowed(policy, "sts:AssumeRole", "role", {"sts:ExternalId": other}), role
     assert len({spec["external_id_variable"] for spec in CALLER_ROLES.values()}) == len(CALLER_ROLES)
+
+
+def test_caller_roles_trust_exactly_the_listed_principals_and_the_list_has_no_default(module):
+    """No silent account-wide trust: whoever may assume a caller role is named in caller_principal_arns."""
+    variable = module.variables["caller_principal_arns"]
+    assert "default" not in variable
+    condition = variable["validation"][0]["condition"]
+    assert "length(var.caller_principal_arns) > 0" in condition
+    document = module.data[("aws_iam_policy_document", "caller_trust")]
+    [statement] = document["statement"]
+    assert [p["identifiers"] for p in statement["principals"]] == ["${var.caller_principal_arns}"]
+    env = {"local.external_ids[each.value.external_id_variable]": "id-0123456789abcdef",
+           "var.caller_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/billing-app"]}
+    policy = statements(document, env)
+    context = {"sts:ExternalId": "id-0123456789abcdef"}
+    assert allowed(policy, "sts:AssumeRole", "role", context, f"arn:aws:iam::{ACCOUNT}:role/billing-app")
+    assert not allowed(policy, "sts:AssumeRole", "role", context, ROOT_PRINCIPAL)
+    assert not allowed(policy, "sts:AssumeRole", "role", context, f"arn:aws:iam::{ACCOUNT}:role/any-other-role")
 
 
 # --- the Lambda execution role ---------------------------------------------------------
@@ -189,13 +227,18 @@ INDEXES = [index["name"] for index in
            json.loads((ROOT / "infra" / "table_schema.json").read_text())["global_secondary_indexes"]]
 
 
-def lambda_policy(module):
+def for_stage(arn, stage):
+    return arn.replace("simple-log-service-prod", f"simple-log-service-{stage}").replace("/prod/", f"/{stage}/")
+
+
+def lambda_policy(module, stage="prod"):
+    table_arn = for_stage(TABLE_ARN, stage)
     env = {
-        "aws_dynamodb_table.logs.arn": TABLE_ARN,
-        "local.table_and_index_arns": [TABLE_ARN] + [f"{TABLE_ARN}/index/{name}" for name in INDEXES],
+        "aws_dynamodb_table.logs.arn": table_arn,
+        "local.log_table_arns": [table_arn] + [f"{table_arn}/index/{name}" for name in INDEXES],
         "aws_kms_key.this.arn": KEY_ARN,
-        "aws_ssm_parameter.cursor_signing_key.arn": PARAMETER_ARN,
-        "aws_cloudwatch_log_group.lambda.arn": LOG_GROUP_ARN,
+        "aws_ssm_parameter.cursor_signing_key.arn": for_stage(PARAMETER_ARN, stage),
+        "aws_cloudwatch_log_group.lambda.arn": for_stage(LOG_GROUP_ARN, stage),
         "local.region": "us-east-1",
     }
     return statements(module.data[("aws_iam_policy_document", "lambda")], env)
@@ -244,7 +287,7 @@ def test_lambda_role_is_wired_to_chalices_function(module):
     assert attachment["policy"] == "${data.aws_iam_policy_document.lambda.json}"
     assume = statements(module.data[("aws_iam_policy_document", "lambda_assume")], {})
     assert role["assume_role_policy"] == "${data.aws_iam_policy_document.lambda_assume.json}"
-    assert [p["identifiers"] for s in assume for p in s["principals"]] == [["lambda.amazonaws.com"]]
+    assert [identifier for s in assume for identifier in s["principals"]] == ["lambda.amazonaws.com"]
 
 
 # --- the key policy ---------------------------------------------------------------
@@ -267,8 +310,165 @@ def test_key_policy_lets_only_dynamodb_logs_and_sns_use_the_key(module):
         assert via.startswith(("dynamodb.", "sns.")) or context, sid
         assert "*" not in principals, sid
     services = {principal for _, principals, _ in usage for principal in principals if "amazonaws.com" in principal}
-    assert services == {"logs.${local.region}.amazonaws.com", "cloudwatch.amazonaws.com"}
+    assert services == {"logs.${local.region}.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
     assert {c["kms:ViaService"][0].split(".")[0] for _, _, c in usage if "kms:ViaService" in c} == {"dynamodb", "sns"}
+
+
+ACCOUNT = "123456789012"
+ROOT_PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:root"
+API_ID = EXECUTION_ARN.rsplit(":", 1)[1]
+STAGE_LOG_GROUPS = ["/aws/lambda/simple-log-service-prod", "/aws/apigateway/simple-log-service-prod/access",
+                    f"API-Gateway-Execution-Logs_{API_ID}/api"]
+
+
+def key_policy(module):
+    """The key policy as Terraform renders it for prod in us-east-1, the API being API_ID."""
+    expression = module.locals["log_group_names"]
+    for part in ("local.lambda_log_group", "local.api_access_log_group", "local.rest_api_id",
+                 '"API-Gateway-Execution-Logs_${id}/${local.api_stage_name}"'):
+        assert part in expression, part
+    execution_group = module.resource("aws_cloudwatch_log_group", "api_execution")["name"]
+    assert execution_group.replace("${local.rest_api_id}", API_ID).replace("${local.api_stage_name}", "api") == \
+        STAGE_LOG_GROUPS[2]
+    env = {"local.partition": "aws", "local.account_id": ACCOUNT, "local.region": "us-east-1",
+           "local.log_group_names": STAGE_LOG_GROUPS,
+           "local.alarm_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms"}
+    return statements(module.data[("aws_iam_policy_document", "kms")], env)
+
+
+# What Terraform calls on the key and its alias (the deployer's IAM policy allows them, the key policy must too).
+KEY_ADMINISTRATION = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
+                      "kms:EnableKeyRotation", "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
+                      "kms:UpdateKeyDescription", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                      "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias", "kms:RevokeGrant"]
+
+
+def test_key_administration_can_administer_but_neither_use_nor_grant_the_key(module):
+    policy = key_policy(module)
+    in_account = {"kms:CallerAccount": ACCOUNT}
+    for action in KEY_ADMINISTRATION:
+        assert allowed(policy, action, "*", in_account, ROOT_PRINCIPAL), action
+    for action in ("kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom",
+                   "kms:GenerateDataKeyWithoutPlaintext"):
+        assert not allowed(policy, action, "*", in_account, ROOT_PRINCIPAL), action
+    for statement in policy:
+        if ROOT_PRINCIPAL in statement["principals"]:
+            assert not [a for a in statement["actions"] if "*" in a and not a.startswith(
+                ("kms:GenerateDataKey", "kms:ReEncrypt"))], statement["actions"]
+    assert not allowed(policy, "kms:PutKeyPolicy", "*", {"kms:CallerAccount": "999999999999"}, ROOT_PRINCIPAL)
+
+
+def test_grants_and_data_use_only_through_dynamodb(module):
+    policy = key_policy(module)
+    via_dynamodb = {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}
+    assert allowed(policy, "kms:Decrypt", "*", via_dynamodb, ROOT_PRINCIPAL)
+    assert allowed(policy, "kms:CreateGrant", "*", {**via_dynamodb, "kms:GrantIsForAWSResource": "true"},
+                   ROOT_PRINCIPAL)
+    assert not allowed(policy, "kms:CreateGrant", "*", {**via_dynamodb, "kms:GrantIsForAWSResource": "false"},
+                       ROOT_PRINCIPAL)
+    assert not allowed(policy, "kms:CreateGrant", "*", {**via_dynamodb, "kms:ViaService": "s3.us-east-1.amazonaws.com",
+                                                        "kms:GrantIsForAWSResource": "true"}, ROOT_PRINCIPAL)
+    assert not allowed(policy, "kms:Decrypt", "*", {**via_dynamodb, "kms:ViaService": "s3.us-east-1.amazonaws.com"},
+                       ROOT_PRINCIPAL)
+
+
+def test_cloudwatch_logs_may_use_the_key_for_this_stages_log_groups_only(module):
+    policy = key_policy(module)
+    logs = "logs.us-east-1.amazonaws.com"
+
+    def for_group(name, account=ACCOUNT):
+        return {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{account}:log-group:{name}"}
+
+    for group in STAGE_LOG_GROUPS:
+        assert allowed(policy, "kms:GenerateDataKey", "*", for_group(group), logs), group
+    for group in ("/aws/lambda/simple-log-service-dev", "API-Gateway-Execution-Logs_zzzzzzzzzz/api",
+                  "/aws/lambda/another-app", "/aws/lambda/simple-log-service-prod-other"):
+        assert not allowed(policy, "kms:GenerateDataKey", "*", for_group(group), logs), group
+    assert not allowed(policy, "kms:Decrypt", "*", for_group(STAGE_LOG_GROUPS[0], "999999999999"), logs)
+    assert not allowed(policy, "kms:Decrypt", "*", {}, logs)
+
+
+TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms"
+
+
+def topic_policy(module):
+    env = {"aws_sns_topic.alarms.arn": TOPIC_ARN, "local.partition": "aws", "local.region": "us-east-1",
+           "local.account_id": ACCOUNT, "local.name": "simple-log-service-prod"}
+    return statements(module.data[("aws_iam_policy_document", "alarm_topic")], env)
+
+
+def test_only_this_stages_alarms_and_budget_publish_to_the_topic_over_tls(module):
+    assert module.resource("aws_sns_topic_policy", "alarms") == {
+        "arn": "${aws_sns_topic.alarms.arn}", "policy": "${data.aws_iam_policy_document.alarm_topic.json}"}
+    policy = topic_policy(module)
+    tls = {"aws:SecureTransport": "true"}
+    alarm = {**tls, "aws:PrincipalIsAWSService": "true", "aws:SourceAccount": ACCOUNT,
+             "aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:simple-log-service-prod-api-5xx"}
+    budget = {**tls, "aws:PrincipalIsAWSService": "true", "aws:SourceAccount": ACCOUNT,
+              "aws:SourceArn": f"arn:aws:budgets::{ACCOUNT}:budget/simple-log-service-prod-monthly"}
+    assert allowed(policy, "sns:Publish", TOPIC_ARN, alarm, "cloudwatch.amazonaws.com")
+    assert allowed(policy, "sns:Publish", TOPIC_ARN, budget, "budgets.amazonaws.com")
+    assert not allowed(policy, "sns:Publish", TOPIC_ARN, {**alarm, "aws:SecureTransport": "false"},
+                       "cloudwatch.amazonaws.com")
+    assert not allowed(policy, "sns:Publish", TOPIC_ARN, {**alarm, "aws:SourceAccount": "999999999999"},
+                       "cloudwatch.amazonaws.com")
+    assert not allowed(policy, "sns:Publish", TOPIC_ARN, {
+        **alarm, "aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:someone-elses-alarm"},
+        "cloudwatch.amazonaws.com")
+    assert not allowed(policy, "sns:Publish", TOPIC_ARN, alarm, "events.amazonaws.com")
+    # A person or an application of the account is refused, even one whose IAM policy allows sns:Publish on *.
+    person = {**tls, "aws:PrincipalIsAWSService": "false"}
+    identity_policy = [{"effect": "Allow", "actions": ["sns:*"], "resources": ["*"], "conditions": [],
+                        "principals": ["*"]}]
+    assert not allowed(identity_policy + policy, "sns:Publish", TOPIC_ARN, person, f"arn:aws:iam::{ACCOUNT}:role/app")
+
+
+def test_the_budget_alerts_through_the_topic_whatever_alarm_email_is(module):
+    budget = module.resource("aws_budgets_budget", "monthly")
+    [notification] = [block["notification"] for block in budget["dynamic"] if "notification" in block]
+    assert "alarm_email" not in json.dumps(notification["for_each"])
+    [content] = notification["content"]
+    assert content["subscriber_sns_topic_arns"] == ["${aws_sns_topic.alarms.arn}"]
+    assert "subscriber_email_addresses" not in content
+
+
+def api_resource_policy(stage):
+    """The API's resource policy file of a stage, in the evaluator's form."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    document = json.loads((ROOT / ".chalice" / config["api_gateway_policy_file"]).read_text())
+    as_list = lambda value: [value] if isinstance(value, str) else list(value)  # noqa: E731
+    return [{"effect": s["Effect"], "actions": as_list(s["Action"]),
+             "resources": [r.replace("execute-api:/", f"{EXECUTION_ARN}/") for r in as_list(s["Resource"])],
+             "principals": as_list(s["Principal"]),
+             "conditions": [(test, key, as_list(values)) for test, block in s.get("Condition", {}).items()
+                            for key, values in block.items()]}
+            for s in document["Statement"]]
+
+
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+def test_the_api_admits_only_the_stages_caller_roles_whatever_other_principals_may_do(stage):
+    """With the resource policy, a principal whose own policy allows execute-api:Invoke on * is still refused."""
+    invoke_anything = [{"effect": "Allow", "actions": ["execute-api:Invoke"], "resources": ["*"], "conditions": [],
+                        "principals": ["*"]}]
+    policy = invoke_anything + api_resource_policy(stage)
+    targets = [*api_method_arns().values(), f"{EXECUTION_ARN}/api/DELETE/logs", f"{EXECUTION_ARN}/other/GET/x"]
+    for role in CALLER_ROLES:
+        caller = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/simple-log-service-{stage}-{role}"}
+        assert all(allowed(policy, "execute-api:Invoke", arn, caller) for arn in targets), role
+    others = [f"arn:aws:iam::{ACCOUNT}:role/app", f"arn:aws:iam::{ACCOUNT}:user/alice", ROOT_PRINCIPAL,
+              f"arn:aws:iam::{ACCOUNT}:role/simple-log-service-{'prod' if stage != 'prod' else 'dev'}-log-read",
+              f"arn:aws:iam::{ACCOUNT}:role/simple-log-service-{stage}-log-reader"]
+    for principal in others:
+        assert not any(allowed(policy, "execute-api:Invoke", arn, {"aws:PrincipalArn": principal}) for arn in targets)
+
+
+def test_the_packaged_api_carries_the_same_resource_policy_and_redeploys_with_it(module):
+    stage_policy = json.loads((ROOT / ".chalice" / "api-policy-prod.json").read_text())
+    rest_api = module.resource("aws_api_gateway_rest_api", "rest_api")
+    assert json.loads(rest_api["policy"]) == stage_policy
+    assert json.loads(module.locals["chalice_api_swagger"])["x-amazon-apigateway-policy"] == stage_policy
+    deployment = module.resource("aws_api_gateway_deployment", "rest_api")
+    assert deployment["triggers"]["api_definition"] == "${sha256(local.chalice_api_swagger)}"
 
 
 def test_renderer_refuses_values_it_does_not_know():
@@ -277,16 +477,34 @@ def test_renderer_refuses_values_it_does_not_know():
     assert render(["${local.list}", "x"], {"local.list": ["a", "b"]}) == ["a", "b", "x"]
 
 
+def _concrete(text):
+    """A policy-file value with its IAM policy variables read for a request in us-east-1 of account 123456789012."""
+    return text.replace("${aws:RequestedRegion}", "us-east-1").replace("${aws:PrincipalAccount}", "123456789012")
+
+
 @pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
-def test_chalice_deploy_policy_file_grants_what_the_terraform_role_grants(module, stage):
-    """The `chalice deploy` path's role (from .chalice/policy-<stage>.json) matches the Terraform role."""
+def test_chalice_deploy_policy_file_grants_what_the_terraform_role_grants_statement_by_statement(module, stage):
+    """The `chalice deploy` path's role (.chalice/policy-<stage>.json) is the Terraform role, statement by statement.
+
+    The file names the key as key/* narrowed by the stage's alias (its id is random); every other
+    resource and condition is the Terraform one once the IAM policy variables are read.
+    """
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
     policy = json.loads((ROOT / ".chalice" / config["iam_policy_file"]).read_text())
-    file_actions = {action for statement in policy["Statement"] for action in statement["Action"]}
-    terraform_actions = {action for statement in lambda_policy(module) for action in statement["actions"]}
-    assert file_actions == terraform_actions
-    [kms] = [statement for statement in policy["Statement"] if statement["Action"][0].startswith("kms:")]
-    aliases = kms["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
-    assert aliases == [module.resource("aws_kms_alias", "this")["name"].replace("${local.name}",
-                                                                               f"simple-log-service-{stage}")]
-    assert kms["Condition"]["StringEquals"]["kms:ViaService"].startswith("dynamodb.")
+    terraform = lambda_policy(module, stage)
+    assert [statement["Sid"] for statement in policy["Statement"]] == [
+        block["sid"] for block in module.data[("aws_iam_policy_document", "lambda")]["statement"]]
+    for statement, expected in zip(policy["Statement"], terraform, strict=True):
+        assert statement["Effect"] == expected["effect"]
+        assert statement["Action"] == expected["actions"], statement["Sid"]
+        resources = [_concrete(resource) for resource in statement["Resource"]]
+        conditions = {test: {key: [_concrete(v) for v in ([value] if isinstance(value, str) else value)]
+                             for key, value in block.items()} for test, block in statement.get("Condition", {}).items()}
+        if KEY_ARN in expected["resources"]:
+            assert resources == ["arn:aws:kms:us-east-1:123456789012:key/*"]
+            alias = module.resource("aws_kms_alias", "this")["name"].replace("${local.name}", for_stage(
+                "simple-log-service-prod", stage))
+            assert conditions.pop("ForAnyValue:StringEquals") == {"kms:ResourceAliases": [alias]}
+        else:
+            assert resources == expected["resources"], statement["Sid"]
+        assert conditions == {test: {key: values} for test, key, values in expected["conditions"]}, statement["Sid"]

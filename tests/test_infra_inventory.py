@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("dev", "staging", "prod")
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 SCHEMA = json.loads((ROOT / "infra" / "table_schema.json").read_text())
+CALLER_ROLES = json.loads((ROOT / "infra" / "caller_roles.json").read_text())["roles"]
 TFVARS = {stage: load_tfvars(ROOT / "infra" / "env" / f"{stage}.tfvars") for stage in STAGES}
 CLOUDWATCH_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                              2922, 3288, 3653]
@@ -59,6 +60,17 @@ def test_table_is_encrypted_recoverable_protected_and_expires_items(module):
         assert stage_value(module, stage, protection) is (stage != "dev"), stage
 
 
+def test_point_in_time_recovery_keeps_no_more_history_than_the_retention(module):
+    pitr = module.resource("aws_dynamodb_table", "logs")["point_in_time_recovery"][0]
+    period = pitr["recovery_period_in_days"]
+    assert period == "${var.point_in_time_recovery ? min(var.log_retention_days, 35) : null}"
+    for stage in STAGES:
+        retention = stage_value(module, stage, "${var.log_retention_days}")
+        days = min(retention, 35)  # the expression, for the stage's values
+        assert 1 <= days <= retention and days <= 35, stage
+    assert stage_value(module, "dev", "${var.log_retention_days}") == 3  # dev keeps 3 days of history, not 35
+
+
 def test_environments_follow_the_issue(module):
     expected = {"dev": (3, False), "staging": (7, True), "prod": (7, True)}
     for stage, (retention, protection) in expected.items():
@@ -67,6 +79,12 @@ def test_environments_follow_the_issue(module):
         assert TFVARS[stage]["deletion_protection"] is protection
         assert TFVARS[stage]["point_in_time_recovery"] is True
         assert set(TFVARS[stage]) <= set(module.variables), stage
+
+
+def test_every_stage_pins_its_lambda_runtime(module):
+    assert re.fullmatch(r"python3\.1[1-9]", module.variables["lambda_runtime"]["default"])
+    for stage in STAGES:
+        assert re.fullmatch(r"python3\.1[1-9]", TFVARS[stage]["lambda_runtime"]), stage
 
 
 def test_cursor_key_is_a_random_secure_string_named_as_the_stage_config_says(module):
@@ -127,6 +145,9 @@ def test_topic_is_encrypted_and_every_alarm_reports_to_it(module):
         assert alarm["alarm_actions"] == "${local.alarm_actions}", name
     metrics = {(alarm.get("namespace"), alarm.get("metric_name"), alarm.get("extended_statistic"))
                for alarm in alarms.values()}
+    metrics |= {("AWS/Lambda", spec["metric_name"], None) for spec in module.locals["lambda_alarms"].values()}
+    metrics |= {(query["metric"][0]["namespace"], query["metric"][0]["metric_name"], None)
+                for alarm in alarms.values() for query in alarm.get("metric_query", []) if "metric" in query}
     assert {("AWS/Lambda", "Errors", None), ("AWS/Lambda", "Throttles", None), ("AWS/ApiGateway", "5XXError", None),
             ("AWS/ApiGateway", "Latency", "p99")} <= metrics
     queried = alarms["dynamodb_throttles"]["metric_query"]
@@ -136,16 +157,70 @@ def test_topic_is_encrypted_and_every_alarm_reports_to_it(module):
     assert module.resource("aws_cloudwatch_dashboard", "this")["dashboard_name"] == "${local.name}"
 
 
+def _metric_math(expression, **values):
+    """A CloudWatch metric-math expression of the IF/arithmetic kind, evaluated for one period."""
+    python = re.sub(r"IF\((.+?), (.+?), (.+?)\)$", r"((\2) if (\1) else (\3))", expression)
+    return eval(python, {"__builtins__": {}}, values)  # noqa: S307 - our own expression, test values only
+
+
+def test_api_5xx_alarm_pages_on_a_share_of_enough_requests_not_on_one_error(module):
+    alarm = module.resource("aws_cloudwatch_metric_alarm", "api_5xx")
+    assert "metric_name" not in alarm
+    queries = {query["id"]: query for query in alarm["metric_query"]}
+    assert {query["metric"][0]["metric_name"] for query in queries.values() if "metric" in query} == {
+        "5XXError", "Count"}
+    for query in queries.values():
+        if "metric" in query:
+            assert query["metric"][0]["dimensions"] == "${local.api_dimensions}"
+            assert query["metric"][0]["stat"] == "Sum"
+    [returned] = [query for query in queries.values() if query.get("return_data")]
+    minimum = module.variables["api_5xx_min_requests"]["default"]
+    threshold = module.variables["api_5xx_rate_threshold_percent"]["default"]
+    assert alarm["threshold"] == "${var.api_5xx_rate_threshold_percent}" and threshold > 0
+    assert alarm["comparison_operator"] == "GreaterThanThreshold"
+    expression = returned["expression"].replace("${var.api_5xx_min_requests}", str(minimum))
+    assert {"errors", "requests"} <= set(queries)  # the names the expression uses
+
+    def breaches(errors, requests):
+        return _metric_math(expression, errors=errors, requests=requests) > threshold
+
+    assert not breaches(errors=1, requests=1)  # one caller, one error: nobody is paged
+    assert not breaches(errors=minimum - 1, requests=minimum - 1)  # too few requests to judge
+    assert not breaches(errors=1, requests=100)
+    assert breaches(errors=minimum, requests=minimum)
+    assert breaches(errors=10, requests=100)
+    assert alarm["datapoints_to_alarm"] >= 2  # and not in a single period
+
+
 def test_config_rules_watch_the_stack_and_the_recorder_is_optional(module):
     identifiers = {rule["identifier"] for rule in module.locals["config_rules"].values()}
     assert len(identifiers) >= 4
     assert {"DYNAMODB_TABLE_ENCRYPTED_KMS", "DYNAMODB_PITR_ENABLED", "CMK_BACKING_KEY_ROTATION_ENABLED",
             "LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED"} <= identifiers
-    assert module.resource("aws_config_config_rule", "this")["for_each"] == "${local.config_rules}"
+    assert "local.config_rules" in module.resource("aws_config_config_rule", "this")["for_each"]
     for kind in ("aws_config_configuration_recorder", "aws_config_delivery_channel",
                  "aws_config_configuration_recorder_status"):
         assert module.resource(kind, "this")["count"] == "${var.create_config_recorder ? 1 : 0}", kind
     assert module.variables["create_config_recorder"]["default"] is False
+
+
+def test_config_rules_judge_this_stages_resources_only_unless_asked_to_judge_the_region(module):
+    rule = module.resource("aws_config_config_rule", "this")
+    assert rule["for_each"] == (
+        "${{for name, rule in local.config_rules : name => rule if var.account_wide_config_rules || "
+        "!rule.account_wide}}")
+    assert module.variables["account_wide_config_rules"]["default"] is False
+    [scope] = [block["scope"] for block in rule["dynamic"] if "scope" in block]
+    assert scope["for_each"] == "${each.value.account_wide ? [] : [local.name]}"
+    assert scope["content"] == [{"tag_key": "Stack", "tag_value": "${scope.value}"}]
+    assert "Stack = local.name" in module.locals["tags"]  # the provider's default_tags: every resource carries it
+    assert [provider["default_tags"] for name, provider in module.providers] == [[{"tags": "${local.tags}"}]]
+    periodic = {"CMK_BACKING_KEY_ROTATION_ENABLED", "CLOUDWATCH_LOG_GROUP_ENCRYPTED"}
+    for name, spec in module.locals["config_rules"].items():
+        # Config cannot scope periodic rules: those, and only those, are account-wide.
+        assert spec["account_wide"] is (spec["identifier"] in periodic), name
+        if spec["account_wide"]:
+            assert spec["parameters"] is None, name  # judging every key or group against this stage's key is wrong
 
 
 def test_budget_has_a_variable_amount(module):
@@ -154,11 +229,20 @@ def test_budget_has_a_variable_amount(module):
     assert budget["budget_type"] == "COST" and budget["time_unit"] == "MONTHLY"
 
 
+def test_the_account_wide_api_gateway_setting_is_left_alone_unless_asked_and_cleared_on_destroy(module):
+    assert module.variables["manage_api_gateway_account"]["default"] is False
+    account = module.resource("aws_api_gateway_account", "this")
+    assert account["count"] == "${var.manage_api_gateway_account ? 1 : 0}"
+    assert account["reset_on_delete"] is True
+    for kind in ("aws_iam_role", "aws_iam_role_policy_attachment"):
+        assert module.resource(kind, "api_gateway_cloudwatch")["count"] == "${var.manage_api_gateway_account ? 1 : 0}"
+
+
 # --- variables and outputs -----------------------------------------------------------
 
 def test_every_variable_is_described_typed_and_validated_where_constrained(module):
     free_form = {"deletion_protection", "point_in_time_recovery", "manage_api_gateway_account",
-                 "create_config_recorder", "tags"}
+                 "create_config_recorder", "account_wide_config_rules", "tags"}
     for name, variable in module.variables.items():
         assert variable.get("description"), name
         assert variable.get("type"), name
@@ -169,12 +253,32 @@ def test_every_variable_is_described_typed_and_validated_where_constrained(modul
 def test_outputs_the_issue_lists_exist_and_every_output_is_described(module):
     required = {"api_endpoint", "dynamodb_table_name", "lambda_function_name", "log_ingest_role_arn",
                 "log_read_role_arn", "log_full_access_role_arn", "kms_key_id", "sns_topic_arn",
-                "ingest_external_id_name", "read_external_id_name", "full_access_external_id_name"}
+                "ingest_external_id_variable", "read_external_id_variable", "full_access_external_id_variable"}
     assert required <= set(module.outputs)
     for name, output in module.outputs.items():
         assert output.get("description"), name
     assert module.outputs["api_endpoint"]["value"] == "${local.api_endpoint}"
     assert module.locals["api_endpoint"] == "${aws_api_gateway_stage.api.invoke_url}"
+
+
+def test_external_id_outputs_are_named_for_the_variable_name_they_return(module):
+    outputs = {name: output for name, output in module.outputs.items() if "external_id" in name}
+    assert outputs and all(name.endswith("_external_id_variable") for name in outputs)
+    for name, output in outputs.items():
+        role = re.fullmatch(r'\$\{local\.caller_roles\["([\w-]+)"\]\.external_id_variable\}', output["value"]).group(1)
+        variable = CALLER_ROLES[role]["external_id_variable"]
+        assert name == f"{variable}_variable" and variable in module.variables
+        assert module.variables[variable]["sensitive"] is True
+
+
+def test_alarms_alike_but_for_their_metric_are_one_for_each(module):
+    alarm = module.resource("aws_cloudwatch_metric_alarm", "lambda")
+    assert alarm["for_each"] == "${local.lambda_alarms}"
+    assert alarm["alarm_name"] == "${local.name}-lambda-${each.key}"
+    assert alarm["metric_name"] == "${each.value.metric_name}"
+    assert {name: spec["metric_name"] for name, spec in module.locals["lambda_alarms"].items()} == {
+        "errors": "Errors", "throttles": "Throttles"}
+    assert not {"lambda_errors", "lambda_throttles"} & set(module.resources_of("aws_cloudwatch_metric_alarm"))
 
 
 # --- drift: one definition of keys and settings ------------------------------------

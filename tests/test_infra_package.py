@@ -5,6 +5,9 @@ code `make package` runs; the tests read it with devtools.infra_hcl.
 """
 import json
 import re
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -72,7 +75,10 @@ def test_repackaging_keeps_terraform_state_and_backend(tmp_path):
     (out / "backend.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
     (out / ".terraform").mkdir()
     (out / ".terraform" / "environment").write_text("default")
+    (out / "terraform.tfstate.d" / "blue").mkdir(parents=True)
+    (out / "terraform.tfstate.d" / "blue" / "terraform.tfstate").write_text('{"version": 4}')
     pkg.package("prod", out)
+    assert (out / "terraform.tfstate.d" / "blue" / "terraform.tfstate").exists()
     assert (out / "terraform.tfstate").read_text() == '{"version": 4}'
     assert (out / "backend.tf").exists() and (out / ".terraform" / "environment").exists()
     assert (out / pkg.CHALICE_FILE).exists()
@@ -116,6 +122,75 @@ def test_cli_packages_into_the_given_folder(tmp_path, capsys):
     assert "packaged dev" in capsys.readouterr().out
 
 
+# --- make clean / make clean-build: Terraform's state is never build output ----------------
+
+TERRAFORM_FILES = {
+    "terraform.tfstate": '{"version": 4, "resources": ["cursor signing key"]}',
+    "terraform.tfstate.backup": '{"version": 4}',
+    "terraform.tfstate.d/blue/terraform.tfstate": '{"version": 4}',
+    ".terraform/providers/registry.terraform.io/hashicorp/aws/provider": "binary",
+    ".terraform.lock.hcl": "# lock",
+    ".terraform.tfstate.lock.info": "{}",
+    "backend.tf": 'terraform {\n  backend "s3" {}\n}\n',
+}
+BUILD_OUTPUT = {"chalice.tf.json": "{}", "deployment.zip": "zip", "prod.tfvars": "stage = \"prod\"", "tfplan": "plan"}
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """The makefiles and the packaging module in a scratch folder, with virtual environments and a used build/."""
+    shutil.copy(ROOT / "Makefile", tmp_path)
+    shutil.copytree(ROOT / "mk", tmp_path / "mk")
+    (tmp_path / "devtools").mkdir()
+    for name in ("__init__.py", "package.py"):
+        shutil.copy(ROOT / "devtools" / name, tmp_path / "devtools" / name)
+    files = {".venv/bin/python": "", ".venv-checkov/bin/checkov": "", ".pytest_cache/v": "", ".coverage": "",
+             "build/bench/results.json": "{}", "build/dev/chalice.tf.json": "{}"}
+    files.update({f"build/prod/{name}": text for name, text in {**TERRAFORM_FILES, **BUILD_OUTPUT}.items()})
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def tree(folder):
+    return {str(path.relative_to(folder)): path.read_text() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def make(folder, target):
+    subprocess.run(["make", "-s", "-C", str(folder), target, f"PYTHON={sys.executable}"], check=True,
+                   capture_output=True, text=True, timeout=60)
+
+
+def test_make_clean_removes_environments_and_never_touches_build(checkout):
+    before = tree(checkout / "build")
+    make(checkout, "clean")
+    assert not (checkout / ".venv").exists() and not (checkout / ".venv-checkov").exists()
+    assert not (checkout / ".pytest_cache").exists() and not (checkout / ".coverage").exists()
+    assert tree(checkout / "build") == before
+
+
+def test_make_clean_build_removes_build_output_but_keeps_terraform_state_providers_and_backend(checkout):
+    make(checkout, "clean-build")
+    assert tree(checkout / "build") == {f"prod/{name}": text for name, text in TERRAFORM_FILES.items()}
+    assert (checkout / ".venv" / "bin" / "python").exists()
+
+
+def test_clean_build_reports_what_it_removed_and_keeps_every_terraform_file(checkout, capsys):
+    pkg.main(["--clean-build", str(checkout / "build")])
+    removed = {Path(line.removeprefix("removed ")).relative_to(checkout / "build").as_posix()
+               for line in capsys.readouterr().out.splitlines()}
+    assert removed == {"bench", "dev", *(f"prod/{name}" for name in BUILD_OUTPUT)}
+    assert tree(checkout / "build") == {f"prod/{name}": text for name, text in TERRAFORM_FILES.items()}
+
+
+def test_clean_build_of_a_missing_build_folder_does_nothing(tmp_path, capsys):
+    pkg.main(["--clean-build", str(tmp_path / "build")])
+    assert capsys.readouterr().out == "" and not (tmp_path / "build").exists()
+    with pytest.raises(SystemExit):
+        pkg.main([])  # neither a stage nor --clean-build
+
+
 # --- the rewrite of Chalice's Terraform -------------------------------------------
 
 def test_rewrite_refuses_output_it_does_not_know(builds):
@@ -132,6 +207,10 @@ def test_rewrite_refuses_output_it_does_not_know(builds):
     del doc["resource"]["aws_lambda_function"]["api_handler"]["environment"]["variables"]["CURSOR_KEY_PARAMETER"]
     with pytest.raises(pkg.PackageError, match="CURSOR_KEY_PARAMETER"):
         pkg.rewrite_chalice_terraform(doc)
+    doc = chalice_doc(builds["prod"])
+    doc["terraform"] = {}
+    with pytest.raises(pkg.PackageError, match="does not call the function"):
+        pkg.rewrite_chalice_terraform(doc)  # already rewritten: no invoke_arn left to replace
 
 
 def test_function_runs_as_the_terraform_role_with_terraform_values(builds):
@@ -140,6 +219,7 @@ def test_function_runs_as_the_terraform_role_with_terraform_values(builds):
         assert "aws_iam_role" not in doc["resource"] and "aws_iam_role_policy" not in doc["resource"]
         function = doc["resource"]["aws_lambda_function"]["api_handler"]
         assert function["role"] == "${aws_iam_role.lambda.arn}"
+        assert function["runtime"] == "${var.lambda_runtime}"  # not the Python that ran make package
         assert function["logging_config"]["log_group"] == "${aws_cloudwatch_log_group.lambda.name}"
         env = function["environment"]["variables"]
         assert env["LOG_TABLE_NAME"] == "${aws_dynamodb_table.logs.name}"
@@ -154,6 +234,22 @@ def test_stage_belongs_to_terraform_and_the_deployment_follows_the_api_definitio
     assert "stage_name" not in deployment
     assert "local.chalice_api_swagger" in deployment["triggers"]["api_definition"]
     assert "output" not in doc and "null_data_source" not in doc.get("data", {})
+
+
+def test_the_api_calls_the_function_by_a_built_arn_so_the_key_policy_may_name_the_api(modules):
+    module = modules["prod"]
+    swagger = json.loads(module.locals["chalice_api_swagger"])
+    uris = {method["x-amazon-apigateway-integration"]["uri"] for path in swagger["paths"].values()
+            for method in path.values()}
+    assert uris == {"${local.lambda_invoke_arn}"}
+    assert "aws_lambda_function" not in json.dumps(module.resource("aws_api_gateway_rest_api", "rest_api"))
+    assert module.locals["lambda_invoke_arn"] == (
+        "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/"
+        "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.lambda_function_name}"
+        "/invocations")
+    assert "local.rest_api_id" in module.locals["log_group_names"]
+    deployment = module.resource("aws_api_gateway_deployment", "rest_api")
+    assert deployment["depends_on"] == ["aws_lambda_permission.rest_api_invoke"]
 
 
 # --- a valid root module ------------------------------------------------------------
@@ -219,7 +315,7 @@ def _satisfies(version, constraints):
     return True
 
 
-def test_version_constraints_accept_terraform_1_5_and_aws_provider_5(modules):
+def test_version_constraints_accept_terraform_1_5_and_aws_provider_5_98_up_to_6(modules):
     for stage, module in modules.items():
         required_versions = [block["required_version"] for _, block in module.terraform if "required_version" in block]
         provider_versions = {}
@@ -231,8 +327,12 @@ def test_version_constraints_accept_terraform_1_5_and_aws_provider_5(modules):
         for terraform_version in ("1.5.0", "1.11.4"):
             assert all(_satisfies(terraform_version, c) for c in required_versions), (stage, required_versions)
         assert not any(_satisfies("1.3.9", c) for c in required_versions)
-        assert all(_satisfies("5.80.0", c) for c in provider_versions["aws"]), provider_versions
+        assert all(_satisfies("5.98.0", c) for c in provider_versions["aws"]), provider_versions
+        assert all(_satisfies("5.99.1", c) for c in provider_versions["aws"]), provider_versions
+        # recovery_period_in_days (the PITR window) came with 5.98.0
+        assert not all(_satisfies("5.97.0", c) for c in provider_versions["aws"])
         assert not any(_satisfies("4.67.0", c) for c in provider_versions["aws"])
+        assert not all(_satisfies("6.0.0", c) for c in provider_versions["aws"])
         assert "null" not in provider_versions
         assert [name for name, _ in module.providers] == ["aws"]
 

@@ -1,7 +1,8 @@
-# Attaches the stack to the API of Chalice's generated Terraform
-# (chalice.tf.json, rewritten by `make package`, which puts this file in place
-# of infra/api_wiring.tf): the stage, with access logs and tracing, is ours, so
-# the deployment Chalice generates carries no stage of its own.
+# Which API the stack attaches to when packaged: the API of Chalice's generated
+# Terraform (chalice.tf.json, rewritten by `make package`, which puts this file
+# in place of infra/api_wiring.tf). The stage, with access logs and tracing, is
+# ours on this path only, so the deployment Chalice generates carries no stage
+# of its own.
 
 locals {
   api_attached      = true
@@ -9,6 +10,11 @@ locals {
   api_name          = aws_api_gateway_rest_api.rest_api.name
   api_execution_arn = aws_api_gateway_rest_api.rest_api.execution_arn
   api_endpoint      = aws_api_gateway_stage.api.invoke_url
+  # How the API calls the function, built from its name (make package puts it
+  # in Chalice's API definition): the function's own invoke_arn would make the
+  # API, and so the key policy naming the API's execution log group, depend on
+  # the function, whose log group needs the key.
+  lambda_invoke_arn = "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.lambda_function_name}/invocations"
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
@@ -53,6 +59,7 @@ resource "aws_api_gateway_stage" "api" {
   }
 }
 
+# Throttling, metrics and ERROR-level execution logs (no request data) of the stage above.
 resource "aws_api_gateway_method_settings" "all" {
   rest_api_id = aws_api_gateway_rest_api.rest_api.id
   stage_name  = aws_api_gateway_stage.api.stage_name

@@ -1,7 +1,9 @@
 # make package STAGE=prod && cd build/prod && terraform apply -var-file=prod.tfvars
-# External IDs are not kept here: export TF_VAR_ingest_external_id, TF_VAR_read_external_id, TF_VAR_full_access_external_id.
+# Not kept here (secret or account-specific): export TF_VAR_ingest_external_id, TF_VAR_read_external_id,
+# TF_VAR_full_access_external_id and TF_VAR_caller_principal_arns for every plan, apply and destroy.
 stage                  = "prod"
 region                 = "us-east-1"
+lambda_runtime         = "python3.11"
 log_retention_days     = 7
 deletion_protection    = true
 point_in_time_recovery = true

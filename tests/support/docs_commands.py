@@ -20,9 +20,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.infra_hcl import load_module, load_tfvars
+from devtools.infra_hcl import Evaluator, Unresolvable, load_module, module_variables
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console", "zsh"}
 # First words that make an unlabeled block a shell block.
 SHELL_WORDS = {"make", "cd", "terraform", "aws", "export", "git", "slog", "chalice", "python", "python3", "awscurl",
@@ -260,50 +260,27 @@ def inline_code(text):
 # --- resource names --------------------------------------------------------------
 
 _TEMPLATE = re.compile(r"\$\{([^{}]*)\}")
-_JSON_FILE = re.compile(r'^\$\{jsondecode\(file\("\$\{path\.module\}/([\w.-]+)"\)\)\.(\w+)\}$')
 _NAME_ATTRIBUTES = ("name", "alarm_name", "dashboard_name", "function_name")
 # What the docs may call a resource by: these name-bearing attributes' values.
 PLACEHOLDER_VALUE = "a1b2c3d4e5"
 
 
-class Unresolvable(ValueError):
-    """A template part this evaluator does not know (a resource attribute, a function call)."""
-
-
 def _evaluator(module, variables):
-    def local_value(name):
-        expression = module.locals[name]
-        match = _JSON_FILE.match(expression) if isinstance(expression, str) else None
-        if match:
-            return json.loads((module.folder / match.group(1)).read_text())[match.group(2)]
-        return expression
-
-    def evaluate(text, each_key=None):
-        def one(match):
-            reference = match.group(1).strip()
-            kind, _, name = reference.partition(".")
-            if kind == "var" and name in variables and isinstance(variables[name], str):
-                return variables[name]
-            if kind == "local" and name in module.locals and isinstance(local_value(name), str):
-                return evaluate(local_value(name), each_key)
-            if reference == "each.key" and each_key is not None:
-                return each_key
-            raise Unresolvable(reference)
-        return _TEMPLATE.sub(one, text)
+    evaluate = Evaluator(module, variables)
 
     def for_each_keys(expression):
-        match = re.fullmatch(r"\$\{local\.(\w+)\}", expression or "")
-        if not match or not isinstance(local_value(match.group(1)), dict):
+        """The keys of a for_each over a local map, or of a filtered copy of one (then: the keys it may have)."""
+        match = re.fullmatch(r"\$\{(?:\{for \w+, \w+ in )?local\.(\w+)(?: : \w+ => \w+ if [^{}]+\})?\}",
+                             expression or "")
+        if not match or not isinstance(evaluate.local(match.group(1)), dict):
             raise Unresolvable(expression)
-        return sorted(local_value(match.group(1)))
+        return sorted(evaluate.local(match.group(1)))
 
     return evaluate, for_each_keys
 
 
 def stage_variables(module, stage):
-    values = {name: body.get("default") for name, body in module.variables.items()}
-    values.update(load_tfvars(ROOT / "infra" / "env" / f"{stage}.tfvars"))
-    return values
+    return module_variables(module, ROOT / "infra" / "env" / f"{stage}.tfvars")
 
 
 def _template_pattern(text, evaluate):

@@ -1,0 +1,1 @@
+"""Helpers only the tests use: never shipped, never run by people."""
