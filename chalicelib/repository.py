@@ -35,13 +35,13 @@ import contextvars
 import dataclasses
 import hashlib
 import heapq
+import itertools
 import json
 import math
 import random
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -122,12 +122,41 @@ def _is_transient(error):
 
 
 def _parallel(function, items):
-    """``function`` over ``items``, up to ``WORKERS`` at once, each under the caller's deadline."""
+    """``function`` over ``items``, up to ``WORKERS`` at once, each under the caller's deadline.
+
+    Every worker thread is started before any of them works: a thread started
+    while others run Python waits for the interpreter lock before ``start()``
+    returns (up to a switch interval each), which a pool that starts a thread
+    per submitted call pays on every cold read.
+    """
     if len(items) <= 1:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, function, item) for item in items]
-        return [future.result() for future in futures]
+    results = [None] * len(items)
+    failures = []
+    positions = itertools.count()
+    go = threading.Event()
+
+    def work(context):
+        go.wait()
+        for index in iter(positions.__next__, None):
+            if index >= len(items) or failures:
+                return
+            try:
+                results[index] = context.run(function, items[index])
+            except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread below
+                failures.append(error)
+                return
+
+    workers = [threading.Thread(target=work, args=(contextvars.copy_context(),), daemon=True)
+               for _ in range(min(WORKERS, len(items)))]
+    for worker in workers:
+        worker.start()
+    go.set()
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise failures[0]
+    return results
 
 
 def _chunks(pairs, size):
