@@ -121,6 +121,12 @@ def _is_transient(error):
     return isinstance(error, BotoCoreError)
 
 
+def _is_backfilling(error):
+    """An index added to a live table answers this until DynamoDB has built it (see DEPLOYMENT.md)."""
+    return (isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "ValidationException"
+            and "backfilling" in error.response.get("Error", {}).get("Message", "").lower())
+
+
 def _parallel(function, items):
     """``function`` over ``items``, up to ``WORKERS`` at once, each under the caller's deadline.
 
@@ -557,7 +563,7 @@ class _ShardStream:
         try:
             response = self._client.query(**request)
         except (ClientError, BotoCoreError) as error:
-            if _is_transient(error):
+            if _is_transient(error) or _is_backfilling(error):
                 raise StorageUnavailable() from error
             raise
         self.calls += 1

@@ -485,6 +485,20 @@ def test_read_throttling_is_storage_unavailable(dynamodb, sleeps):
         repo.recent(query(), NOW)
 
 
+def test_a_severity_index_still_being_built_is_storage_unavailable_not_a_crash(dynamodb, sleeps):
+    class Backfilling(FlakyClient):
+        def query(self, **kwargs):
+            if kwargs.get("IndexName") == "severity":
+                message = "Cannot read from backfilling global secondary index: severity"
+                raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "Query")
+            return self._client.query(**kwargs)
+
+    repo = LogRepository(Backfilling(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, sleep=sleeps.append)
+    with pytest.raises(StorageUnavailable):
+        repo.recent(query(level="ERROR"), NOW)
+    assert repo.recent(query(), NOW).events == []
+
+
 def test_a_non_transient_read_error_propagates(dynamodb, sleeps):
     class Denied(FlakyClient):
         def query(self, **kwargs):
