@@ -357,23 +357,17 @@ class LogRepository:
 
     def _get_chunk(self, items):
         """``(identities present, identities unchecked)`` for up to 100 items."""
-        pending = [self._key(item) for item in items]
         found = set()
-        for attempt in self._attempts():
-            request = {"Keys": pending, "ConsistentRead": True, "ProjectionExpression": "#pk, #sk",
+
+        def send(keys):
+            request = {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "#pk, #sk",
                        "ExpressionAttributeNames": {"#pk": HASH_KEY, "#sk": RANGE_KEY}}
-            try:
-                response = self._client.batch_get_item(RequestItems={self._table: request})
-            except (ClientError, BotoCoreError) as error:
-                if not _is_transient(error):
-                    raise
-                break
+            response = self._client.batch_get_item(RequestItems={self._table: request})
             found.update(self._item_identity(item) for item in response.get("Responses", {}).get(self._table, []))
-            pending = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
-            if not pending:
-                break
-            self._backoff(attempt)
-        return found, {self._item_identity(key) for key in pending}
+            return response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+
+        left = self._until_processed(send, [self._key(item) for item in items])
+        return found, {self._item_identity(key) for key in left}
 
     def _write_items(self, items):
         """BatchWriteItem in chunks, in parallel; returns ``{index: error}`` for unstored ones."""
@@ -383,22 +377,32 @@ class LogRepository:
         return failures
 
     def _write_chunk(self, chunk):
-        pending = dict(chunk)
-        for attempt in self._attempts():
+        def send(pending):
             requests = [{"PutRequest": {"Item": item}} for item in pending.values()]
+            response = self._client.batch_write_item(RequestItems={self._table: requests})
+            unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+            left = {self._item_identity(request["PutRequest"]["Item"]) for request in unprocessed}
+            return {index: item for index, item in pending.items() if self._item_identity(item) in left}
+
+        return {index: _UNSTORED for index in self._until_processed(send, dict(chunk))}
+
+    def _until_processed(self, send, pending):
+        """``send(pending)`` again with what DynamoDB handed back, while attempts and the deadline allow.
+
+        Returns what is still pending: handed back every time, or not sent
+        because botocore gave up on an error (it retries errors itself).
+        """
+        for attempt in self._attempts():
             try:
-                response = self._client.batch_write_item(RequestItems={self._table: requests})
+                pending = send(pending)
             except (ClientError, BotoCoreError) as error:
                 if not _is_transient(error):
                     raise
                 break
-            unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
-            left = {self._item_identity(request["PutRequest"]["Item"]) for request in unprocessed}
-            pending = {index: item for index, item in pending.items() if self._item_identity(item) in left}
             if not pending:
                 break
             self._backoff(attempt)
-        return {index: _UNSTORED for index in pending}
+        return pending
 
     def _attempts(self):
         """Attempt numbers for work DynamoDB handed back, while the request's deadline allows."""
