@@ -1,10 +1,11 @@
 """The suite does not depend on today's date: the time-sensitive tests pass with the clock a year ahead.
 
-Every test takes its times from a fixed clock or from "now"; this runs the
-in-process ones (routes, repository, events, cursors, properties, faults) in
-a second pytest whose clock ``tests/conftest.py`` moves ahead with
-time-machine. The local-stack tests run servers in other processes on the
-real clock and send times relative to it.
+Every test takes its times from a fixed clock or from "now". The ones that
+take "now" in process (routes, OTLP, faults) run again here in a second pytest
+whose clock ``tests/conftest.py`` moves ahead with time-machine; the rest
+(repository, events, query, cursors) hold a fixed ``NOW`` and pass a clock to
+the code, so no date can change them. The local-stack tests run servers in
+other processes on the real clock and send times relative to it.
 """
 import os
 import subprocess
@@ -15,8 +16,7 @@ import pytest
 
 from tests.conftest import CLOCK_SHIFT_DAYS, ROOT
 
-TIME_SENSITIVE = ["tests/test_routes.py", "tests/test_repository.py", "tests/test_events.py",
-                  "tests/test_ids_cursor.py", "tests/test_properties.py", "tests/test_faults.py", "tests/test_clock.py"]
+TIME_SENSITIVE = ["tests/test_routes.py", "tests/test_otlp.py", "tests/test_faults.py", "tests/test_clock.py"]
 DAYS_AHEAD = 365
 NOT_BEFORE = "SLOG_TEST_CLOCK_NOT_BEFORE"
 
