@@ -15,19 +15,28 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
+from chalicelib import settings
+
 CONNECT_TIMEOUT_S = 2
-READ_TIMEOUT_S = 5
-_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=CONNECT_TIMEOUT_S,
-    read_timeout=READ_TIMEOUT_S,
-    max_pool_connections=32,
-    # The repository builds every request itself; checking each against the model again costs a
-    # cold read's 16 Queries measurable time, and DynamoDB refuses a malformed one anyway.
-    parameter_validation=False,
-)
-# Room left after the budget for one attempt already under way and the answer.
-SAFETY_MARGIN_MS = (CONNECT_TIMEOUT_S + READ_TIMEOUT_S + 1) * 1000
+
+
+def _config():
+    return Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=settings.storage_read_timeout_s(),
+        max_pool_connections=32,
+        # The repository builds every request itself; checking each against the model again costs a
+        # cold read's 16 Queries measurable time, and DynamoDB refuses a malformed one anyway.
+        parameter_validation=False,
+    )
+
+
+def safety_margin_ms():
+    """Room left after the budget for one attempt already under way, and the answer."""
+    return (CONNECT_TIMEOUT_S + settings.storage_read_timeout_s() + 1) * 1000
+
+
 # The budget when no Lambda context says how long is left (tests, tools).
 DEFAULT_BUDGET_MS = 12_000
 
@@ -49,7 +58,7 @@ class Deadline:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         if remaining is None:
             return cls(DEFAULT_BUDGET_MS, clock)
-        return cls(remaining() - SAFETY_MARGIN_MS, clock)
+        return cls(remaining() - safety_margin_ms(), clock)
 
     def remaining_s(self):
         return max(0.0, self._end - self._clock())
@@ -85,7 +94,7 @@ def _check_deadline(**_):
 
 @functools.cache
 def client(service):
-    made = boto3.session.Session().client(service, config=_CONFIG)
+    made = boto3.session.Session().client(service, config=_config())
     made.meta.events.register_first(f"before-send.{made.meta.service_model.service_id.hyphenize()}",
                                     _check_deadline)
     return made

@@ -16,6 +16,7 @@ SEVERITY_SHARDS = "SEVERITY_SHARDS"
 CURSOR_KEY = "CURSOR_SIGNING_KEY"
 CURSOR_KEY_PARAMETER = "CURSOR_KEY_PARAMETER"
 WRITE_MAX_ATTEMPTS = "WRITE_MAX_ATTEMPTS"
+STORAGE_READ_TIMEOUT_S = "STORAGE_READ_TIMEOUT_S"
 
 # Every variable the app reads. Tests compare this with what the stage
 # config and Terraform pass to the function.
@@ -28,6 +29,7 @@ ALL = (
     CURSOR_KEY,
     CURSOR_KEY_PARAMETER,
     WRITE_MAX_ATTEMPTS,
+    STORAGE_READ_TIMEOUT_S,
 )
 
 DEFAULT_SHARDS = 16
@@ -86,6 +88,11 @@ def severity_shards():
 
 def write_max_attempts():
     return _int(WRITE_MAX_ATTEMPTS, DEFAULT_WRITE_MAX_ATTEMPTS, 1, 20)
+
+
+def storage_read_timeout_s():
+    """Seconds one DynamoDB call may wait for its answer (the local emulator is far slower than DynamoDB)."""
+    return _int(STORAGE_READ_TIMEOUT_S, 5, 1, 60)
 
 
 def cursor_key_source():

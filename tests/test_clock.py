@@ -31,7 +31,7 @@ def test_the_clock_is_really_moved_ahead():
 def test_the_time_sensitive_tests_pass_with_the_clock_a_year_ahead():
     env = {**os.environ, CLOCK_SHIFT_DAYS: str(DAYS_AHEAD), NOT_BEFORE: str(time.time() + (DAYS_AHEAD - 1) * 86_400)}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--no-cov", "-m", "not slow", "-rs",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "--no-cov", "-m", "not slow", "-rs",
          *TIME_SENSITIVE],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
 

@@ -216,7 +216,7 @@ def awscurl(url):
     ("log_type=x%3Ay&service_name=auth-test", 403),
     ("log_type=x:y&service_name=auth-test", 200),
     ("service_name=auth-test&limit=5&", 200),
-])
+], ids=["encoded-offset", "raw-colons", "encoded-colon", "raw-colon", "trailing-ampersand"])
 def test_each_client_signs_its_own_query_encoding(gateway, query, by_awscurl):
     url = gateway + "logs/recent?" + query
 

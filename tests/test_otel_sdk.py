@@ -140,9 +140,9 @@ def test_an_otlp_json_export_with_one_bad_record_stores_the_rest_and_says_so(loc
     (b"\x0a\x05garbage", "application/x-protobuf", None, 400),
     (b"{not json", "application/json", None, 400),
     (b"\x1f\x8b\x08\x00 broken gzip", "application/x-protobuf", "gzip", 400),
-    (gzip.compress(b"{]"), "application/json", "gzip", 400),
+    (gzip.compress(b"{]", mtime=0), "application/json", "gzip", 400),
     (b"hello", "text/plain", None, 415),
-])
+], ids=["bad-protobuf", "bad-json", "broken-gzip", "gzip-of-bad-json", "text-plain"])
 def test_malformed_exports_are_refused_with_a_status_over_the_signed_local_api(local_aws, body, content_type,
                                                                               encoding, status):
     response = post(local_aws, body, content_type, encoding=encoding)

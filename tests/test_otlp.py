@@ -342,9 +342,10 @@ def test_storage_that_cannot_take_the_export_is_503_with_retry_after_and_a_statu
     (b"\x1f\x8b\x08\x00broken", {**PROTOBUF, "content-encoding": "gzip"}, 400, 3),
     (b"hello", {"content-type": "text/plain"}, 415, 3),
     (b"", {"content-type": "application/x-protobuf", "content-encoding": "br", "accept": "*/*"}, 415, 3),
-    (gzip.compress(b"\x00" * (otlp.MAX_BODY_BYTES + 10)), {**PROTOBUF, "content-encoding": "gzip"}, 413, 3),
+    (gzip.compress(b"\x00" * (otlp.MAX_BODY_BYTES + 10), mtime=0), {**PROTOBUF, "content-encoding": "gzip"}, 413, 3),
     (b"\x00" * (otlp.MAX_BODY_BYTES + 1), PROTOBUF, 413, 3),
-])
+], ids=["bad-protobuf", "bad-json", "short-trace-id", "resource-logs-not-a-list", "json-array", "broken-gzip",
+        "text-plain", "brotli", "gzip-bomb", "over-4-mib"])
 def test_malformed_or_unsupported_exports_are_refused_with_a_status_and_store_nothing(api, body, headers, status,
                                                                                     grpc_code):
     response = post(api, body, headers)

@@ -471,7 +471,7 @@ def test_the_deadline_leaves_a_margin_of_the_lambda_time_left():
 
     clock = FakeClock()
     deadline = aws.Deadline.for_lambda(Context(), clock=clock)
-    assert deadline.remaining_s() == (20_000 - aws.SAFETY_MARGIN_MS) / 1000
+    assert deadline.remaining_s() == (20_000 - aws.safety_margin_ms()) / 1000
     assert aws.Deadline.for_lambda(None, clock=clock).remaining_s() == aws.DEFAULT_BUDGET_MS / 1000
 
 
