@@ -4,13 +4,15 @@ The checker is the shared offline one (``../shared/tools/tfschema/validate.py`` 
 this checkout, or ``$TFSCHEMA_VALIDATOR``): arguments, blocks, attribute references
 and dependency cycles against hashicorp/aws 5.99.1, read from the cdktf provider
 wheels in ``$TFSCHEMA_CACHE/dl`` (default ``build/tfschema/dl``). Neither the checker
-nor the wheels are in the repository and tests never download, so without them this
-test is skipped and says what is missing (a clean clone in CI); with them it takes
-a few seconds (the first run extracts the schema once, about 10 s).
+nor the wheels are in the repository and tests never download: ``make test`` downloads
+the wheels once when the checker is beside this checkout (``mk/infra.mk``); without
+either, this test is skipped and says what is missing. With them it takes a few
+seconds (the first run extracts the schema once, about 10 s).
 
     mkdir -p build/tfschema/dl
     pip download -q --no-deps -d build/tfschema/dl cdktf-cdktf-provider-aws==19.65.1 cdktf-cdktf-provider-random==12.0.1
 """
+import fcntl
 import os
 import shutil
 import subprocess
@@ -24,6 +26,15 @@ from devtools import package as pkg
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATOR = Path(os.environ.get("TFSCHEMA_VALIDATOR", ROOT.parent / "shared" / "tools" / "tfschema" / "validate.py"))
 CACHE = Path(os.environ.get("TFSCHEMA_CACHE", ROOT / "build" / "tfschema"))
+
+
+def _check(*modules):
+    """The checker over ``modules``, one run at a time: the first extracts the schema into the cache,
+    which two pytest workers at once would race."""
+    with open(CACHE / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return subprocess.run([sys.executable, str(VALIDATOR), *map(str, modules)], capture_output=True,
+                              text=True, env={**os.environ, "TFSCHEMA_CACHE": str(CACHE)}, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +53,7 @@ def modules(tmp_path_factory):
 
 
 def test_every_module_matches_the_aws_provider_schema(modules):
-    result = subprocess.run([sys.executable, str(VALIDATOR), *map(str, modules)], capture_output=True, text=True,
-                            env={**os.environ, "TFSCHEMA_CACHE": str(CACHE)}, timeout=300)
+    result = _check(*modules)
     summaries = [line for line in result.stdout.splitlines() if line.strip().startswith("->")]
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert len(summaries) == len(modules) and all(line.strip() == "-> 0 error(s), 0 warning(s)"
@@ -54,6 +64,5 @@ def test_the_checker_catches_errors_so_a_pass_means_something(modules):
     broken = VALIDATOR.parent / "selftest"
     if not broken.is_dir():
         pytest.skip(f"the checker's selftest module is not at {broken}")
-    result = subprocess.run([sys.executable, str(VALIDATOR), str(broken)], capture_output=True, text=True,
-                            env={**os.environ, "TFSCHEMA_CACHE": str(CACHE)}, timeout=300)
+    result = _check(broken)
     assert result.returncode == 1 and "ERROR" in result.stdout

@@ -94,22 +94,21 @@ def table_items():
     return boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE_NAME)["Items"]
 
 
-def parsed_response(response):
-    answer = logs_service_pb2.ExportLogsServiceResponse()
+def _parsed(response, message):
+    """``message`` filled from the response body, in whichever encoding the response says it has."""
     if response.headers["Content-Type"] == "application/x-protobuf":
-        answer.ParseFromString(response.body)
+        message.ParseFromString(response.body)
     else:
-        json_format.Parse(response.body, answer)
-    return answer
+        json_format.Parse(response.body, message)
+    return message
+
+
+def parsed_response(response):
+    return _parsed(response, logs_service_pb2.ExportLogsServiceResponse())
 
 
 def parsed_status(response):
-    status = status_pb2.Status()
-    if response.headers["Content-Type"] == "application/x-protobuf":
-        status.ParseFromString(response.body)
-    else:
-        json_format.Parse(response.body, status)
-    return status
+    return _parsed(response, status_pb2.Status())
 
 
 # --- the route ---------------------------------------------------------------------------
