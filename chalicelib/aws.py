@@ -72,8 +72,12 @@ _current = contextvars.ContextVar("deadline", default=None)
 
 
 @contextlib.contextmanager
-def within(deadline):
-    """Run the block (and threads started with ``run_in_context``) under ``deadline``."""
+def within(deadline=None):
+    """Run the block under ``deadline`` (None: the one in force, or a default).
+
+    Threads the repository starts run in a copy of this context, so under it too.
+    """
+    deadline = deadline or current_deadline()
     token = _current.set(deadline)
     try:
         yield deadline

@@ -23,6 +23,8 @@ DAY_MS = 24 * 3600 * 1000
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+# The levels people page on: ``min_level`` takes these, and only they are in the sparse severity indexes.
+SEVERE_LEVELS = LEVELS[LEVELS.index("WARN"):]
 DEFAULT_LOG_TYPE = "application"
 
 EVENT_FIELDS = ("service_name", "level", "message", "log_type", "timestamp", "metadata", "event_id")

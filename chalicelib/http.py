@@ -20,24 +20,39 @@ def _error(status, code, message, headers=None):
     return Response(body={"Code": code, "Message": message}, status_code=status, headers=headers or {})
 
 
-def json_errors(view):
-    """Turn the service's errors into Chalice-shaped JSON responses."""
+_ANSWERED = (ValidationError, PayloadTooLarge, UnsupportedMediaType, StorageUnavailable, SettingsError)
+
+
+def _failure(error):
+    """``(status, Code, Message, headers)`` for one of the service's errors (``_ANSWERED``)."""
+    if isinstance(error, ValidationError):
+        return 400, BAD_REQUEST, str(error), {}
+    if isinstance(error, PayloadTooLarge):
+        return 413, "PayloadTooLargeError", str(error), {}
+    if isinstance(error, UnsupportedMediaType):
+        return 415, "UnsupportedMediaTypeError", str(error), {}
+    if isinstance(error, StorageUnavailable):
+        return 503, UNAVAILABLE, str(error), {"Retry-After": str(error.retry_after)}
+    logger.exception("the service is misconfigured")
+    return 500, "InternalServerError", "the service is misconfigured; see its logs", {}
+
+
+def _answering_errors(view, answer):
+    """``view``, with the service's errors answered by ``answer(status, code, message, headers)``."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         try:
             return view(*args, **kwargs)
-        except ValidationError as error:
-            return _error(400, BAD_REQUEST, str(error))
-        except PayloadTooLarge as error:
-            return _error(413, "PayloadTooLargeError", str(error))
-        except StorageUnavailable as error:
-            return _error(503, UNAVAILABLE, str(error), {"Retry-After": str(error.retry_after)})
-        except SettingsError:
-            logger.exception("the service is misconfigured")
-            return _error(500, "InternalServerError", "the service is misconfigured; see its logs")
+        except _ANSWERED as error:
+            return answer(*_failure(error))
 
     return wrapper
+
+
+def json_errors(view):
+    """Turn the service's errors into Chalice-shaped JSON responses."""
+    return _answering_errors(view, _error)
 
 
 # gRPC status codes that OTLP's google.rpc.Status carries for each HTTP answer.
@@ -48,35 +63,15 @@ def _answer_type(request):
     return otlp.response_content_type(request.headers.get("content-type"), request.headers.get("accept"))
 
 
-def _otlp_error(status, message, answer_type, headers=None):
-    return Response(body=otlp.status(_GRPC_CODE[status], message, answer_type), status_code=status,
-                    headers={"Content-Type": answer_type, **(headers or {})})
-
-
 def otlp_errors(app):
     """The service's errors as OTLP answers: a ``google.rpc.Status`` in the request's encoding."""
-    return functools.partial(_otlp_errors, app)
 
+    def answer(status, _code, message, headers):
+        answer_type = _answer_type(app.current_request)
+        return Response(body=otlp.status(_GRPC_CODE[status], message, answer_type), status_code=status,
+                        headers={"Content-Type": answer_type, **headers})
 
-def _otlp_errors(app, view):
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        content_type = _answer_type(app.current_request)
-        try:
-            return view(*args, **kwargs)
-        except ValidationError as error:
-            return _otlp_error(400, str(error), content_type)
-        except PayloadTooLarge as error:
-            return _otlp_error(413, str(error), content_type)
-        except UnsupportedMediaType as error:
-            return _otlp_error(415, str(error), content_type)
-        except StorageUnavailable as error:
-            return _otlp_error(503, str(error), content_type, {"Retry-After": str(error.retry_after)})
-        except SettingsError:
-            logger.exception("the service is misconfigured")
-            return _otlp_error(500, "the service is misconfigured; see its logs", content_type)
-
-    return wrapper
+    return functools.partial(_answering_errors, answer=answer)
 
 
 def export_response(outcome, request):

@@ -2,7 +2,7 @@
 
 Errors are ``ValidationError(parameter, problem)``. Every number is checked
 for size before it is converted, and every time must fall between 1970 and
-the largest time a log id can hold, so no parameter can cost more than its
+year 9999 (the last a log id and ISO 8601 can both hold), so no parameter can cost more than its
 length or reach storage out of range.
 """
 import re
@@ -16,7 +16,6 @@ HOUR_MS = 3600 * 1000
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 DEFAULT_WINDOW_HOURS = 24
-MIN_LEVELS = ("WARN", "ERROR", "FATAL")
 # The last millisecond that both a log id and ISO 8601 (year 9999) can hold.
 MAX_TIME_MS = min(ids.MAX_TIME_MS, 253_402_300_799_999)
 
@@ -85,8 +84,8 @@ def parse_query_time(field, text):
 
 def _min_level(text):
     level = ev.normalize_level("min_level", text)
-    if level not in MIN_LEVELS:
-        raise ValidationError("min_level", "must be one of " + ", ".join(MIN_LEVELS) + " (or an alias)")
+    if level not in ev.SEVERE_LEVELS:
+        raise ValidationError("min_level", "must be one of " + ", ".join(ev.SEVERE_LEVELS) + " (or an alias)")
     return level
 
 

@@ -8,7 +8,7 @@ Data model (one table, three global secondary indexes; see README "Data model"):
                 vpk = ``V#<level>#<shard>``            sk = log id   (GSI ``severity``)
                 wpk = ``W#<service>#<level>#<shard>``  sk = log id   (GSI ``service_severity``)
 * claim item    pk = ``E#<caller>#<service>#<event_id>``  sk = ``E``
-                (idempotency for events the server stamps; holds only the log id)
+                (idempotency for events the server stamps; holds the log id and ``expires_at``)
 
 Every item carries ``expires_at``: the event's time plus the retention, so
 nothing outlives the event it belongs to.
@@ -23,7 +23,8 @@ Idempotency. An event with an ``event_id`` and its own ``timestamp`` has a
 log id derived from (caller role, service, event id, timestamp): a resend
 names the same key. An event with an ``event_id`` but no timestamp claims
 (caller role, service, event id) with a conditional put of a small claim
-item. Either way the event key is read (consistently, keys only) before it is
+item; an event whose claim this request made is new and is written at once.
+Otherwise the event key is read (consistently, keys only) before it is
 written, so a stored event is never written again: events are append-only.
 
 Retries. botocore retries errors (throttling, 5xx, connections); this module
@@ -46,7 +47,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import aws, ids
+from chalicelib import aws, ids, settings
 from chalicelib import events as ev
 from chalicelib.errors import StorageUnavailable
 
@@ -58,14 +59,13 @@ SEVERITY_INDEX = "severity"
 SEVERITY_HASH_KEY = "vpk"
 SERVICE_SEVERITY_INDEX = "service_severity"
 SERVICE_SEVERITY_HASH_KEY = "wpk"
-# The levels people page on; only events at these levels are in the sparse severity indexes.
-SEVERE_LEVELS = frozenset({"WARN", "ERROR", "FATAL"})
 TTL_ATTRIBUTE = "expires_at"
 
 BATCH_WRITE_SIZE = 25
 BATCH_GET_SIZE = 100
 # Calls in flight per request: DynamoDB calls wait on the network, and a
-# 1,000-event batch is 40 BatchWriteItem calls (plus one claim per event_id).
+# 1,000-event batch is 40 BatchWriteItem calls (plus 10 key reads for events with an
+# event_id and a timestamp, or one claim per event_id the server stamps).
 WORKERS = 32
 BACKOFF_BASE_S = 0.025
 BACKOFF_CAP_S = 1.0
@@ -177,7 +177,7 @@ def caller_key(caller_arn):
 
 class LogRepository:
     def __init__(self, client, table_name, retention_days, service_shards, timeline_shards,
-                 severity_shards=8, max_attempts=6, sleep=time.sleep):
+                 severity_shards=settings.DEFAULT_SEVERITY_SHARDS, max_attempts=6, sleep=time.sleep):
         self._client = client
         self._table = table_name
         self._retention_ms = retention_days * ev.DAY_MS
@@ -207,7 +207,7 @@ class LogRepository:
             "ingested_at": {"N": str(ingested_at_ms)},
             TTL_ATTRIBUTE: self._expires_at(event.timestamp_ms),
         }
-        if event.level in SEVERE_LEVELS:
+        if event.level in ev.SEVERE_LEVELS:
             severity_shard = ids.shard_of(log_id, self._severity_shards)
             item[SEVERITY_HASH_KEY] = {"S": f"V#{event.level}#{severity_shard}"}
             item[SERVICE_SEVERITY_HASH_KEY] = {"S": f"W#{event.service_name}#{event.level}#{severity_shard}"}
@@ -314,6 +314,7 @@ class LogRepository:
         if valid and not any(outcome.stored for outcome in valid):
             raise StorageUnavailable()
         return outcomes
+
     def _claim(self, caller, item, now_ms):
         """Claim an event id for the log id in ``item``: ``(log id, None)``, or ``(None, error)``.
 
@@ -474,10 +475,10 @@ class LogRepository:
         level: ``level`` or ``min_level`` at those levels is a key condition.
         ``level`` at TRACE, DEBUG or INFO stays a filter on the general views.
         """
-        levels = ev.levels_at_least(query.min_level) if query.min_level else (query.level,)
         if query.level is None and query.min_level is None:
             return self._general_view(query, None)
-        if not set(levels) <= SEVERE_LEVELS:
+        levels = ev.levels_at_least(query.min_level) if query.min_level else (query.level,)
+        if not set(levels) <= set(ev.SEVERE_LEVELS):
             return self._general_view(query, levels)
         shards = range(self._severity_shards)
         if query.service_name is not None:

@@ -78,7 +78,7 @@ def ingest(raw_body, ingested_by, deadline=None, now=None):
     now = now_ms() if now is None else now
     raws, is_batch = ev.split_body(parse_json_body(raw_body))
     retention_days = settings.retention_days()
-    with aws.within(deadline or aws.current_deadline()):
+    with aws.within(deadline):
         if not is_batch:
             event = ev.normalize_event(raws[0], now, retention_days)
             (outcome,) = repository().put_events([event], ingested_by, now)
@@ -108,7 +108,7 @@ def export_logs(body, content_type, content_encoding, ingested_by, deadline=None
     raws = otlp.raw_events(otlp.decode(body, content_type, content_encoding))
     batch, rejections = ev.validate_batch(raws, now, settings.retention_days())
     if len(rejections) < len(batch):
-        with aws.within(deadline or aws.current_deadline()):
+        with aws.within(deadline):
             outcomes = repository().put_events(batch, ingested_by, now)
         if any(outcome is not None and not outcome.stored for outcome in outcomes):
             raise StorageUnavailable()
@@ -125,7 +125,7 @@ def recent(params, deadline=None, now=None):
         position = cursor.decode(cursor_key(), request.cursor)
         request = query.continued(request, position)
         after = position.after_log_id
-    with aws.within(deadline or aws.current_deadline()):
+    with aws.within(deadline):
         page = repository().recent(request, now, after=after)
     next_cursor = None
     if page.next_after is not None:

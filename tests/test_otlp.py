@@ -330,6 +330,40 @@ def test_storage_that_cannot_take_the_export_is_503_with_retry_after_and_a_statu
     assert parsed_status(response).code == 14
 
 
+
+def test_an_export_storage_takes_only_part_of_is_503_and_its_retry_stores_the_rest_once(api, monkeypatch):
+    real = aws.client("dynamodb")
+
+    class DropsOneRecord:
+        """Stores every record but the one whose body is "dropped", which it always hands back unprocessed."""
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def batch_write_item(self, RequestItems):
+            (table, requests), = RequestItems.items()
+            keep = [r for r in requests if r["PutRequest"]["Item"]["message"]["S"] != "dropped"]
+            if keep:
+                real.batch_write_item(RequestItems={table: keep})
+            left = [r for r in requests if r not in keep]
+            return {"UnprocessedItems": {table: left} if left else {}}
+
+    monkeypatch.setattr("chalicelib.repository.BACKOFF_BASE_S", 0)
+    service.reset()
+    monkeypatch.setattr(aws, "client", lambda name: DropsOneRecord())
+    body = export(record(body="kept"), record(body="dropped"))
+
+    response = post(api, body)
+
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) >= 1
+    assert parsed_status(response).code == 14
+    monkeypatch.undo()
+    service.reset()
+    assert [event["message"] for event in stored(api)] == ["kept"]
+    assert post(api, body).status_code == 200
+    assert sorted(event["message"] for event in stored(api)) == ["dropped", "kept"]
+    assert len(table_items()) == 2
+
 # --- refusals ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("body, headers, status, grpc_code", [

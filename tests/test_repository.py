@@ -443,7 +443,7 @@ def test_past_the_deadline_no_new_attempt_starts_and_the_rest_is_retryable(dynam
     assert all(o.error for o in outcomes if not o.stored)
 
 
-def test_a_botocore_call_past_the_deadline_is_not_sent(dynamodb, monkeypatch):
+def test_a_botocore_call_past_the_deadline_is_not_sent(dynamodb):
     clock = FakeClock()
     service.reset()
     client = aws.client("dynamodb")
@@ -463,7 +463,9 @@ def test_a_botocore_call_past_the_deadline_is_not_sent(dynamodb, monkeypatch):
     service.reset()
 
 
-def test_the_deadline_leaves_a_margin_of_the_lambda_time_left():
+def test_the_deadline_leaves_a_margin_of_the_lambda_time_left(monkeypatch):
+    monkeypatch.setenv("STORAGE_READ_TIMEOUT_S", "5")
+
     class Context:
         @staticmethod
         def get_remaining_time_in_millis():
@@ -471,8 +473,9 @@ def test_the_deadline_leaves_a_margin_of_the_lambda_time_left():
 
     clock = FakeClock()
     deadline = aws.Deadline.for_lambda(Context(), clock=clock)
-    assert deadline.remaining_s() == (20_000 - aws.safety_margin_ms()) / 1000
-    assert aws.Deadline.for_lambda(None, clock=clock).remaining_s() == aws.DEFAULT_BUDGET_MS / 1000
+    # 20 s left, less a 2 s connect, a 5 s read and 1 s for the answer.
+    assert deadline.remaining_s() == 12.0
+    assert aws.Deadline.for_lambda(None, clock=clock).remaining_s() == 12.0
 
 
 def test_read_throttling_is_storage_unavailable(dynamodb, sleeps):
