@@ -17,8 +17,9 @@ import time
 from bench import data
 from bench.env import configure, invoke, lambda_event
 from bench.stub import RecordingClient, repository_client
+from chalicelib.events import MAX_BODY_BYTES
 
-MAX_BODY = 1_048_576
+MAX_BODY = MAX_BODY_BYTES
 
 
 def _ordinary(now_ms):

@@ -9,8 +9,6 @@ from collections import Counter
 
 READ_OPERATIONS = ("Query", "Scan")
 WRITE_OPERATIONS = ("PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem", "TransactWriteItems")
-# Key lookups: the service reads the keys of events with an event_id before writing them.
-KEY_READ_OPERATIONS = ("BatchGetItem", "GetItem")
 
 
 class DynamoDBMeter:

@@ -150,9 +150,11 @@ def _filter_design(*args):
 
 
 def _level_reads(stack, raws, limit):
+    from chalicelib import events as ev
+
     reads = {}
     for name, filters in LEVEL_READS.items():
-        levels = ("WARN", "ERROR", "FATAL") if "min_level" in filters else (filters["level"],)
+        levels = ev.levels_at_least(filters["min_level"]) if "min_level" in filters else (filters["level"],)
         service_name = filters.get("service_name")
         truth = _truth(raws, limit, service_name, levels)
         options = {key: value for key, value in filters.items() if key != "service_name"}

@@ -48,7 +48,6 @@ class LocalIam:
     """What the local gateway knows about callers: keys, roles, STS, and whether to enforce them."""
 
     def __init__(self, registry, enforce=True, region=LOCAL_REGION, clock=time.time):
-        self.registry = registry
         self.enforce = enforce
         self.api = SigV4Verifier(registry, service="execute-api", region=region, clock=clock)
         self.sts = LocalSts(registry, SigV4Verifier(registry, service="sts", region=region, clock=clock))

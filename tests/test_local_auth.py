@@ -337,20 +337,23 @@ def test_ingested_by_is_the_callers_role_session(gateway, profile):
 
 def test_routes_come_from_caller_roles_and_binary_bodies_pass_signed_and_unchanged(gateway_factory, tmp_path):
     roles = json.loads((ROOT / "infra" / "caller_roles.json").read_text())
-    roles["roles"]["log-ingest"]["routes"].append(["POST", "/v1/logs"])
+    # The file, not the code, decides: with OTLP taken away from log-ingest there, log-ingest is refused it.
+    roles["roles"]["log-ingest"]["routes"].remove(["POST", "/v1/logs"])
     (tmp_path / "caller_roles.json").write_text(json.dumps(roles))
     url = gateway_factory(serving=probe, caller_roles_path=tmp_path / "caller_roles.json") + "v1/logs"
     headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
 
-    allowed = call("POST", url, "slog-ingest", BINARY_BODY, headers=headers)
+    allowed = call("POST", url, "slog-full", BINARY_BODY, headers=headers)
     not_listed = call("POST", url, "slog-read", BINARY_BODY, headers=headers)
-    signed, _ = sign("POST", url, keys("slog-ingest"), BINARY_BODY, headers=headers)
+    taken_away = call("POST", url, "slog-ingest", BINARY_BODY, headers=headers)
+    signed, _ = sign("POST", url, keys("slog-full"), BINARY_BODY, headers=headers)
     altered = requests.post(url, headers=signed, data=BINARY_BODY[:-1] + b"\xff", timeout=30)
 
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["sha256"] == hashlib.sha256(BINARY_BODY).hexdigest()
-    assert allowed.json()["identity"]["userArn"].endswith("/simple-log-service-local-log-ingest/local")
+    assert allowed.json()["identity"]["userArn"].endswith("/simple-log-service-local-log-full-access/local")
     assert_refused(not_listed, "AccessDeniedException")
+    assert_refused(taken_away, "AccessDeniedException")
     assert_refused(altered, "InvalidSignatureException")
 
 

@@ -494,6 +494,17 @@ def test_retryable_rejections_are_resent_with_the_same_event_ids():
     assert delays == sorted(delays) and len(delays) == 2
 
 
+
+def test_a_batch_answered_503_waits_at_least_its_retry_after_before_it_is_resent():
+    busy = ApiError(503, "ServiceUnavailableError", "busy", "POST", "/logs", retry_after=7.0)
+    client = FakeClient([busy, accept_all])
+    delays = []
+
+    summary = Sender(client, sleep=delays.append).send([Line({"message": "m", "event_id": "e0"}, 1)])
+
+    assert summary.ok and client.sent == [["e0"], ["e0"]]
+    assert delays == [7.0]
+
 def test_rejections_still_retryable_after_every_attempt_count_as_rejected():
     client = FakeClient([throttle_first] * 3)
     lines = [Line({"message": str(i), "event_id": f"e{i}"}, i + 1) for i in range(2)]

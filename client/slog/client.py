@@ -32,6 +32,11 @@ def timestamp_now():
     return format_timestamp(datetime.now(UTC))
 
 
+def retry_delay(error, delay):
+    """The wait before resending after ``error``: the backoff ``delay``, or longer if its ``Retry-After`` says so."""
+    return max(delay, min(error.retry_after or 0.0, MAX_RETRY_AFTER_S))
+
+
 class LogClient:
     """Signs each request as it will be sent, with the target's current credentials (``execute-api``, its region)."""
 
@@ -80,7 +85,7 @@ class LogClient:
             except ApiError as error:
                 if error.status not in RETRY_STATUSES or delay is None:
                     raise
-                delay = max(delay, min(error.retry_after or 0.0, MAX_RETRY_AFTER_S))
+                delay = retry_delay(error, delay)
             except SlogError:
                 if delay is None:
                     raise

@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from slog.client import MAX_BATCH_EVENTS, MAX_BODY_BYTES, RETRY_STATUSES, backoff_delays, dumps
+from slog.client import MAX_BATCH_EVENTS, MAX_BODY_BYTES, RETRY_STATUSES, backoff_delays, dumps, retry_delay
 from slog.errors import ApiError, SlogError
 
 _BATCH_OVERHEAD = len('{"logs":[]}')
@@ -116,6 +116,7 @@ class Sender:
     def _send_batch(self, batch, summary):
         pending = batch
         for attempt in range(len(self._delays) + 1):
+            asked = None
             try:
                 status, body = self._client.send_batch([line.event for line in pending])
             except ApiError as error:
@@ -124,7 +125,7 @@ class Sender:
                         raise
                     summary.rejected.extend(Rejected(line.line_no, error.code, error.message) for line in pending)
                     return
-                retry = pending
+                retry, asked = pending, error
                 last = [Rejected(line.line_no, error.code, error.message) for line in pending]
             except SlogError as error:
                 retry = pending
@@ -144,6 +145,7 @@ class Sender:
                 return
             if attempt < len(self._delays):
                 summary.retries += 1
-                self._sleep(self._delays[attempt])
+                delay = self._delays[attempt]
+                self._sleep(delay if asked is None else retry_delay(asked, delay))
                 pending = retry
         summary.rejected.extend(last)
