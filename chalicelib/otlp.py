@@ -160,7 +160,8 @@ def _any_value(value, depth=0):
         return None
     if kind in ("array_value", "kvlist_value"):
         if depth >= _MAX_VALUE_DEPTH:
-            return json.dumps(_any_value(value), separators=(",", ":"), ensure_ascii=False)
+            # All of it as one JSON text (protobuf's own nesting limit bounds the recursion).
+            return json.dumps(_any_value(value, -math.inf), separators=(",", ":"), ensure_ascii=False)
         if kind == "array_value":
             return [_any_value(item, depth + 1) for item in value.array_value.values]
         return {pair.key: _any_value(pair.value, depth + 1) for pair in value.kvlist_value.values}

@@ -259,6 +259,23 @@ def test_attributes_past_the_metadata_limit_are_trimmed_with_a_marker_not_refuse
     assert metadata["attributes.deep"]["a"]["b"]["c"]["d"]["e"]["f"] == {"g": '{"h":{"i":1}}'}
 
 
+
+def test_a_value_nested_past_the_limit_is_kept_as_one_json_text_of_all_of_it(api):
+    deepest = {"leaf": 1}
+    for level in range(24):
+        deepest = {f"l{level}": deepest}
+    post(api, export(record(attributes={"deep": deepest})))
+
+    (event,) = stored(api)
+    value, path = event["metadata"]["attributes.deep"], []
+    while isinstance(value, dict):
+        ((key, value),) = value.items()
+        path.append(key)
+    rebuilt = json.loads(value)
+    for key in reversed(path):
+        rebuilt = {key: rebuilt}
+    assert rebuilt == deepest
+
 # --- retries and partial success --------------------------------------------------------------
 
 def test_a_retried_export_stores_nothing_twice_whatever_its_encoding(api):
