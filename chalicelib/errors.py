@@ -14,6 +14,14 @@ class ValidationError(ServiceError):
         super().__init__(f"{field}: {problem}" if field else problem)
 
 
+class Conflict(ValidationError):
+    """A resend of a known ``event_id`` whose content differs from the stored event's: 409, nothing stored."""
+
+    def __init__(self):
+        super().__init__("event_id", "was stored before with other content; nothing was stored or changed "
+                                     "(give a new event_id to a new event)")
+
+
 class PayloadTooLarge(ServiceError):
     """The request body is over the contract's limit: 413."""
 

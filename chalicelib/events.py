@@ -20,6 +20,7 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 8
 MAX_FUTURE_MS = 2 * 3600 * 1000
 DAY_MS = 24 * 3600 * 1000
+NS_PER_MS = 1_000_000
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
@@ -46,6 +47,8 @@ class LogEvent:
     event_id: str | None = None
     # True when the event came without a timestamp and carries its time of receipt.
     server_stamped: bool = False
+    # The nanoseconds within ``timestamp_ms`` the sender gave (OTLP's nanoseconds, ISO 8601's microseconds).
+    sub_ms_ns: int = 0
 
     @functools.cached_property
     def metadata_json(self):
@@ -54,12 +57,21 @@ class LogEvent:
 
 
 @dataclass(frozen=True)
+class EpochNanos:
+    """A timestamp in nanoseconds since the epoch, as OTLP gives it (JSON bodies cannot carry one)."""
+
+    nanos: int
+
+
+@dataclass(frozen=True)
 class Rejection:
-    """An event of a batch that was not stored: invalid, or (``retryable``) valid but not stored in time."""
+    """An event of a batch that was not stored: invalid, (``retryable``) valid but not stored in time, or
+    (``conflict``) a resend of a known ``event_id`` with other content."""
 
     index: int
     message: str
     retryable: bool
+    conflict: bool = False
 
 
 # --- request bodies ---------------------------------------------------------
@@ -101,6 +113,9 @@ def levels_at_least(level):
 def normalize_level(field, value):
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string")
+    if not value.isascii():
+        # str.upper() maps "ı" (dotless i) to "I" and "ſ" to "S": only ASCII letters name a level.
+        raise ValidationError(field, "must be one of " + ", ".join(LEVELS) + " in ASCII letters")
     level = value.upper()
     level = LEVEL_ALIASES.get(level, level)
     if level not in LEVELS:
@@ -170,8 +185,8 @@ def parse_time(field, value):
     return parse_iso(field, value.strip())
 
 
-def parse_iso(field, text):
-    """Epoch milliseconds of an ISO 8601 date-time with a time zone."""
+def _iso_moment(field, text):
+    """``(epoch milliseconds, nanoseconds within it)`` of an ISO 8601 date-time with a time zone."""
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
@@ -182,7 +197,13 @@ def parse_iso(field, text):
         raise ValidationError(field, "is not an ISO 8601 date-time, e.g. 2026-11-28T10:30:45.123Z")
     if moment.tzinfo is None:
         raise ValidationError(field, "needs a time zone (Z or +hh:mm)")
-    return int(moment.replace(microsecond=0).timestamp()) * 1000 + moment.microsecond // 1000
+    epoch_ms = int(moment.replace(microsecond=0).timestamp()) * 1000 + moment.microsecond // 1000
+    return epoch_ms, moment.microsecond % 1000 * 1000
+
+
+def parse_iso(field, text):
+    """Epoch milliseconds of an ISO 8601 date-time with a time zone."""
+    return _iso_moment(field, text)[0]
 
 
 def format_time(epoch_ms):
@@ -191,13 +212,22 @@ def format_time(epoch_ms):
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{epoch_ms % 1000:03d}Z"
 
 
+def _event_time(value):
+    """``(epoch milliseconds, nanoseconds within it)`` of an event's ``timestamp``, as precise as it was sent."""
+    if isinstance(value, EpochNanos):
+        return divmod(value.nanos, NS_PER_MS)
+    if isinstance(value, str):
+        return _iso_moment("timestamp", value.strip())
+    return parse_time("timestamp", value), 0
+
+
 def _timestamp(value, now_ms, retention_days):
-    timestamp_ms = parse_time("timestamp", value)
+    timestamp_ms, sub_ms_ns = _event_time(value)
     if timestamp_ms > now_ms + MAX_FUTURE_MS:
         raise ValidationError("timestamp", "is more than 2 hours in the future")
     if timestamp_ms < now_ms - retention_days * DAY_MS:
         raise ValidationError("timestamp", f"is older than the retention period of {retention_days} days")
-    return timestamp_ms
+    return timestamp_ms, sub_ms_ns
 
 
 # --- events -----------------------------------------------------------------
@@ -212,15 +242,18 @@ def normalize_event(raw, now_ms, retention_days):
     for field in ("service_name", "level", "message"):
         if field not in raw:
             raise ValidationError(field, "is required")
+    timestamp_ms, sub_ms_ns = (now_ms, 0) if "timestamp" not in raw else _timestamp(raw["timestamp"], now_ms,
+                                                                                     retention_days)
     event = LogEvent(
         service_name=name("service_name", raw["service_name"], 128),
         level=normalize_level("level", raw["level"]),
         message=_message(raw["message"]),
         log_type=name("log_type", raw["log_type"], 64) if "log_type" in raw else DEFAULT_LOG_TYPE,
-        timestamp_ms=_timestamp(raw["timestamp"], now_ms, retention_days) if "timestamp" in raw else now_ms,
+        timestamp_ms=timestamp_ms,
         metadata=_metadata(raw["metadata"]) if "metadata" in raw else None,
         event_id=_event_id(raw["event_id"]) if "event_id" in raw else None,
         server_stamped="timestamp" not in raw,
+        sub_ms_ns=sub_ms_ns,
     )
     if event.metadata is not None:
         _metadata_size(event)

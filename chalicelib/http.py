@@ -6,7 +6,7 @@ from chalice import Response
 
 from chalicelib import otlp
 from chalicelib.aws import Deadline
-from chalicelib.errors import PayloadTooLarge, StorageUnavailable, UnsupportedMediaType, ValidationError
+from chalicelib.errors import Conflict, PayloadTooLarge, StorageUnavailable, UnsupportedMediaType, ValidationError
 from chalicelib.service import BatchOutcome
 from chalicelib.settings import SettingsError
 
@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 BAD_REQUEST = "BadRequestError"
 UNAVAILABLE = "ServiceUnavailableError"
+CONFLICT = "ConflictError"
 
 
 def _error(status, code, message, headers=None):
@@ -25,6 +26,8 @@ _ANSWERED = (ValidationError, PayloadTooLarge, UnsupportedMediaType, StorageUnav
 
 def _failure(error):
     """``(status, Code, Message, headers)`` for one of the service's errors (``_ANSWERED``)."""
+    if isinstance(error, Conflict):
+        return 409, CONFLICT, str(error), {}
     if isinstance(error, ValidationError):
         return 400, BAD_REQUEST, str(error), {}
     if isinstance(error, PayloadTooLarge):
@@ -56,7 +59,7 @@ def json_errors(view):
 
 
 # gRPC status codes that OTLP's google.rpc.Status carries for each HTTP answer.
-_GRPC_CODE = {400: 3, 413: 3, 415: 3, 500: 13, 503: 14}
+_GRPC_CODE = {400: 3, 409: 6, 413: 3, 415: 3, 500: 13, 503: 14}
 
 
 def _answer_type(request):
@@ -81,6 +84,12 @@ def export_response(outcome, request):
     return Response(body=body, status_code=200, headers={"Content-Type": answer_type})
 
 
+def _rejection_code(rejection):
+    if rejection.conflict:
+        return CONFLICT
+    return UNAVAILABLE if rejection.retryable else BAD_REQUEST
+
+
 def ingest_response(result):
     """``POST /logs``: 201 with the stored event; a batch 201 (all stored), 207 (some) or 400 (none valid)."""
     if not isinstance(result, BatchOutcome):
@@ -88,7 +97,7 @@ def ingest_response(result):
     body = {
         "accepted": result.accepted,
         "rejected": [
-            {"index": rejection.index, "Code": UNAVAILABLE if rejection.retryable else BAD_REQUEST,
+            {"index": rejection.index, "Code": _rejection_code(rejection),
              "Message": rejection.message, "retryable": rejection.retryable}
             for rejection in result.rejections
         ],

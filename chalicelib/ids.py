@@ -1,11 +1,22 @@
 """Log ids: 26-character, time-ordered, ULID-style identifiers.
 
 The first 10 characters encode the event's timestamp in milliseconds and the
-last 16 carry 80 random bits, both in Crockford base32, so sorting ids as
-strings sorts events by timestamp and breaks ties by the random part. That
-is the order the contract gives to ``GET /logs/recent``.
+last 16 carry 80 bits, both in Crockford base32, so sorting ids as strings
+sorts events by timestamp. The 80 bits are, from the most significant:
+
+* 20 bits: the nanoseconds within that millisecond, as precise as the sender
+  gave them (OTLP's nanoseconds, ISO 8601's microseconds), zero otherwise;
+* 14 bits: the event's place among the events of its request at that same
+  full timestamp (0 for the first), so that they keep the order they were sent;
+* 46 bits of entropy: random, or for an event known by its identity an HMAC
+  of that identity under the stage's shard key, so that a resend names the
+  same id and no caller can choose (or predict) the shards its events land on.
+
+That is the order the contract gives to ``GET /logs/recent``: newest first by
+full timestamp, then by the place in the request, then by the entropy.
 """
 import hashlib
+import hmac
 import os
 import re
 
@@ -14,6 +25,12 @@ TIME_CHARS = 10
 RANDOM_CHARS = 16
 LENGTH = TIME_CHARS + RANDOM_CHARS
 MAX_TIME_MS = (1 << 48) - 1
+SUB_MS_BITS = 20
+SEQUENCE_BITS = 14
+ENTROPY_BITS = 46
+NS_PER_MS = 1_000_000
+# Events of one request at one full timestamp that keep their order (OTLP takes 10,000 records an export).
+MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 
 _VALUE = {char: index for index, char in enumerate(ALPHABET)}
 _ASSUMED_ROLE = re.compile(r"arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]+):assumed-role/(?P<role>[^/]+)/")
@@ -27,22 +44,32 @@ def _encode(number, width):
     return "".join(reversed(chars))
 
 
-def new_log_id(timestamp_ms, random_bytes=None):
-    """A fresh id for an event that happened at ``timestamp_ms``."""
+def new_log_id(timestamp_ms, sub_ms_ns=0, sequence=0, entropy=None):
+    """An id for an event at ``timestamp_ms`` (+ ``sub_ms_ns``), ``sequence``-th at that time in its request.
+
+    ``entropy`` (46 bits) is random unless given.
+    """
     if not 0 <= timestamp_ms <= MAX_TIME_MS:
         raise ValueError("timestamp out of range for a log id")
-    randomness = random_bytes if random_bytes is not None else os.urandom(10)
-    return _encode(timestamp_ms, TIME_CHARS) + _encode(int.from_bytes(randomness, "big"), RANDOM_CHARS)
+    if not 0 <= sub_ms_ns < NS_PER_MS or not 0 <= sequence <= MAX_SEQUENCE:
+        raise ValueError("sub-millisecond time or sequence out of range for a log id")
+    if entropy is None:
+        entropy = int.from_bytes(os.urandom(6), "big")
+    entropy &= (1 << ENTROPY_BITS) - 1
+    rest = (sub_ms_ns << (SEQUENCE_BITS + ENTROPY_BITS)) | (sequence << ENTROPY_BITS) | entropy
+    return _encode(timestamp_ms, TIME_CHARS) + _encode(rest, RANDOM_CHARS)
 
 
-def derived_log_id(timestamp_ms, *parts):
-    """The id of an event known by ``parts`` at ``timestamp_ms``: the same parts always give the same id.
+def derived_log_id(key, timestamp_ms, sub_ms_ns, sequence, *parts):
+    """The id of an event known by ``parts`` at its full timestamp: the same parts always give the same id.
 
-    The random part is 80 bits of SHA-256 over the parts and the timestamp, so
-    a resend writes the very key the first send wrote.
+    The entropy is an HMAC under ``key`` (the stage's shard key, bytes) of the
+    parts and the timestamp, so a resend writes the very key the first send
+    wrote, and a caller who picks the parts still cannot pick the shards.
     """
-    digest = hashlib.sha256("\x1f".join((str(timestamp_ms), *parts)).encode("utf-8")).digest()
-    return new_log_id(timestamp_ms, digest[:10])
+    message = "\x1f".join((str(timestamp_ms), str(sub_ms_ns), *parts)).encode("utf-8")
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return new_log_id(timestamp_ms, sub_ms_ns, sequence, int.from_bytes(digest[:6], "big"))
 
 
 def _decode(chars):
@@ -89,22 +116,8 @@ def _random_part(log_id):
 
 
 def shard_of(log_id, shards):
-    """A stable shard number in ``range(shards)`` taken from the random part.
-
-    Consecutive ids of one timestamp (``successor``) land on consecutive shards.
-    """
-    return _random_part(log_id) % shards
-
-
-def successor(log_id):
-    """The next id at the same timestamp, so that events of one request keep their order.
-
-    Falls back to a fresh random id in the (2**-80 likely) case the random part overflows.
-    """
-    number = _random_part(log_id)
-    if number + 1 >= 1 << 80:
-        return log_id[:TIME_CHARS] + _encode(int.from_bytes(os.urandom(10), "big"), RANDOM_CHARS)
-    return log_id[:TIME_CHARS] + _encode(number + 1, RANDOM_CHARS)
+    """A stable shard number in ``range(shards)``, taken from the id's entropy (which no caller chooses)."""
+    return (_random_part(log_id) & ((1 << ENTROPY_BITS) - 1)) % shards
 
 
 def caller_role(caller_arn):

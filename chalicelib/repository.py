@@ -20,12 +20,17 @@ merges the shards lazily, fetching about ``limit / shards`` items from each
 and more only from a shard whose items are being used up.
 
 Idempotency. An event with an ``event_id`` and its own ``timestamp`` has a
-log id derived from (caller role, service, event id, timestamp): a resend
-names the same key. An event with an ``event_id`` but no timestamp claims
-(caller role, service, event id) with a conditional put of a small claim
-item; an event whose claim this request made is new and is written at once.
-Otherwise the event key is read (consistently, keys only) before it is
-written, so a stored event is never written again: events are append-only.
+log id derived from (caller role, service, event id, full timestamp), keyed
+with the stage's shard key: a resend names the same key. An event with an
+``event_id`` but no timestamp claims (caller role, service, event id) with a
+conditional put of a small claim item. Either way the event is written with a
+conditional put, after a consistent read of the keys a resend may have stored
+already: a stored event is never written again (events are append-only), two
+first sends that race store one event, and a resend whose content differs
+from the stored event's is a ``conflict`` that writes nothing.
+
+Order. Events of one request at one full timestamp get increasing log ids in
+the order they came (``ids``), random or derived alike.
 
 Retries. botocore retries errors (throttling, 5xx, connections); this module
 retries only what botocore cannot see, ``UnprocessedItems`` and
@@ -91,13 +96,16 @@ class WriteOutcome:
 
     ``stored`` is true when the event is in the table, written now or before
     (``repeat``: an earlier send with the same identity stored it, and this
-    one wrote nothing). ``item`` is the item as this request built it, from
-    what this caller sent: a repeat never answers with stored content.
+    one wrote nothing). ``conflict``: an earlier send with the same identity
+    stored other content, and this one wrote nothing. ``item`` is the item as
+    this request built it, from what this caller sent: a repeat never answers
+    with stored content.
     """
 
     log_id: str | None = None
     stored: bool = False
     repeat: bool = False
+    conflict: bool = False
     error: str | None = None
     item: dict | None = None
 
@@ -165,6 +173,27 @@ def _parallel(function, items):
     return results
 
 
+def _identity(event):
+    """What names an event with an ``event_id`` within a request (None without one): a second one is a resend."""
+    if event.event_id is None:
+        return None
+    if event.server_stamped:
+        return event.service_name, event.event_id
+    return event.service_name, event.event_id, event.timestamp_ms, event.sub_ms_ns
+
+
+def _canonical_metadata(item):
+    return json.dumps(json.loads(item["metadata"]["S"]), sort_keys=True) if "metadata" in item else None
+
+
+def _same_content(stored, sent):
+    """Whether two items of one identity carry the same event: every field the caller sends but those of the
+    identity itself (service, event id and, where the caller gave it, the timestamp)."""
+    fields = ("level", "log_type", "message")
+    return (all(stored.get(field) == sent.get(field) for field in fields)
+            and _canonical_metadata(stored) == _canonical_metadata(sent))
+
+
 def _chunks(pairs, size):
     return [pairs[start:start + size] for start in range(0, len(pairs), size)]
 
@@ -177,8 +206,10 @@ def caller_key(caller_arn):
 
 class LogRepository:
     def __init__(self, client, table_name, retention_days, service_shards, timeline_shards,
-                 severity_shards=settings.DEFAULT_SEVERITY_SHARDS, max_attempts=6, sleep=time.sleep):
+                 severity_shards=settings.DEFAULT_SEVERITY_SHARDS, max_attempts=6, sleep=time.sleep, shard_key=b""):
         self._client = client
+        # Keys the entropy of derived log ids, and so their shards (the service passes the stage's secret).
+        self._shard_key = shard_key
         self._table = table_name
         self._retention_ms = retention_days * ev.DAY_MS
         self._service_shards = service_shards
@@ -249,56 +280,61 @@ class LogRepository:
 
         ``events`` may hold None for positions rejected by validation; they are
         skipped. An event whose identity (see the module docstring) was stored
-        before, or repeats one earlier in this request, gets the first one's
-        log id and writes nothing. An event that could not be stored within
-        the request's deadline has ``error`` set and is safe to resend.
-        Raises ``StorageUnavailable`` if nothing could be stored and storage
-        was the reason.
+        before with the same content, or repeats one earlier in this request,
+        gets the first one's log id and writes nothing; with other content it
+        is a ``conflict`` and writes nothing either. An event that could not be
+        stored within the request's deadline has ``error`` set and is safe to
+        resend. Raises ``StorageUnavailable`` if nothing could be stored and
+        storage was the reason.
         """
         caller = caller_key(ingested_by)
         outcomes = [WriteOutcome() if event is not None else None for event in events]
         fresh, derived, claims, repeats = {}, {}, {}, {}
-        first_of, last_id_at = {}, {}
+        first_of, places = {}, {}
         for index, event in enumerate(events):
             if event is None:
                 continue
-            if event.event_id is not None and not event.server_stamped:
-                log_id = ids.derived_log_id(event.timestamp_ms, caller, event.service_name, event.event_id)
-                identity = ("derived", event.service_name, log_id)
-            else:
-                previous = last_id_at.get(event.timestamp_ms)
-                log_id = ids.successor(previous) if previous else ids.new_log_id(event.timestamp_ms)
-                last_id_at[event.timestamp_ms] = log_id
-                identity = ("claim", event.service_name, event.event_id) if event.event_id is not None else None
-            if identity in first_of:
+            identity = _identity(event)
+            if identity is not None and identity in first_of:
                 repeats[index] = first_of[identity]
                 continue
             if identity is not None:
                 first_of[identity] = index
+            full_time = (event.timestamp_ms, event.sub_ms_ns)
+            sequence = places[full_time] = places.get(full_time, -1) + 1
+            if identity is not None and not event.server_stamped:
+                log_id = ids.derived_log_id(self._shard_key, event.timestamp_ms, event.sub_ms_ns, sequence,
+                                            caller, event.service_name, event.event_id)
+            else:
+                log_id = ids.new_log_id(event.timestamp_ms, event.sub_ms_ns, sequence)
             item = self._event_item(event, log_id, now_ms, ingested_by)
-            (fresh if identity is None else derived if identity[0] == "derived" else claims)[index] = item
+            (fresh if identity is None else claims if event.server_stamped else derived)[index] = item
 
-        claimed = _parallel(lambda pair: (pair[0], self._claim(caller, pair[1], now_ms)), list(claims.items()))
+        claimed, claimed_now = _parallel(lambda pair: (pair[0], self._claim(caller, pair[1], now_ms)),
+                                         list(claims.items())), set()
         for index, (log_id, error) in claimed:
             if error is not None:
                 outcomes[index].error = error
             elif log_id == claims[index][RANGE_KEY]["S"]:
-                fresh[index] = claims[index]
+                derived[index] = claims[index]
+                claimed_now.add(index)
             else:
                 # The event this id was claimed for: its time is the first send's.
                 event = dataclasses.replace(events[index], timestamp_ms=ids.time_of(log_id))
                 derived[index] = self._event_item(event, log_id, now_ms, ingested_by)
 
-        present, unchecked = self._existing(derived)
-        for index, item in derived.items():
+        for index, (stored, error) in self._put_new(derived, claimed_now).items():
+            item = derived[index]
             outcomes[index].log_id = item[RANGE_KEY]["S"]
             outcomes[index].item = item
-            if index in unchecked:
-                outcomes[index].error = _UNSTORED
-            elif self._item_identity(item) in present:
+            if error is not None:
+                outcomes[index].error = error
+            elif stored is None:
+                outcomes[index].stored = True
+            elif _same_content(stored, item):
                 outcomes[index].stored = outcomes[index].repeat = True
             else:
-                fresh[index] = item
+                outcomes[index].conflict = True
 
         failures = self._write_items(fresh)
         for index, item in fresh.items():
@@ -309,9 +345,12 @@ class LogRepository:
 
         for index, first in repeats.items():
             outcomes[index] = outcomes[first]
+            if outcomes[first].stored and not _same_content(outcomes[first].item, self._event_item(
+                    events[index], outcomes[first].log_id, now_ms, ingested_by)):
+                outcomes[index] = WriteOutcome(log_id=outcomes[first].log_id, conflict=True)
 
         valid = [outcome for outcome in outcomes if outcome is not None]
-        if valid and not any(outcome.stored for outcome in valid):
+        if valid and not any(outcome.stored or outcome.conflict for outcome in valid):
             raise StorageUnavailable()
         return outcomes
 
@@ -347,24 +386,60 @@ class LogRepository:
             pass
         return None, _UNSTORED
 
+    def _put_new(self, items, unread):
+        """Store events known by their identity, each only if its key is free.
+
+        Returns ``{index: (stored item or None, error)}``: None when this
+        request stored it, else the item already there (a resend, or the
+        winner of two first sends that raced). Keys found by one consistent
+        read first cost no write; the rest are conditional puts, so two sends
+        never both write. Indexes in ``unread`` skip the read: their log id is
+        new (a claim this request made), though a racing resend may know it.
+        """
+        present, unchecked = self._existing({index: item for index, item in items.items() if index not in unread})
+        results = {index: (None, _UNSTORED) for index in unchecked}
+        results.update({index: (stored, None) for index, stored in present.items()})
+        absent = [(index, item) for index, item in items.items() if index not in results]
+        results.update(_parallel(lambda pair: (pair[0], self._put_if_absent(pair[1])), absent))
+        return results
+
+    def _put_if_absent(self, item):
+        """``(None, None)`` when written now, ``(stored item, None)`` when the key was taken, or ``(None, error)``."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": HASH_KEY},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return None, None
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return error.response.get("Item", item), None
+            if not _is_transient(error):
+                raise
+        except BotoCoreError:
+            pass
+        return None, _UNSTORED
+
     def _existing(self, items):
-        """``(keys present, indexes unchecked)`` for ``{index: item}``: a consistent, keys-only BatchGetItem."""
+        """``({index: stored item}, indexes unchecked)`` for ``{index: item}``: a consistent BatchGetItem."""
         by_identity = {self._item_identity(item): index for index, item in items.items()}
-        present, unchecked = set(), set()
+        present, unchecked = {}, set()
         for found, left in _parallel(self._get_chunk, _chunks(list(items.values()), BATCH_GET_SIZE)):
-            present.update(found)
+            present.update((by_identity[self._item_identity(item)], item) for item in found)
             unchecked.update(by_identity[identity] for identity in left)
         return present, unchecked
 
     def _get_chunk(self, items):
-        """``(identities present, identities unchecked)`` for up to 100 items."""
-        found = set()
+        """``(items found, identities unchecked)`` for up to 100 items."""
+        found = []
 
         def send(keys):
-            request = {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "#pk, #sk",
-                       "ExpressionAttributeNames": {"#pk": HASH_KEY, "#sk": RANGE_KEY}}
+            request = {"Keys": keys, "ConsistentRead": True}
             response = self._client.batch_get_item(RequestItems={self._table: request})
-            found.update(self._item_identity(item) for item in response.get("Responses", {}).get(self._table, []))
+            found.extend(response.get("Responses", {}).get(self._table, []))
             return response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
 
         left = self._until_processed(send, [self._key(item) for item in items])

@@ -9,7 +9,7 @@ import time
 
 from chalicelib import aws, cursor, otlp, query, settings
 from chalicelib import events as ev
-from chalicelib.errors import StorageUnavailable
+from chalicelib.errors import Conflict, StorageUnavailable
 from chalicelib.repository import LogRepository
 from chalicelib.strict_json import parse_json_body
 
@@ -50,16 +50,21 @@ def repository():
         timeline_shards=settings.timeline_shards(),
         severity_shards=settings.severity_shards(),
         max_attempts=settings.write_max_attempts(),
+        shard_key=_secret(settings.shard_key_source()).encode("utf-8"),
     )
+
+
+def _secret(source):
+    """A secret from settings: the value itself, or the SSM SecureString parameter it names."""
+    kind, value = source
+    if kind == "value":
+        return value
+    return aws.client("ssm").get_parameter(Name=value, WithDecryption=True)["Parameter"]["Value"]
 
 
 @functools.cache
 def cursor_key():
-    source, value = settings.cursor_key_source()
-    if source == "value":
-        return value
-    response = aws.client("ssm").get_parameter(Name=value, WithDecryption=True)
-    return response["Parameter"]["Value"]
+    return _secret(settings.cursor_key_source())
 
 
 def reset():
@@ -82,6 +87,8 @@ def ingest(raw_body, ingested_by, deadline=None, now=None):
         if not is_batch:
             event = ev.normalize_event(raws[0], now, retention_days)
             (outcome,) = repository().put_events([event], ingested_by, now)
+            if outcome.conflict:
+                raise Conflict()
             return outcome.event
 
         batch, rejections = ev.validate_batch(raws, now, retention_days)
@@ -90,7 +97,9 @@ def ingest(raw_body, ingested_by, deadline=None, now=None):
         else:
             outcomes = [None] * len(batch)
     for index, outcome in enumerate(outcomes):
-        if outcome is not None and not outcome.stored:
+        if outcome is not None and outcome.conflict:
+            rejections.append(ev.Rejection(index, str(Conflict()), retryable=False, conflict=True))
+        elif outcome is not None and not outcome.stored:
             rejections.append(ev.Rejection(index, outcome.error, retryable=True))
     rejections.sort(key=lambda rejection: rejection.index)
     log_ids = [outcome.log_id if outcome is not None and outcome.stored else None for outcome in outcomes]
@@ -110,8 +119,11 @@ def export_logs(body, content_type, content_encoding, ingested_by, deadline=None
     if len(rejections) < len(batch):
         with aws.within(deadline):
             outcomes = repository().put_events(batch, ingested_by, now)
-        if any(outcome is not None and not outcome.stored for outcome in outcomes):
+        if any(outcome is not None and not outcome.stored and not outcome.conflict for outcome in outcomes):
             raise StorageUnavailable()
+        rejections += [ev.Rejection(index, str(Conflict()), retryable=False, conflict=True)
+                       for index, outcome in enumerate(outcomes) if outcome is not None and outcome.conflict]
+        rejections.sort(key=lambda rejection: rejection.index)
     message = f"log record {rejections[0].index}: {rejections[0].message}" if rejections else ""
     return ExportOutcome(len(rejections), message)
 

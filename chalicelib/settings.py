@@ -15,6 +15,8 @@ TIMELINE_SHARDS = "TIMELINE_SHARDS"
 SEVERITY_SHARDS = "SEVERITY_SHARDS"
 CURSOR_KEY = "CURSOR_SIGNING_KEY"
 CURSOR_KEY_PARAMETER = "CURSOR_KEY_PARAMETER"
+SHARD_KEY = "SHARD_KEY"
+SHARD_KEY_PARAMETER = "SHARD_KEY_PARAMETER"
 WRITE_MAX_ATTEMPTS = "WRITE_MAX_ATTEMPTS"
 STORAGE_READ_TIMEOUT_S = "STORAGE_READ_TIMEOUT_S"
 
@@ -28,6 +30,8 @@ ALL = (
     SEVERITY_SHARDS,
     CURSOR_KEY,
     CURSOR_KEY_PARAMETER,
+    SHARD_KEY,
+    SHARD_KEY_PARAMETER,
     WRITE_MAX_ATTEMPTS,
     STORAGE_READ_TIMEOUT_S,
 )
@@ -111,3 +115,21 @@ def cursor_key_source():
     if parameter:
         return ("parameter", parameter)
     raise SettingsError(f"set {CURSOR_KEY} or {CURSOR_KEY_PARAMETER}")
+
+
+def shard_key_source():
+    """Where the key of derived log ids (and so of their shards) comes from: ("value", key) or ("parameter", name).
+
+    Like the cursor key: local and test stages set it, deployed stages name an
+    SSM SecureString. Unlike it, it is never rotated: a resend must name the
+    key its first send wrote for as long as the event is kept.
+    """
+    value = os.environ.get(SHARD_KEY, "").strip()
+    if value:
+        if len(value) < 16:
+            raise SettingsError(f"environment variable {SHARD_KEY} must be at least 16 characters")
+        return ("value", value)
+    parameter = os.environ.get(SHARD_KEY_PARAMETER, "").strip()
+    if parameter:
+        return ("parameter", parameter)
+    raise SettingsError(f"set {SHARD_KEY} or {SHARD_KEY_PARAMETER}")

@@ -108,6 +108,12 @@ def test_levels_any_case_with_aliases_stored_upper_case(given, stored):
     assert normalize(level=given).level == stored
 
 
+@pytest.mark.parametrize("level", ["ınfo", "ſevere", "erroR\u0130", "ＩＮＦＯ"])
+def test_levels_are_ascii_words_not_what_unicode_upper_casing_makes_of_other_letters(level):
+    error = rejects("level", level=level)
+    assert "ASCII" in str(error)
+
+
 @pytest.mark.parametrize("level", ["", "NOTICE", " INFO", "INF", 3, None, ["INFO"]])
 def test_invalid_levels_name_the_allowed_values(level):
     error = rejects("level", level=level)
@@ -170,6 +176,19 @@ def test_invalid_event_ids(event_id):
 ])
 def test_timestamps_iso_with_zone_or_epoch_ms(given, expected):
     assert ev.parse_time("timestamp", given) == expected
+
+
+@pytest.mark.parametrize("given, milliseconds, nanoseconds", [
+    ("2026-11-19T10:30:45.123456Z", 1_795_084_245_123, 456_000),
+    ("2026-11-19T05:30:45.000001-05:00", 1_795_084_245_000, 1_000),
+    ("2026-11-19T10:30:45.123Z", 1_795_084_245_123, 0),
+    (1_795_084_245_123, 1_795_084_245_123, 0),
+    (ev.EpochNanos(1_795_084_245_123_456_789), 1_795_084_245_123, 456_789),
+])
+def test_an_events_timestamp_keeps_the_precision_the_sender_gave(given, milliseconds, nanoseconds):
+    event = ev.normalize_event({"service_name": "s", "level": "INFO", "message": "m", "timestamp": given},
+                               1_795_084_245_000, RETENTION)
+    assert (event.timestamp_ms, event.sub_ms_ns) == (milliseconds, nanoseconds)
 
 
 @pytest.mark.parametrize("given", ["2026-11-19T10:30:45", "2026-11-19", "yesterday", "", 1.5, True, None, [1]])

@@ -11,9 +11,18 @@ def test_log_ids_sort_by_timestamp_then_random_part():
     early, late = ids.new_log_id(1_000), ids.new_log_id(1_001)
     assert early < late
     assert ids.is_log_id(early) and len(early) == ids.LENGTH
-    low, high = ids.new_log_id(5, bytes(10)), ids.new_log_id(5, b"\xff" * 10)
-    assert ids.lowest_id_at(5) == low < high == ids.highest_id_at(5)
+    low = ids.new_log_id(5, 0, 0, 0)
+    high = ids.new_log_id(5, ids.NS_PER_MS - 1, ids.MAX_SEQUENCE, (1 << ids.ENTROPY_BITS) - 1)
+    assert ids.lowest_id_at(5) == low < high <= ids.highest_id_at(5)
     assert ids.highest_id_at(4) < low
+
+
+def test_ids_sort_by_the_nanoseconds_within_a_millisecond_then_by_place_in_the_request():
+    by_time = [ids.new_log_id(7, nanos, 0) for nanos in (0, 1, 999, 1_000, 999_999)]
+    assert by_time == sorted(by_time)
+    by_place = [ids.new_log_id(7, 500, place) for place in range(50)]
+    assert by_place == sorted(by_place)
+    assert ids.new_log_id(7, 500, ids.MAX_SEQUENCE) < ids.new_log_id(7, 501, 0) < ids.new_log_id(8)
 
 
 def test_ids_outside_the_48_bit_clock_are_refused():
@@ -21,23 +30,35 @@ def test_ids_outside_the_48_bit_clock_are_refused():
         ids.new_log_id(-1)
     with pytest.raises(ValueError):
         ids.new_log_id(ids.MAX_TIME_MS + 1)
+    with pytest.raises(ValueError):
+        ids.new_log_id(1, ids.NS_PER_MS)
+    with pytest.raises(ValueError):
+        ids.new_log_id(1, 0, ids.MAX_SEQUENCE + 1)
 
 
 def test_predecessor_is_the_largest_id_strictly_before():
-    some = ids.new_log_id(123_456)
+    some = ids.new_log_id(123_456, 0, 0, 5)
     before = ids.predecessor(some)
-    assert before < some and ids.successor(before) == some
+    assert before < some and before == ids.new_log_id(123_456, 0, 0, 4)
     assert ids.predecessor("0" * ids.LENGTH) is None
     assert ids.predecessor("1" + "0" * 25) == "0" + "Z" * 25
 
 
-def test_successor_keeps_time_and_moves_to_the_next_shard():
-    first = ids.new_log_id(42, bytes(10))
-    second = ids.successor(first)
-    assert second[: ids.TIME_CHARS] == first[: ids.TIME_CHARS] and second > first
-    assert ids.shard_of(second, 16) == (ids.shard_of(first, 16) + 1) % 16
-    wrapped = ids.successor(ids.highest_id_at(42))
-    assert wrapped[: ids.TIME_CHARS] == first[: ids.TIME_CHARS] and ids.is_log_id(wrapped)
+def test_a_derived_id_is_the_same_for_the_same_parts_and_key_and_keyed_by_the_key():
+    first = ids.derived_log_id(b"stage-secret", 42, 7, 0, "role", "svc", "e-1")
+    assert first == ids.derived_log_id(b"stage-secret", 42, 7, 0, "role", "svc", "e-1")
+    assert ids.time_of(first) == 42
+    assert first != ids.derived_log_id(b"other-secret", 42, 7, 0, "role", "svc", "e-1")
+    assert first != ids.derived_log_id(b"stage-secret", 42, 8, 0, "role", "svc", "e-1")
+
+
+def test_a_caller_cannot_pick_the_shard_of_a_derived_id_without_the_key():
+    """Event ids that all land on shard 0 under one key spread over every shard under another."""
+    chosen = [f"e-{n}" for n in range(4000)
+              if ids.shard_of(ids.derived_log_id(b"guessed-key", 42, 0, 0, "r", "svc", f"e-{n}"), 16) == 0]
+    shards = {ids.shard_of(ids.derived_log_id(b"the-stage-key", 42, 0, 0, "r", "svc", event_id), 16)
+              for event_id in chosen}
+    assert len(chosen) > 150 and len(shards) == 16
 
 
 def test_shards_of_random_ids_are_spread():
@@ -45,6 +66,11 @@ def test_shards_of_random_ids_are_spread():
     for _ in range(3200):
         counts[ids.shard_of(ids.new_log_id(0), 16)] += 1
     assert min(counts) > 100
+
+
+def test_events_of_one_timestamp_and_request_still_spread_over_shards():
+    shards = {ids.shard_of(ids.new_log_id(0, 0, place), 16) for place in range(200)}
+    assert len(shards) == 16
 
 
 @pytest.mark.parametrize("text", ["", "0" * 25, "0" * 27, "I" * 26, "u" * 26, None])

@@ -7,6 +7,7 @@ import sys
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from google.protobuf import json_format
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -333,7 +334,7 @@ def test_storage_that_cannot_take_the_export_is_503_with_retry_after_and_a_statu
         def batch_get_item(self, **kwargs):
             return {"Responses": {}, "UnprocessedKeys": {}}
 
-        def batch_write_item(self, RequestItems):
+        def put_item(self, **kwargs):
             raise aws.DeadlineExceeded()
 
     service.reset()
@@ -352,18 +353,15 @@ def test_an_export_storage_takes_only_part_of_is_503_and_its_retry_stores_the_re
     real = aws.client("dynamodb")
 
     class DropsOneRecord:
-        """Stores every record but the one whose body is "dropped", which it always hands back unprocessed."""
+        """Stores every record but the one whose body is "dropped", which stays throttled past botocore's retries."""
 
         def __getattr__(self, name):
             return getattr(real, name)
 
-        def batch_write_item(self, RequestItems):
-            (table, requests), = RequestItems.items()
-            keep = [r for r in requests if r["PutRequest"]["Item"]["message"]["S"] != "dropped"]
-            if keep:
-                real.batch_write_item(RequestItems={table: keep})
-            left = [r for r in requests if r not in keep]
-            return {"UnprocessedItems": {table: left} if left else {}}
+        def put_item(self, **kwargs):
+            if kwargs["Item"]["message"]["S"] == "dropped":
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
+            return real.put_item(**kwargs)
 
     monkeypatch.setattr("chalicelib.repository.BACKOFF_BASE_S", 0)
     service.reset()

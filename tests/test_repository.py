@@ -137,9 +137,26 @@ def test_events_in_the_same_millisecond_never_overwrite_each_other(repo):
     assert len(repo.recent(query(), NOW).events) == 30
 
 
-def test_events_of_one_request_at_one_timestamp_keep_their_order(repo):
-    store(repo, [make_event(message=str(n)) for n in range(10)])
+@pytest.mark.parametrize("with_event_id", [False, True])
+def test_events_of_one_request_at_one_timestamp_keep_their_order(repo, with_event_id):
+    store(repo, [make_event(message=str(n), event_id=f"e-{n}" if with_event_id else None) for n in range(10)])
     assert [e["message"] for e in repo.recent(query(), NOW).events] == [str(n) for n in reversed(range(10))]
+
+
+@pytest.mark.parametrize("with_event_id", [False, True])
+def test_events_within_one_millisecond_sort_by_the_nanoseconds_the_sender_gave(repo, with_event_id):
+    nanos = [900_000, 5, 450_000, 0, 999_999]
+    store(repo, [make_event(message=str(n), sub_ms_ns=n, event_id=f"e-{n}" if with_event_id else None)
+                 for n in nanos])
+    assert [e["message"] for e in repo.recent(query(), NOW).events] == [str(n) for n in sorted(nanos, reverse=True)]
+
+
+def test_a_resend_of_an_event_with_sub_millisecond_time_is_recognised(repo, dynamodb):
+    batch = [make_event(message=str(n), sub_ms_ns=n * 1000, event_id=f"e-{n}") for n in range(5)]
+    first = store(repo, batch)
+    again = repo.put_events(batch, WRITER, NOW + 1)
+    assert [o.log_id for o in again] == first and all(o.repeat for o in again)
+    assert len(all_items(dynamodb)) == 5
 
 
 def test_resending_an_event_with_its_timestamp_writes_nothing_and_answers_what_this_caller_sent(repo, dynamodb,
@@ -147,24 +164,69 @@ def test_resending_an_event_with_its_timestamp_writes_nothing_and_answers_what_t
     (first,) = store(repo, [make_event(event_id="order-1", message="first")], ingested_by=WRITER)
     calls_before = len(recorder.calls)
 
-    (outcome,) = repo.put_events([make_event(event_id="order-1", message="second")], OTHER_SESSION, NOW + 50)
+    (outcome,) = repo.put_events([make_event(event_id="order-1", message="first")], OTHER_SESSION, NOW + 50)
 
     assert outcome.log_id == first and outcome.stored and outcome.repeat
-    assert outcome.event["message"] == "second" and outcome.event["ingested_by"] == OTHER_SESSION
+    assert outcome.event["ingested_by"] == OTHER_SESSION and outcome.event["ingested_at"] == ev.format_time(NOW + 50)
     assert recorder.calls[calls_before:] == ["BatchGetItem"]
     (stored,) = repo.recent(query(), NOW + 50).events
     assert (stored["message"], stored["ingested_by"], stored["ingested_at"]) == ("first", WRITER, ev.format_time(NOW))
     assert len(all_items(dynamodb)) == 1
 
 
+@pytest.mark.parametrize("make", [make_event, lambda **fields: stamped(**fields)])
+@pytest.mark.parametrize("change", [{"message": "ERROR PAYMENT DB DOWN"}, {"level": "ERROR"},
+                                    {"log_type": "audit"}, {"metadata": {"k": 1}}])
+def test_a_resend_with_other_content_is_a_conflict_that_stores_and_changes_nothing(repo, dynamodb, recorder,
+                                                                                  make, change):
+    (first,) = store(repo, [make(event_id="E", message="all good")], ingested_by=WRITER)
+    calls_before = len(recorder.calls)
+
+    (outcome,) = repo.put_events([make(event_id="E", **{"message": "all good", **change})], OTHER_SESSION, NOW)
+
+    assert outcome.conflict and not outcome.stored and not outcome.repeat and outcome.event is None
+    assert "BatchWriteItem" not in recorder.calls[calls_before:] and "PutItem" not in recorder.calls[calls_before:] \
+        or make is not make_event
+    (stored,) = repo.recent(query(), NOW).events
+    assert (stored["log_id"], stored["message"], stored["level"]) == (first, "all good", "INFO")
+    assert len(all_items(dynamodb)) == 1
+
+
+def test_metadata_with_the_same_content_in_another_key_order_is_the_same_event(repo):
+    (first,) = store(repo, [make_event(event_id="E", metadata={"a": 1, "b": [True, "x"]})])
+    (outcome,) = repo.put_events([make_event(event_id="E", metadata={"b": [True, "x"], "a": 1})], WRITER, NOW)
+    assert outcome.repeat and outcome.log_id == first
+    (other,) = repo.put_events([make_event(event_id="E", metadata={"a": True, "b": [True, "x"]})], WRITER, NOW)
+    assert other.conflict
+
+
+@pytest.mark.parametrize("make", [make_event, lambda **fields: stamped(**fields)])
+def test_two_first_sends_with_other_content_that_race_store_exactly_one_of_them(dynamodb, make):
+    repos = [LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS) for _ in range(4)]
+    start = threading.Barrier(len(repos))
+
+    def send(pair):
+        number, repository = pair
+        start.wait()
+        return repository.put_events([make(event_id="race", message=f"sender {number}")], WRITER, NOW)[0]
+
+    with ThreadPoolExecutor(len(repos)) as pool:
+        outcomes = list(pool.map(send, enumerate(repos)))
+
+    (stored,) = repos[0].recent(query(), NOW).events
+    winners = [outcome for outcome in outcomes if outcome.stored]
+    assert len(winners) == 1 and winners[0].event["message"] == stored["message"]
+    assert sum(outcome.conflict for outcome in outcomes) == 3
+
+
 def test_resending_an_event_without_a_timestamp_answers_the_first_log_id_and_time(repo, dynamodb):
     (first,) = store(repo, [stamped(event_id="order-1", message="first")])
 
-    (outcome,) = repo.put_events([stamped(event_id="order-1", message="again", timestamp_ms=NOW + 9_000)],
+    (outcome,) = repo.put_events([stamped(event_id="order-1", message="first", timestamp_ms=NOW + 9_000)],
                                  WRITER, NOW + 9_000)
 
     assert outcome.log_id == first and outcome.repeat
-    assert outcome.event["message"] == "again" and outcome.event["timestamp"] == ev.format_time(NOW)
+    assert outcome.event["message"] == "first" and outcome.event["timestamp"] == ev.format_time(NOW)
     assert [e["message"] for e in repo.recent(query(until_ms=NOW + 10_000), NOW + 9_000).events] == ["first"]
     assert len(all_items(dynamodb)) == 1
 
@@ -179,7 +241,7 @@ def test_the_same_event_id_at_another_timestamp_is_another_event(repo):
 def test_another_caller_role_with_the_same_event_id_stores_its_own_event(repo, make):
     (mine,) = store(repo, [make(event_id="inv-42", message="mine")], ingested_by=WRITER)
     (theirs,) = store(repo, [make(event_id="inv-42", message="theirs")], ingested_by=OTHER_ROLE)
-    (again,) = store(repo, [make(event_id="inv-42", message="mine again")], ingested_by=OTHER_SESSION)
+    (again,) = store(repo, [make(event_id="inv-42", message="mine")], ingested_by=OTHER_SESSION)
 
     assert mine != theirs and again == mine
     assert sorted(e["message"] for e in repo.recent(query(), NOW).events) == ["mine", "theirs"]
@@ -202,11 +264,12 @@ def test_a_resend_rewrites_no_stored_bytes_however_large_the_event(repo, dynamod
     store(repo, [stamped(event_id="big", message="x" * 200_000), make_event(event_id="big2", message="y" * 200_000)])
     calls_before = len(recorder.calls)
 
-    resends = [stamped(event_id="big", message="tiny"), make_event(event_id="big2", message="y" * 200_000)]
+    resends = [stamped(event_id="big", message="x" * 200_000), make_event(event_id="big2", message="y" * 200_000)]
     outcomes = repo.put_events(resends, WRITER, NOW + 1)
 
     assert all(outcome.repeat for outcome in outcomes)
-    assert "BatchWriteItem" not in recorder.calls[calls_before:]
+    # The one PutItem is the claim of the event without a timestamp, which finds the first send's claim.
+    assert "BatchWriteItem" not in recorder.calls[calls_before:] and recorder.calls[calls_before:].count("PutItem") == 1
     assert sorted(len(e["message"]) for e in repo.recent(query(), NOW + 1).events) == [200_000, 200_000]
 
 
@@ -228,10 +291,17 @@ def test_concurrent_first_sends_of_one_event_store_it_once_with_one_log_id(dynam
 
 def test_a_batch_repeating_an_event_id_stores_it_once(repo):
     log_ids = store(repo, [make_event(event_id="x", message="1"), make_event(message="2"),
-                           make_event(event_id="x", message="3"), stamped(event_id="y"), stamped(event_id="y")])
+                           make_event(event_id="x", message="1"), stamped(event_id="y"), stamped(event_id="y")])
     assert log_ids[0] == log_ids[2] != log_ids[1]
     assert log_ids[3] == log_ids[4]
     assert sorted(e["message"] for e in repo.recent(query(), NOW).events) == ["1", "2", "m"]
+
+
+def test_a_batch_repeating_an_event_id_with_other_content_stores_the_first_and_rejects_the_second(repo):
+    outcomes = repo.put_events([make_event(event_id="x", message="1"), make_event(event_id="x", message="3"),
+                                stamped(event_id="y", message="a"), stamped(event_id="y", message="b")], WRITER, NOW)
+    assert [(o.stored, o.conflict) for o in outcomes] == [(True, False), (False, True)] * 2
+    assert sorted(e["message"] for e in repo.recent(query(), NOW).events) == ["1", "a"]
 
 
 def test_the_same_event_id_in_two_services_is_two_events(repo):
@@ -283,8 +353,9 @@ class FlakyClient:
     """Delegates to a real client, but answers as DynamoDB does once botocore's own retries gave up.
 
     ``unprocessed_rounds``: BatchWriteItem stores half and hands the rest back;
-    ``fail_rounds``: BatchWriteItem raises ``error``; ``claim_failures``: PutItem
-    is throttled; ``lost_responses``: writes are applied, then the answer is lost.
+    ``fail_rounds``: BatchWriteItem, and PutItem of an event, raise ``error``;
+    ``claim_failures``: PutItem of a claim is throttled; ``lost_responses``:
+    writes are applied, then the answer is lost.
     """
 
     def __init__(self, client, unprocessed_rounds=0, fail_rounds=0, error=None, claim_failures=0, lost_responses=0):
@@ -323,6 +394,9 @@ class FlakyClient:
     def put_item(self, **kwargs):
         if self.lost_responses:
             self._lose(self._client.put_item, **kwargs)
+        if self.fail_rounds and kwargs["Item"]["sk"]["S"] != "E":
+            self.fail_rounds -= 1
+            raise self.error
         if self.claim_failures:
             self.claim_failures -= 1
             raise throttled()
@@ -393,7 +467,7 @@ def test_a_resend_after_lost_responses_keeps_the_log_id_and_stores_once(dynamodb
         lossy.put_events([make(event_id="a")], WRITER, NOW)
     repo, _ = flaky_repo(dynamodb, sleeps)
 
-    (again,) = repo.put_events([make(event_id="a", message="resent")], WRITER, NOW + 10)
+    (again,) = repo.put_events([make(event_id="a")], WRITER, NOW + 10)
 
     assert again.stored
     assert [e["log_id"] for e in repo.recent(query(), NOW + 10).events] == [again.log_id]
@@ -405,7 +479,7 @@ def test_a_resend_completes_an_event_whose_claim_was_stored_but_write_was_not(dy
         repo.put_events([stamped(event_id="a")], None, NOW)
     retry_repo, _ = flaky_repo(dynamodb, sleeps)
     (again,) = retry_repo.put_events([stamped(event_id="a", message="resent", timestamp_ms=NOW + 10)], None, NOW + 10)
-    assert again.stored and again.event["timestamp"] == ev.format_time(NOW)
+    assert again.stored and not again.repeat and again.event["timestamp"] == ev.format_time(NOW)
     (stored,) = repo.recent(query(), NOW + 10).events
     assert (stored["log_id"], stored["message"], stored["timestamp"]) == (again.log_id, "resent", ev.format_time(NOW))
 

@@ -76,13 +76,38 @@ def test_a_resend_answers_the_first_log_id_with_what_this_caller_sent_and_change
         fields["timestamp"] = service.now_ms() - 3600 * 1000
     first = post(api, event(message="original", metadata={"secret": 1}, **fields)).json_body
 
-    second = post(api, event(message="changed", **fields))
+    second = post(api, event(message="original", metadata={"secret": 1}, **fields))
 
     assert second.status_code == 201
     assert second.json_body["log_id"] == first["log_id"]
-    assert second.json_body["message"] == "changed" and second.json_body["metadata"] == {}
     assert second.json_body["timestamp"] == first["timestamp"]
     assert get(api).json_body["logs"] == [first]
+
+
+@pytest.mark.parametrize("timestamp", [None, "an hour ago"])
+def test_a_resend_with_other_content_is_a_409_naming_event_id_and_changes_nothing(api, timestamp):
+    fields = {"event_id": "E"}
+    if timestamp:
+        fields["timestamp"] = service.now_ms() - 3600 * 1000
+    first = post(api, event(message="all good", **fields)).json_body
+
+    second = post(api, event(message="ERROR PAYMENT DB DOWN", level="ERROR", **fields))
+
+    assert second.status_code == 409
+    assert second.json_body["Code"] == "ConflictError" and second.json_body["Message"].startswith("event_id: ")
+    assert get(api).json_body["logs"] == [first]
+
+
+def test_in_a_batch_a_resend_with_other_content_is_a_rejection_that_is_not_retryable(api):
+    first = post(api, event(message="all good", event_id="E")).json_body
+
+    response = post(api, {"logs": [event(message="other", event_id="E"), event(message="new", event_id="F")]})
+
+    assert response.status_code == 207
+    (rejection,) = response.json_body["rejected"]
+    assert rejection["index"] == 0 and rejection["Code"] == "ConflictError" and rejection["retryable"] is False
+    assert rejection["Message"].startswith("event_id: ") and response.json_body["log_ids"][0] is None
+    assert [e["message"] for e in get(api).json_body["logs"]] == ["new", first["message"]]
 
 
 def invoke_as(user_arn, body, context=None):
@@ -107,10 +132,10 @@ def test_an_event_id_is_its_caller_roles_own(api, test_stage_env, timestamp):
     assert status == 201
 
     _, theirs = invoke_as(FULL_SESSION, event(message="theirs", **fields))
-    _, again = invoke_as(INGEST_OTHER_SESSION, event(message="mine, resent", **fields))
+    _, again = invoke_as(INGEST_OTHER_SESSION, event(message="mine", **fields))
 
     assert theirs["log_id"] != mine["log_id"] and again["log_id"] == mine["log_id"]
-    assert again["ingested_by"] == INGEST_OTHER_SESSION and again["message"] == "mine, resent"
+    assert again["ingested_by"] == INGEST_OTHER_SESSION and again["message"] == "mine"
     stored = {e["log_id"]: (e["message"], e["ingested_by"]) for e in get(api).json_body["logs"]}
     assert stored == {mine["log_id"]: ("mine", INGEST_SESSION), theirs["log_id"]: ("theirs", FULL_SESSION)}
 
@@ -206,7 +231,7 @@ def test_a_batch_with_no_valid_event_is_400_and_stores_nothing(api):
 
 
 def test_a_batch_of_1000_is_stored(api):
-    response = post(api, {"logs": [event(message=str(n), event_id=f"e{n % 990}") for n in range(1000)]})
+    response = post(api, {"logs": [event(message=str(n % 990), event_id=f"e{n % 990}") for n in range(1000)]})
     assert response.status_code == 201
     assert response.json_body["accepted"] == 1000
     assert stored_count(api) == 990
