@@ -82,11 +82,6 @@ def parse_query_time(field, text):
     return epoch_ms
 
 
-def _min_level(text):
-    level = ev.normalize_level("min_level", text)
-    if level not in ev.SEVERE_LEVELS:
-        raise ValidationError("min_level", "must be one of " + ", ".join(ev.SEVERE_LEVELS) + " (or an alias)")
-    return level
 
 
 def parse_recent_query(params, now_ms, retention_days):
@@ -99,7 +94,7 @@ def parse_recent_query(params, now_ms, retention_days):
     limit = _bounded_int("limit", given["limit"], 1, MAX_LIMIT) if given["limit"] is not None else DEFAULT_LIMIT
     service_name = ev.name("service_name", given["service_name"], 128) if given["service_name"] is not None else None
     level = ev.normalize_level("level", given["level"]) if given["level"] is not None else None
-    min_level = _min_level(given["min_level"]) if given["min_level"] is not None else None
+    min_level = ev.normalize_level("min_level", given["min_level"]) if given["min_level"] is not None else None
     if level is not None and min_level is not None:
         raise ValidationError("min_level", "cannot be combined with level")
     log_type = ev.name("log_type", given["log_type"], 64) if given["log_type"] is not None else None

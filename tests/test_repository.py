@@ -711,6 +711,20 @@ def test_severe_levels_page_newest_first_from_the_sparse_indexes_without_a_level
     assert not any("#level" in q["ExpressionAttributeNames"] for q in queries)
 
 
+@pytest.mark.parametrize("service_name", [None, "auth"])
+@pytest.mark.parametrize("min_level, expected", [
+    ("INFO", {"INFO", "WARN", "ERROR", "FATAL"}), ("DEBUG", {"DEBUG", "INFO", "WARN", "ERROR", "FATAL"}),
+    ("TRACE", {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}),
+])
+def test_min_level_below_warn_pages_the_general_view_with_a_level_filter(repo, service_name, min_level, expected):
+    events = seed_levels(repo, 200)
+
+    seen, pages = read_all(repo, query(limit=7, service_name=service_name, min_level=min_level))
+
+    wanted = expected_order(events, lambda e: e.level in expected and service_name in (None, e.service_name))
+    assert [e["message"] for e in seen] == wanted and pages > 1
+
+
 def test_ties_on_the_severity_index_are_broken_by_log_id_descending(repo):
     store(repo, [make_event(level="ERROR", message=str(n)) for n in range(6)]
           + [make_event(level="WARN", message=f"w{n}") for n in range(6)])

@@ -43,7 +43,7 @@ def _connection_options():
 def _filter_options(parser, with_type=True):
     parser.add_argument("--service", help="only this service_name")
     parser.add_argument("--level", help="only this level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)")
-    parser.add_argument("--min-level", help="only this level and the more severe ones (WARN, ERROR, FATAL)")
+    parser.add_argument("--min-level", help="this level and the more severe ones (INFO hides DEBUG and TRACE)")
     if with_type:
         parser.add_argument("--type", dest="log_type", help="only this log_type")
 
