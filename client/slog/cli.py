@@ -29,6 +29,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 TIME_FORMS = "an age (15m, 2h, 3d), ISO 8601 with a time zone (2026-11-28T10:30:00Z) or epoch milliseconds"
 # infra's default log_retention_days: the service keeps nothing older, and says nothing when asked for it.
 DEFAULT_RETENTION_DAYS = 7
+# 9999-12-31T23:59:59.999Z, the last time a datetime holds: later epoch milliseconds are the service's to refuse.
+_LAST_MS = 253_402_300_799_999
 
 
 def _connection_options():
@@ -123,7 +125,7 @@ def parse_time_option(option, value, err=None, now=None):
         moment = now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
         text = format_timestamp(moment)
     elif text.isdigit():
-        moment = datetime.fromtimestamp(min(int(text), 253402300799999) / 1000, UTC)
+        moment = datetime.fromtimestamp(min(int(text), _LAST_MS) / 1000, UTC)
     else:
         try:
             moment = datetime.fromisoformat(text)
