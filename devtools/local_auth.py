@@ -264,7 +264,10 @@ class SigV4Verifier:
             by_name.setdefault(name.lower(), []).append(value)
         authorization = (by_name.get("authorization") or [None])[0]
         if not authorization:
-            raise AuthError("MissingAuthenticationTokenException", "Missing Authentication Token")
+            # API Gateway's words, and locally what they mean: the request was not signed.
+            raise AuthError("MissingAuthenticationTokenException",
+                            "Missing Authentication Token: requests must be signed with AWS SigV4 (service "
+                            "execute-api); see README.md, \"Calling the API\"")
         match = _AUTHORIZATION.match(authorization.strip())
         if match is None:
             raise AuthError("IncompleteSignatureException",

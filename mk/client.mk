@@ -16,18 +16,30 @@ LOAD_DURATION ?= 30s
 LOAD_HOST ?= http://127.0.0.1:$(PORT)
 LOAD_REMOTE ?=
 
-TEST_PREREQS += $(SLOG_STAMP)
-.PHONY: smoke load slog
+WHEEL_DIR ?= build
 
+TEST_PREREQS += $(SLOG_STAMP)
+.PHONY: smoke load slog client-wheel
+
+# The distribution was named "slog" until that name turned out to be another PyPI project's: the old
+# editable install goes first, so that one distribution owns the slog package and command.
 $(SLOG_STAMP): $(VENV)/.installed client/pyproject.toml
+	$(BIN)/python -m pip uninstall --quiet --yes slog
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e client
 	touch $@
+
+# `make client-wheel`: the client as a wheel in $(WHEEL_DIR)/, to install where there is no checkout:
+# pip install build/simple_log_service_client-*.whl (pip fetches boto3, requests and rich).
+# setuptools builds in client/build/: emptied first, so no module deleted since the last build ships.
+client-wheel: $(VENV)/.installed
+	rm -rf client/build
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir $(WHEEL_DIR) ./client
 
 slog: $(SLOG_STAMP)
 
 run: $(SLOG_STAMP)
 
-# `make smoke`: against the local stack (`make run` in another terminal) by default;
+# `make smoke`: against the local stack (`make run` in another terminal; give it the same PORT) by default;
 # a deployed stack: `make smoke SMOKE_OUTPUTS=outputs.json` with SLOG_INGEST_EXTERNAL_ID/SLOG_READ_EXTERNAL_ID.
 smoke: $(SLOG_STAMP)
 	$(if $(SMOKE_STS),AWS_ENDPOINT_URL_STS=$(SMOKE_STS)) $(BIN)/slog smoke --outputs $(SMOKE_OUTPUTS) --count $(SMOKE_COUNT) $(if $(SMOKE_ENDPOINT),--endpoint $(SMOKE_ENDPOINT))

@@ -5,6 +5,9 @@ a retried export, and the refusals a deployed API gives: unsigned, the read role
 import gzip
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 import uuid
 
@@ -154,3 +157,57 @@ def test_the_read_role_and_unsigned_callers_cannot_export(local_aws):
     unsigned = requests.post(local_aws + "v1/logs", data=b"", headers={"Content-Type": "application/x-protobuf"},
                              timeout=30)
     assert unsigned.status_code == 403
+
+
+# --- docs/OPENTELEMETRY.md's app, as written there, run from a folder of its own --------------------------
+
+def guide_app(service_name):
+    """The Python app of docs/OPENTELEMETRY.md, sending as ``service_name``."""
+    guide = (ROOT / "docs" / "OPENTELEMETRY.md").read_text()
+    section = guide[guide.index("## Python (`logging`)"):guide.index("## OpenTelemetry Collector")]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert code.count('{"service.name": "checkout"}') == 1
+    return code.replace('{"service.name": "checkout"}', f'{{"service.name": "{service_name}"}}')
+
+
+def run_guide_app(tmp_path, stack, service_name, **env):
+    app = tmp_path / "app" / "app.py"
+    app.parent.mkdir()
+    app.write_text(guide_app(service_name))
+    clean = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "SLOG_"))}
+    clean.update(PYTHONPATH=str(ROOT / "client"), SLOG_ENDPOINT=stack, AWS_CONFIG_FILE=str(tmp_path / "no-config"),
+                 AWS_EC2_METADATA_DISABLED="true", **env)
+    return subprocess.run([sys.executable, str(app)], cwd=app.parent, env=clean, capture_output=True, text=True,
+                          timeout=120)
+
+
+CREDENTIALS = str(ROOT / "local" / "aws-credentials")
+
+
+def test_the_guides_app_sends_info_records_from_any_folder(local_aws, tmp_path):
+    service_name = f"guide-{uuid.uuid4().hex[:10]}"
+
+    done = run_guide_app(tmp_path, local_aws, service_name, AWS_SHARED_CREDENTIALS_FILE=CREDENTIALS,
+                         AWS_PROFILE="slog-ingest")
+
+    assert done.returncode == 0, done.stderr
+    assert "Failed to export" not in done.stderr
+    (event,) = read_back(local_aws, service_name, 1)
+    assert (event["level"], event["message"]) == ("INFO", "order placed")
+    assert event["metadata"]["attributes.order_id"] == 42
+
+
+def test_the_guides_app_shows_a_refused_export_on_stderr(local_aws, tmp_path):
+    done = run_guide_app(tmp_path, local_aws, f"guide-{uuid.uuid4().hex[:10]}",
+                         AWS_SHARED_CREDENTIALS_FILE=CREDENTIALS, AWS_PROFILE="slog-read")
+
+    assert "Failed to export logs batch code: 403" in done.stderr
+
+
+def test_the_guides_app_without_credentials_says_why_in_one_line(local_aws, tmp_path):
+    done = run_guide_app(tmp_path, local_aws, "guide", AWS_SHARED_CREDENTIALS_FILE="local/aws-credentials",
+                         AWS_PROFILE="slog-ingest")
+
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("app: cannot send logs: AWS_SHARED_CREDENTIALS_FILE=local/aws-credentials: no such file")

@@ -3,20 +3,29 @@
 The CLI runs with nothing but ``SLOG_ENDPOINT`` and
 ``AWS_SHARED_CREDENTIALS_FILE=local/aws-credentials`` set, as a user would.
 """
+import contextlib
+import http.server
 import io
 import json
+import logging
+import os
 import re
+import subprocess
+import sys
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
 import responses
 from rich.console import Console
 from slog import cli
 from slog import client as slog_client
+from slog import otel as slog_otel
 from slog.client import LogClient
-from slog.config import _sts_client, build_target, region_for
+from slog.config import _sts_client, build_target, region_for, resolve_endpoint
 from slog.errors import ApiError, SlogError
 from slog.sender import Line, Sender, batches, events_from_lines
 
@@ -125,7 +134,7 @@ def test_a_file_of_thousands_of_lines_goes_in_batches_and_reads_back_across_page
     assert {event["message"] for event in body["logs"]} == {f"bulk {i}" for i in range(1200)}
 
 
-def test_recent_prints_a_table_with_coloured_levels(user_env):
+def test_recent_prints_one_line_per_event_with_coloured_levels(user_env):
     service = service_name()
     run("send", "--service", service, "--level", "error", "it broke")
 
@@ -147,15 +156,17 @@ def test_tail_shows_events_oldest_first_and_each_once(user_env):
     assert [json.loads(line)["message"] for line in out.splitlines()] == ["first", "second"]
 
 
-def test_tail_prints_one_readable_line_per_event(user_env):
+def test_tail_prints_one_compact_line_per_event(user_env):
     service = service_name()
-    run("send", "--service", service, "--level", "error", "--metadata", '{"k": 1}', "it failed")
+    run("send", "--service", service, "--level", "error", "--metadata", '{"k": 1, "request_id": "r-1"}', "it failed")
+    run("send", "--service", service, "--type", "audit", "audited")
 
     code, out, _ = run("tail", "--service", service, "--interval", "0.01", "--max-polls", "1")
 
     assert code == 0
-    (line,) = out.splitlines()
-    assert f"ERROR {service} [application] it failed" in line and '{"k":1}' in line
+    failed, audited = out.splitlines()
+    assert failed.endswith(f" ERROR {service} it failed request_id=r-1")
+    assert audited.endswith(f" INFO  {service} [audit] audited")
 
 
 # --- who and where ----------------------------------------------------------------
@@ -165,7 +176,7 @@ def test_a_role_lacking_the_route_is_one_clear_line(user_env):
 
     assert code == 2
     assert err.strip() == ("slog: error: access denied (403): role simple-log-service-local-log-read "
-                           "is not allowed to call POST /logs")
+                           f"is not allowed to call POST {user_env}logs")
     assert "Traceback" not in err and out == ""
 
 
@@ -178,7 +189,7 @@ def test_role_arn_and_external_id_assume_a_role_through_the_local_sts(user_env):
     wrong_id = run("recent", "--role-arn", OUTPUTS["log_read_role_arn"]["value"], "--external-id", "nope")
 
     assert allowed[0] == 0 and "logs" in json.loads(allowed[1])
-    assert refused[0] == 2 and "role simple-log-service-local-log-read is not allowed to call POST /logs" in refused[2]
+    assert refused[0] == 2 and f"local-log-read is not allowed to call POST {user_env}logs" in refused[2]
     assert wrong_id[0] == 2 and "cannot assume role" in wrong_id[2]
 
 
@@ -348,7 +359,7 @@ def test_recent_stops_when_the_cursor_runs_out(stub):
 
 
 @pytest.mark.parametrize("argv, reads", [(["recent", "--json"], 1),
-                                         (["tail", "--max-polls", "1", "--interval", "0", "--json"], 2)])
+                                         (["tail", "--max-polls", "1", "--interval", "0", "--json"], 3)])
 def test_min_level_is_passed_to_the_service_as_given(stub, argv, reads):
     for _ in range(reads):
         stub.get(STUB + "logs/recent", json=page_of(0, None))
@@ -397,12 +408,13 @@ def test_events_print_as_inert_text_with_controls_made_visible(stub, argv, termi
 def test_piped_recent_prints_one_whole_line_per_event_newest_first(stub):
     stub.get(STUB + "logs/recent", json=hostile_page(3))
 
-    code, out, _ = run("recent")
+    code, out, _ = run("recent", "--all-fields")
 
     lines = out.splitlines()
     assert code == 0 and len(lines) == 3
     assert [line.split(" ", 1)[0] for line in lines] == [f"{FIXED_DAY}T10:00:0{i}.000Z" for i in range(3)]
-    assert all("ERROR svc [app\\x1b[5m] " in line and line.endswith('"c1":"\\x9b"}') for line in lines)
+    assert all("ERROR svc [app\\x1b[5m] " in line and line.endswith(" k\\x1b=v\\x1b]8;;x\\x07 c1=\\x9b")
+               for line in lines)
 
 
 def test_json_output_is_exact_and_still_inert(stub):
@@ -421,7 +433,7 @@ def test_a_service_error_message_prints_inert_on_one_line(stub):
     code, _, err = run("recent")
 
     assert code == 2
-    assert err.strip() == "slog: error: GET /logs/recent failed (400 BadRequestError): bad\\n\\x1b[2J[/x]"
+    assert err.strip() == f"slog: error: GET {STUB}logs/recent failed (400 BadRequestError): bad\\n\\x1b[2J[/x]"
 
 
 # --- batching and retries, without a server --------------------------------------------
@@ -561,3 +573,265 @@ def test_library_use_reports_api_errors_with_status(user_env):
     assert raised.value.status == 400 and "message" in raised.value.message
     with pytest.raises(SlogError):
         client.recent_page(limit=0)
+
+
+# --- where requests may go: no redirects, https unless loopback (issue 25, item 9) ----------------------
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every request with ``self.server.answer`` (status, headers, body) and keeps what it received."""
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.server.received.append((self.command, self.path, dict(self.headers), self.rfile.read(length)))
+        status, headers, body = self.server.answer
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def answering(status, headers=None, body=b""):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.answer, server.received = (status, headers or {}, body), []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def redirected(monkeypatch, tmp_path):
+    """An API that answers 307 to another port, where a server would take the request and say it stored it."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "SLOG_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "local" / "aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    stored = json.dumps({"log_id": "01STOLEN", "count": 0, "logs": [], "next_cursor": None}).encode()
+    with answering(201, {"Content-Type": "application/json"}, stored) as (elsewhere, elsewhere_url), \
+            answering(307, {"Location": elsewhere_url + "steal"}) as (_, api_url):
+        yield api_url, elsewhere, elsewhere_url + "steal"
+
+
+@pytest.mark.parametrize("argv", [["send", "hello"], ["recent"]])
+def test_a_redirect_is_an_error_naming_its_location_and_nothing_reaches_it(redirected, argv):
+    api_url, elsewhere, location = redirected
+
+    code, out, err = run(*argv, "--endpoint", api_url)
+
+    assert code == 2 and out == ""
+    assert f"(307 Redirect): redirected to {location}, which slog does not follow" in err
+    assert elsewhere.received == []
+
+
+def test_the_opentelemetry_exporter_follows_no_redirect_and_does_not_count_it_as_sent(redirected, caplog):
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+    api_url, elsewhere, location = redirected
+    exporter = OTLPLogExporter(**slog_otel.otlp_exporter_args(endpoint=api_url))
+
+    with caplog.at_level(logging.ERROR):
+        result = exporter.export([])
+
+    assert result == LogRecordExportResult.FAILURE
+    assert f"redirected to {location}" in caplog.text
+    assert elsewhere.received == []
+
+
+@pytest.mark.parametrize("argv", [["recent"], ["send", "x"], ["tail", "--max-polls", "0"]])
+def test_an_http_endpoint_that_is_not_loopback_is_refused_before_any_request(stub, argv):
+    code, _, err = run(*argv, "--endpoint", "http://example.com")
+
+    assert code == 2
+    assert "endpoint http://example.com must be https (http only for loopback" in err
+    assert len(stub.calls) == 0
+
+
+def test_otlp_exporter_args_refuse_an_http_endpoint_that_is_not_loopback(stub):
+    with pytest.raises(SlogError, match="must be https"):
+        slog_otel.otlp_exporter_args(endpoint="http://logs.example.com/api")
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:8000", "http://[::1]:8000/", "http://localhost:8000/",
+                                      "http://127.1.2.3/", "https://abc.execute-api.eu-west-1.amazonaws.com/api"])
+def test_loopback_and_https_endpoints_are_taken(endpoint):
+    assert resolve_endpoint(endpoint).startswith(endpoint)
+
+
+# --- the endpoint is the API's base URL, and errors name the URL called (issue 18, item 3) ------------
+
+@pytest.mark.parametrize("path, route", [("logs", "logs"), ("logs/", "logs"), ("logs/recent", "logs/recent"),
+                                         ("api/v1/logs", "v1/logs")])
+def test_an_endpoint_ending_in_a_route_is_refused_naming_the_base_url(stub, path, route):
+    code, _, err = run("recent", "--endpoint", STUB + path)
+
+    assert code == 2 and len(stub.calls) == 0
+    assert f"ends in the route /{route}: give the API's base URL" in err
+
+
+def test_an_error_names_the_url_actually_called(stub):
+    stub.get(STUB + "api/logs/recent", status=403, json={
+        "Message": "User: arn:aws:sts::000000000000:assumed-role/simple-log-service-local-log-ingest/local "
+                   "is not authorized to perform: execute-api:Invoke"})
+
+    code, _, err = run("recent", "--endpoint", STUB + "api", "--service", "svc")
+
+    assert code == 2
+    assert err.strip() == ("slog: error: access denied (403): role simple-log-service-local-log-ingest "
+                           f"is not allowed to call GET {STUB}api/logs/recent")
+
+
+def test_the_local_stacks_endpoint_with_the_route_appended_is_refused(user_env):
+    code, _, err = run("recent", "--endpoint", user_env + "logs")
+
+    assert code == 2 and f"give the API's base URL ({user_env})" in err
+
+
+# --- tail starts with the newest --lines, then only what is new (issue 18, item 2) --------------------
+
+def stored_events(count, start=1):
+    return [{"log_id": f"01TAIL{i:04d}", "timestamp": f"{FIXED_DAY}T10:00:{i:02d}.000Z", "service_name": "svc",
+             "level": "INFO", "log_type": "application", "message": f"event {i}"} for i in range(start, start + count)]
+
+
+def test_tail_starts_with_the_newest_lines_oldest_first_then_prints_only_new_events(stub):
+    store = stored_events(5)
+    reads = []
+
+    def recent(request):
+        reads.append(dict(parse_qsl(urlsplit(request.url).query)))
+        if len(reads) == 3:  # the first poll: one event arrived since tail started
+            store.extend(stored_events(1, start=6))
+        limit = int(reads[-1]["limit"])
+        return 200, {}, json.dumps({"count": limit, "logs": store[::-1][:limit], "next_cursor": None})
+
+    stub.add_callback(responses.GET, STUB + "logs/recent", callback=recent)
+
+    code, out, err = run("tail", "--lines", "2", "--interval", "0", "--max-polls", "2", "--json")
+
+    assert code == 0, err
+    assert [json.loads(line)["message"] for line in out.splitlines()] == ["event 4", "event 5", "event 6"]
+
+
+# --- compact lines (issue 18, item 6) ------------------------------------------------------------------
+
+OTEL_EVENT = {
+    "log_id": "01OTEL", "timestamp": f"{FIXED_DAY}T10:00:00.000Z", "service_name": "checkout", "level": "ERROR",
+    "log_type": "application", "message": "payment failed", "ingested_by": "arn:aws:sts::0:assumed-role/x/y",
+    "metadata": {"otel.trace_id": "5b8efff798038103d269b633813fc60c", "otel.span_id": "eee19b7ec3c1b174",
+                 "otel.severity_number": 17, "attributes.order_id": 42, "scope.name": "app.checkout",
+                 "resource.service.name": "checkout", "resource.telemetry.sdk.language": "python",
+                 "resource.telemetry.sdk.name": "opentelemetry", "resource.telemetry.sdk.version": "1.45.2"}}
+
+
+@pytest.mark.parametrize("command", [["recent"], ["tail", "--max-polls", "0"]])
+@pytest.mark.parametrize("terminal", [True, False])
+def test_an_opentelemetry_event_is_one_short_line_by_default(stub, command, terminal):
+    stub.get(STUB + "logs/recent", json={"count": 1, "logs": [OTEL_EVENT], "next_cursor": None})
+
+    code, out, _ = run(*command, terminal=terminal)
+
+    assert code == 0
+    (line,) = out.splitlines()
+    assert "ERROR" in line and "[application]" not in line and "resource." not in line
+    assert re.sub(r"\x1b\[[0-9;]*m", "", line) == (f"{FIXED_DAY}T10:00:00.000Z ERROR checkout payment failed "
+                                                   "otel.trace_id=5b8efff798038103d269b633813fc60c")
+
+
+def test_fields_adds_fields_and_all_fields_shows_every_one(stub):
+    stub.get(STUB + "logs/recent", json={"count": 1, "logs": [OTEL_EVENT], "next_cursor": None})
+
+    chosen = run("recent", "--fields", "attributes.order_id,ingested_by,absent")[1]
+    every = run("recent", "--all-fields")[1]
+
+    assert chosen.rstrip("\n").endswith(" payment failed otel.trace_id=5b8efff798038103d269b633813fc60c "
+                                        "attributes.order_id=42 ingested_by=arn:aws:sts::0:assumed-role/x/y")
+    assert "log_id=01OTEL " in every and every.rstrip("\n").endswith(" resource.telemetry.sdk.version=1.45.2")
+    assert len(every.splitlines()) == 1
+
+
+# --- time options and the retention (issue 18, item 10) -------------------------------------------------
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def test_since_that_is_not_a_time_names_every_form_slog_takes(stub):
+    code, _, err = run("recent", "--since", "yesterday")
+
+    assert code == 2 and len(stub.calls) == 0
+    assert err.strip() == ("slog: error: --since 'yesterday' is not a time: give an age (15m, 2h, 3d), ISO 8601 "
+                           "with a time zone (2026-11-28T10:30:00Z) or epoch milliseconds")
+
+
+@pytest.mark.parametrize("value, sent, noted", [
+    ("30d", "2026-10-31T12:00:00.000Z", True),
+    ("6d", "2026-11-24T12:00:00.000Z", False),
+    ("2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", True),
+    ("1795953600000", "1795953600000", False),  # 2026-11-29T12:00:00Z
+])
+def test_a_time_before_the_default_retention_is_noted_on_stderr(value, sent, noted):
+    err = io.StringIO()
+
+    assert cli.parse_time_option("--since", value, Console(file=err, width=200), now=NOW) == sent
+    assert ("is before the 7-day retention of a default stage" in err.getvalue()) is noted
+
+
+def test_an_unsigned_request_to_the_local_stack_is_told_to_sign(local_stack):
+    answer = requests.get(local_stack + "logs/recent", timeout=30)
+
+    assert answer.status_code == 403
+    assert answer.json()["Message"] == ("Missing Authentication Token: requests must be signed with AWS SigV4 "
+                                        '(service execute-api); see README.md, "Calling the API"')
+
+
+# --- credentials named by a relative path (issue 18, item 5) -------------------------------------------
+
+@pytest.mark.parametrize("profile", [None, "slog-ingest"])
+def test_a_credentials_file_named_relative_to_another_folder_is_one_line_saying_so(stub, monkeypatch, tmp_path,
+                                                                                   profile):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "local/aws-credentials")
+    if profile:
+        monkeypatch.setenv("AWS_PROFILE", profile)
+    expected = (f"AWS_SHARED_CREDENTIALS_FILE=local/aws-credentials: no such file (looked in {tmp_path}); name it "
+                'by its absolute path: export AWS_SHARED_CREDENTIALS_FILE="$(pwd)/local/aws-credentials" '
+                "at the repository root")
+
+    code, _, err = run("recent")
+    with pytest.raises(SlogError) as raised:
+        slog_otel.otlp_exporter_args()
+
+    assert code == 2 and err.strip() == f"slog: error: {expected}"
+    assert str(raised.value) == expected and len(stub.calls) == 0
+
+
+# --- the distribution: its own name, a wheel to install without a checkout (issue 18, item 9) ------------
+
+@pytest.mark.slow
+def test_make_client_wheel_builds_a_distribution_named_apart_from_pypis_slog(tmp_path):
+    subprocess.run(["make", "-s", "client-wheel", f"WHEEL_DIR={tmp_path / 'dist'}"], cwd=ROOT, check=True,
+                   capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                    "--target", str(tmp_path / "site"), str(wheel)], check=True, capture_output=True)
+
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    shown = subprocess.run([sys.executable, "-c", "import importlib.metadata as m, slog; "
+                            "print(m.distribution('simple-log-service-client').entry_points['slog'].value, "
+                            "slog.__file__)"], env=env, check=True, capture_output=True, text=True).stdout.split()
+    usage = subprocess.run([str(tmp_path / "site" / "bin" / "slog"), "--help"], env=env, check=True,
+                           capture_output=True, text=True).stdout
+
+    assert wheel.name == "simple_log_service_client-1.0.0-py3-none-any.whl"
+    assert shown == ["slog.cli:main", str(tmp_path / "site" / "slog" / "__init__.py")]
+    assert usage.startswith("usage: slog ")

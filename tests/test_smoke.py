@@ -142,3 +142,15 @@ def test_load_reaches_a_deployed_endpoint_only_when_asked(monkeypatch):
     assert local_load.main(["--host", endpoint, "--remote", "--users", "3"]) == 0
     (command,) = started
     assert command[command.index("--host") + 1] == endpoint and command[command.index("--users") + 1] == "3"
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("smoke", ["AWS_ENDPOINT_URL_STS=http://127.0.0.1:9000/_local/sts", "--endpoint http://127.0.0.1:9000/"]),
+    ("load", ["--host http://127.0.0.1:9000 ", "--dynamodb-port 9001"]),
+])
+def test_the_make_helpers_follow_the_port_make_run_was_given(target, expected):
+    shown = subprocess.run(["make", "-n", target, "PORT=9000", "DYNAMODB_PORT=9001"], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout
+
+    assert all(part in shown for part in expected), shown
+    assert "8000" not in shown and "8001" not in shown

@@ -3,6 +3,8 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from slog.errors import ApiError
+
 SIGNED_OUT = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-SHA256")
 
 
@@ -28,3 +30,27 @@ class SigV4RequestsAuth(requests.auth.AuthBase):
             request.headers.pop(name, None)
         request.headers.update({name: value for name, value in signed.headers.items() if name in SIGNED_OUT})
         return request
+
+
+def refuse_redirect(response, **_):
+    """A ``requests`` response hook: a redirect is an error naming its ``Location``, never followed.
+
+    Following one would hand the body and the session token (``X-Amz-Security-Token``)
+    to whatever address the answer names; and the OTLP exporter, which asks ``requests``
+    not to follow, would count the unfollowed 3xx as a successful export.
+    """
+    if response.is_redirect:
+        response.close()
+        raise ApiError(response.status_code, "Redirect",
+                       f"redirected to {response.headers['Location']}, which slog does not follow",
+                       response.request.method, response.url)
+    return response
+
+
+def signed_session(target):
+    """A ``requests.Session`` that signs every request for ``target`` (renewing assumed-role keys)
+    and follows no redirect."""
+    session = requests.Session()
+    session.auth = SigV4RequestsAuth(target.credentials, target.region)
+    session.hooks["response"].append(refuse_redirect)
+    return session

@@ -26,6 +26,11 @@ DEFAULT_SERVICE = "slog-cli"
 DEFAULT_LEVEL = "INFO"
 _RELATIVE = re.compile(r"(\d+)([smhd])\Z")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+TIME_FORMS = "an age (15m, 2h, 3d), ISO 8601 with a time zone (2026-11-28T10:30:00Z) or epoch milliseconds"
+# infra's default log_retention_days: the service keeps nothing older, and says nothing when asked for it.
+DEFAULT_RETENTION_DAYS = 7
+# 9999-12-31T23:59:59.999Z, the last time a datetime holds: later epoch milliseconds are the service's to refuse.
+_LAST_MS = 253_402_300_799_999
 
 
 def _connection_options():
@@ -48,6 +53,17 @@ def _filter_options(parser, with_type=True):
         parser.add_argument("--type", dest="log_type", help="only this log_type")
 
 
+def _display_options(parser):
+    parser.add_argument("--fields", type=_names, default=(), metavar="A,B",
+                        help="also show these fields (metadata keys or event fields such as log_id); "
+                             f"shown when present: {', '.join(render.KEY_FIELDS)}")
+    parser.add_argument("--all-fields", action="store_true", help="show every field of each event")
+
+
+def _names(text):
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def build_parser():
     common = _connection_options()
     parser = argparse.ArgumentParser(prog="slog", description="Simple Log Service client (SigV4-signed).")
@@ -64,8 +80,9 @@ def build_parser():
     send.add_argument("--metadata", metavar="JSON", help="a JSON object attached to the event(s)")
     send.add_argument("--json", action="store_true", help="print the stored event / the summary as JSON")
 
-    recent = commands.add_parser("recent", parents=[common], help="the newest events, as a table or JSON")
+    recent = commands.add_parser("recent", parents=[common], help="the newest events, one line each, or JSON")
     _filter_options(recent)
+    _display_options(recent)
     recent.add_argument("--since", help="ISO 8601 time, epoch milliseconds, or an age like 15m, 2h, 3d")
     recent.add_argument("--until", help="same forms as --since")
     recent.add_argument("--limit", type=int, default=100, help="how many events (pages are followed past 1000)")
@@ -73,6 +90,7 @@ def build_parser():
 
     tail = commands.add_parser("tail", parents=[common], help="follow new events until Ctrl-C")
     _filter_options(tail)
+    _display_options(tail)
     tail.add_argument("--interval", type=float, default=2.0, help="seconds between polls (default 2)")
     tail.add_argument("--lines", type=int, default=10, help="show this many recent events first (default 10)")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -94,15 +112,32 @@ def _target(args):
                         role_arn=args.role_arn, external_id=args.external_id)
 
 
-def parse_time_option(value, now=None):
-    """An API time parameter: ages like ``15m`` become ISO 8601; other forms pass through."""
+def parse_time_option(option, value, err=None, now=None):
+    """The API's time parameter for ``--since``/``--until``: an age like ``15m`` as ISO 8601; ISO 8601 with a
+    time zone and epoch milliseconds as given; anything else refused. A time before the default retention is
+    noted on ``err``: the service answers as if nothing older had been asked for."""
     if value is None:
         return None
-    match = _RELATIVE.match(value.strip())
+    now = now or datetime.now(UTC)
+    text = value.strip()
+    match = _RELATIVE.match(text)
     if match:
-        now = now or datetime.now(UTC)
-        return format_timestamp(now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))}))
-    return value
+        moment = now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        text = format_timestamp(moment)
+    elif text.isdigit():
+        moment = datetime.fromtimestamp(min(int(text), _LAST_MS) / 1000, UTC)
+    else:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise SlogError(f"{option} {value!r} is not a time: give {TIME_FORMS}")
+    if err is not None and moment < now - timedelta(days=DEFAULT_RETENTION_DAYS):
+        err.print(render.plain(f"slog: note: {option} {value} is before the {DEFAULT_RETENTION_DAYS}-day retention "
+                               "of a default stage: events older than the stage's retention have expired, so "
+                               "the answer starts there"))
+    return text
 
 
 def emit_json(out, value, indent=2):
@@ -196,50 +231,70 @@ def _filters(args, **extra):
     return {name: value for name, value in filters.items() if value is not None}
 
 
+def _line(args):
+    """How ``recent`` and ``tail`` print an event: one compact line, with the fields asked for."""
+    fields = tuple(dict.fromkeys(render.KEY_FIELDS + args.fields))
+    return lambda event: render.event_line(event, fields=fields, all_fields=args.all_fields)
+
+
 def cmd_recent(args, out, err):
     if args.limit < 1:
         raise SlogError("--limit must be at least 1")
+    since = parse_time_option("--since", args.since, err)
+    until = parse_time_option("--until", args.until, err)
     client = LogClient(_target(args))
-    result = client.recent(limit=args.limit, **_filters(args, since=parse_time_option(args.since),
-                                                         until=parse_time_option(args.until)))
+    result = client.recent(limit=args.limit, **_filters(args, since=since, until=until))
     if args.json:
         emit_json(out, result)
     elif not result["logs"]:
         err.print("no events match")
-    elif out.is_terminal:
-        out.print(render.events_table(result["logs"]))
-    else:  # piped or redirected: one whole line per event, for grep and friends
+    else:
+        line = _line(args)
         for event in result["logs"]:
-            out.print(render.event_line(event))
+            out.print(line(event))
     return 0
 
 
 def cmd_tail(args, out, err, sleep=time.sleep):
     client = LogClient(_target(args))
+    line = _line(args)
     seen, order = set(), []
+    window = timedelta(seconds=max(60, 3 * args.interval))
+
+    def stored_lately():
+        since = format_timestamp(datetime.now(UTC) - window)
+        return client.recent(limit=1000, **_filters(args, since=since))["logs"]
+
+    def remember(event):
+        seen.add(event["log_id"])
+        order.append(event["log_id"])
+        while len(order) > 10_000:
+            seen.discard(order.pop(0))
 
     def show(events):
         for event in reversed(events):  # the API answers newest first
             if event["log_id"] in seen:
                 continue
-            seen.add(event["log_id"])
-            order.append(event["log_id"])
+            remember(event)
             if args.json:
                 emit_json(out, event, indent=None)
             else:
-                out.print(render.event_line(event))
-        while len(order) > 10_000:
-            seen.discard(order.pop(0))
+                out.print(line(event))
 
+    # Polls reread the last minute or so: what it already holds is old news, except the newest --lines, shown
+    # once, oldest first. Read before those lines, so that an event stored in between is shown by one of the reads.
+    already_stored = stored_lately()
     if args.lines > 0:
         show(client.recent(limit=args.lines, **_filters(args))["logs"])
+    for event in already_stored:
+        if event["log_id"] not in seen:
+            remember(event)
     polls = 0
     try:
         while args.max_polls is None or polls < args.max_polls:
             sleep(args.interval)
             polls += 1
-            since = parse_time_option(f"{int(max(60, 3 * args.interval))}s")
-            show(client.recent(limit=1000, **_filters(args, since=since))["logs"])
+            show(stored_lately())
     except KeyboardInterrupt:
         pass
     return 0

@@ -6,10 +6,9 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from slog.auth import SigV4RequestsAuth
+from slog.auth import signed_session
 from slog.errors import ApiError, SlogError
 
-SERVICE = "execute-api"
 MAX_BATCH_EVENTS = 1000
 MAX_BODY_BYTES = 1_048_576
 MAX_PAGE = 1000
@@ -38,39 +37,43 @@ def retry_delay(error, delay):
 
 
 class LogClient:
-    """Signs each request as it will be sent, with the target's current credentials (``execute-api``, its region)."""
+    """Signs each request as it will be sent, with the target's current credentials (``execute-api``, its region);
+    follows no redirect."""
 
-    def __init__(self, target, timeout=30.0, http=None, attempts=6, sleep=time.sleep):
+    def __init__(self, target, timeout=30.0, attempts=6, sleep=time.sleep):
         self.target = target
         self._timeout = timeout
-        self._http = http or requests.Session()
-        self._auth = SigV4RequestsAuth(target.credentials, target.region, SERVICE)
+        self._http = signed_session(target)
         self._delays = backoff_delays(attempts - 1)
         self._sleep = sleep
 
     def request(self, method, route, params=None, body=None):
-        """``(status, decoded JSON body or None, headers)``; transport failures are ``SlogError``."""
+        """``(response, decoded JSON body or None)``; transport failures and redirects are ``SlogError``."""
         data = body if body is None or isinstance(body, bytes) else dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json"} if data is not None else {}
         # Percent-encoded throughout (a space as %20, never "+", which SigV4 and the API read differently).
         query = urlencode({name: value for name, value in (params or {}).items() if value is not None}, quote_via=quote)
+        url = self.target.endpoint + route.lstrip("/")
         try:
-            response = self._http.request(method, self.target.endpoint + route.lstrip("/"), params=query or None,
-                                          data=data, headers=headers, auth=self._auth, timeout=self._timeout)
+            response = self._http.request(method, url, params=query or None, data=data, headers=headers,
+                                          timeout=self._timeout)
         except requests.RequestException as error:
-            raise SlogError(f"cannot reach {self.target.endpoint}: {type(error).__name__}: {error}") from None
+            raise SlogError(f"cannot reach {url}: {type(error).__name__}: {error}") from None
         try:
             decoded = response.json() if response.content else None
         except ValueError:
             decoded = None
-        return response.status_code, decoded, response.headers
+        return response, decoded
 
     @staticmethod
-    def error(status, body, method, route, headers=None):
+    def error(response, body):
+        """The ``ApiError`` for ``response``, naming the URL it answered."""
         body = body if isinstance(body, dict) else {}
+        status = response.status_code
         code = body.get("Code") or body.get("__type") or ("Forbidden" if status == 403 else "Error")
         message = body.get("Message") or body.get("message") or "no message"
-        return ApiError(status, code, message, method, route, body, _seconds((headers or {}).get("Retry-After")))
+        return ApiError(status, code, message, response.request.method, response.url, body,
+                        _seconds(response.headers.get("Retry-After")))
 
     def resending(self, call):
         """``call()``, made again after throttling, a transient failure or a lost answer.
@@ -98,9 +101,9 @@ class LogClient:
         could store it twice).
         """
         def send():
-            status, body, headers = self.request("POST", "/logs", body=event)
-            if status != 201:
-                raise self.error(status, body, "POST", "/logs", headers)
+            response, body = self.request("POST", "/logs", body=event)
+            if response.status_code != 201:
+                raise self.error(response, body)
             return body
         return self.resending(send) if event.get("event_id") else send()
 
@@ -109,17 +112,18 @@ class LogClient:
 
         Sent once: ``slog.sender.Sender`` decides what of a batch to send again.
         """
-        status, body, headers = self.request("POST", "/logs", body={"logs": events})
+        response, body = self.request("POST", "/logs", body={"logs": events})
+        status = response.status_code
         if status in (201, 207) or (status == 400 and isinstance(body, dict) and "rejected" in body):
             return status, body
-        raise self.error(status, body, "POST", "/logs", headers)
+        raise self.error(response, body)
 
     def recent_page(self, **params):
         """One page of ``GET /logs/recent``, read again after throttling or a transient failure."""
         def read():
-            status, body, headers = self.request("GET", "/logs/recent", params=params)
-            if status != 200:
-                raise self.error(status, body, "GET", "/logs/recent", headers)
+            response, body = self.request("GET", "/logs/recent", params=params)
+            if response.status_code != 200:
+                raise self.error(response, body)
             return body
         return self.resending(read)
 

@@ -32,6 +32,8 @@ LOCAL_PROFILE = "slog-full"
 LOCAL_CREDENTIALS = Path("local") / "aws-credentials"
 _EXECUTE_API_HOST = re.compile(r"[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\Z")
 _REFRESH_BEFORE_S = 300
+# What the API serves under its base URL (or under a stage prefix: api_endpoint ends in /<stage>).
+API_ROUTES = ("logs/recent", "v1/logs", "logs")
 
 
 def read_outputs(path):
@@ -49,7 +51,7 @@ def read_outputs(path):
 
 
 def resolve_endpoint(endpoint=None, outputs=None):
-    """The API base URL, always ending in ``/``."""
+    """The API base URL, always ending in ``/``: https unless loopback, its path at most a stage prefix."""
     endpoint = endpoint or os.environ.get("SLOG_ENDPOINT")
     if not endpoint and outputs is not None:
         endpoint = outputs.get("api_endpoint")
@@ -59,6 +61,17 @@ def resolve_endpoint(endpoint=None, outputs=None):
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SlogError(f"endpoint {endpoint!r} is not an http(s) URL")
+    # Plain http would show the signed requests, session token included, to anyone on the way.
+    if parts.scheme != "https" and not is_loopback(endpoint):
+        raise SlogError(f"endpoint {endpoint} must be https (http only for loopback: 127.0.0.1, ::1, localhost)")
+    if parts.query or parts.fragment:
+        raise SlogError(f"endpoint {endpoint} has a query or fragment: give the API's base URL")
+    path = parts.path.strip("/")
+    route = next((route for route in API_ROUTES if path == route or path.endswith("/" + route)), None)
+    if route is not None:
+        base = parts._replace(path=parts.path.rstrip("/").removesuffix(route)).geturl()
+        raise SlogError(f"endpoint {endpoint} ends in the route /{route}: give the API's base URL "
+                        f"({base}); slog adds the routes")
     return endpoint if endpoint.endswith("/") else endpoint + "/"
 
 
@@ -169,16 +182,34 @@ class Target:
                       AssumedRoleCredentials(_sts_client(self), role_arn, external_id), self.base_session)
 
 
+def _missing_credentials_file():
+    """``AWS_SHARED_CREDENTIALS_FILE`` when it names no file: a relative name (``local/aws-credentials``) is read
+    from the working directory, so it works only from where it was written for."""
+    named = os.environ.get("AWS_SHARED_CREDENTIALS_FILE")
+    return named if named and not Path(named).expanduser().is_file() else None
+
+
+def _credentials_error(detail):
+    """``SlogError(detail)``, or the reason behind it when ``AWS_SHARED_CREDENTIALS_FILE`` names no file."""
+    missing = _missing_credentials_file()
+    if missing:
+        detail = (f"AWS_SHARED_CREDENTIALS_FILE={missing}: no such file (looked in {Path.cwd()}); "
+                  'name it by its absolute path: export AWS_SHARED_CREDENTIALS_FILE="$(pwd)/local/aws-credentials" '
+                  "at the repository root")
+    return SlogError(detail)
+
+
 def _base_credentials(session, endpoint, profile):
     try:
         credentials = session.get_credentials()
     except BotoCoreError as error:
-        raise SlogError(f"cannot load AWS credentials: {error}") from None
+        raise _credentials_error(f"cannot load AWS credentials: {error}") from None
     if credentials is not None:
         return credentials.get_frozen_credentials()
-    if is_loopback(endpoint) and profile is None:
+    if is_loopback(endpoint) and profile is None and not _missing_credentials_file():
         return local_profile_credentials()
-    raise SlogError("no AWS credentials found: use --profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    raise _credentials_error("no AWS credentials found: use --profile, AWS_PROFILE, "
+                             "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 
 
 def _sts_client(target):
@@ -195,7 +226,7 @@ def build_target(endpoint=None, outputs_file=None, profile=None, region=None, ro
     try:
         session = boto3.session.Session(profile_name=profile)
     except BotoCoreError as error:
-        raise SlogError(str(error)) from None
+        raise _credentials_error(str(error)) from None
     target = Target(endpoint, region_for(endpoint, region, session),
                     StaticCredentials(_base_credentials(session, endpoint, profile)), session)
     if role_arn:

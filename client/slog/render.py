@@ -1,4 +1,4 @@
-"""How events look in a terminal: a table with coloured levels, or one line each (``tail``, pipes).
+"""How events look in a terminal: one compact line each, with coloured levels (``recent``, ``tail``).
 
 Everything the service returns is someone's log content: it is shown as plain text
 (never Rich markup) with control and format characters made visible as escapes
@@ -11,7 +11,6 @@ import re
 import unicodedata
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 LEVEL_STYLES = {
@@ -27,6 +26,10 @@ LEVEL_STYLES = {
 _HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 _NOT_PLAIN_ASCII = re.compile(r"[^\x20-\x7e]")
 _NOT_JSON_ASCII = re.compile(r"[^\x20-\x7e\n]")
+DEFAULT_LOG_TYPE = "application"
+# What a line always shows of an event, and the fields it adds when present: what ties it to a request or a trace.
+LINE_FIELDS = ("timestamp", "level", "service_name", "log_type", "message")
+KEY_FIELDS = ("trace_id", "otel.trace_id", "request_id")
 
 
 def _hidden(char):
@@ -57,41 +60,42 @@ def level_text(level):
     return Text(f"{visible(level):<5}", style=LEVEL_STYLES.get(level, ""))
 
 
-def _metadata(event):
-    metadata = event.get("metadata")
-    return json.dumps(metadata, separators=(",", ":"), ensure_ascii=False) if metadata else ""
+def _value(value):
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def events_table(events):
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("timestamp", no_wrap=True)
-    table.add_column("level", no_wrap=True)
-    table.add_column("service", no_wrap=True)
-    table.add_column("type", no_wrap=True)
-    table.add_column("message", overflow="fold")
-    table.add_column("metadata", overflow="fold", style="dim")
-    for event in events:
-        table.add_row(plain(event.get("timestamp", "")), level_text(event.get("level", "")),
-                      plain(event.get("service_name", "")), plain(event.get("log_type", "")),
-                      plain(event.get("message", "")), plain(_metadata(event)))
-    return table
+def _fields(event, names, all_fields):
+    """``(name, value)`` of the fields a line shows after the message: ``names`` when present, or every one."""
+    metadata = event.get("metadata") or {}
+    if all_fields:
+        own = [(name, value) for name, value in event.items() if name not in LINE_FIELDS and name != "metadata"]
+        return own + list(metadata.items())
+    found = []
+    for name in names:
+        value = event[name] if name in event and name != "metadata" else metadata.get(name)
+        if value is not None:
+            found.append((name, value))
+    return found
 
 
-def event_line(event):
+def event_line(event, fields=KEY_FIELDS, all_fields=False):
+    """One line: time, level, service, ``[type]`` unless the default, message, then ``name=value`` fields."""
     line = Text()
     line.append_text(plain(event.get("timestamp", ""), style="dim"))
     line.append(" ")
     line.append_text(level_text(event.get("level", "")))
     line.append(" ")
     line.append_text(plain(event.get("service_name", ""), style="cyan"))
-    line.append(" [")
-    line.append_text(plain(event.get("log_type", "")))
-    line.append("] ")
+    log_type = event.get("log_type", DEFAULT_LOG_TYPE)
+    if log_type != DEFAULT_LOG_TYPE:
+        line.append(" [")
+        line.append_text(plain(log_type))
+        line.append("]")
+    line.append(" ")
     line.append_text(plain(event.get("message", "")))
-    metadata = _metadata(event)
-    if metadata:
+    for name, value in _fields(event, fields, all_fields):
         line.append(" ")
-        line.append_text(plain(metadata, style="dim"))
+        line.append_text(plain(f"{name}={_value(value)}", style="dim"))
     return line
 
 
