@@ -266,6 +266,7 @@ def test_signing_region_comes_from_the_endpoint():
 
 STUB = "http://127.0.0.1:9/"
 ISO_MS_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
+ISO_US_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 
 
 @pytest.fixture
@@ -305,6 +306,16 @@ def test_send_stamps_the_event_once_and_resends_it_unchanged(stub):
     assert before <= datetime.fromisoformat(first["timestamp"]) <= datetime.now(UTC)
 
 
+def test_lines_from_stdin_come_back_in_the_order_they_were_read(user_env, monkeypatch):
+    service = service_name()
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"step {n}\n" for n in range(1, 11))))
+
+    code, _, err = run("send", "--file", "-", "--service", service)
+
+    assert code == 0, err
+    assert [event["message"] for event in read_back(service)["logs"]] == [f"step {n}" for n in range(10, 0, -1)]
+
+
 def test_lines_from_stdin_are_stamped_once_and_lines_of_a_file_are_not(stub, monkeypatch, tmp_path):
     stub.add_callback(responses.POST, STUB + "logs", callback=accept_batch)
     own = "2026-01-02T03:04:05.678Z"  # fixed: a line's own timestamp is sent as written (the stub stores nothing)
@@ -318,9 +329,9 @@ def test_lines_from_stdin_are_stamped_once_and_lines_of_a_file_are_not(stub, mon
 
     assert from_stdin[0] == from_file[0] == 0
     stdin_events, file_events = (body["logs"] for body in sent(stub))
-    stamp = stdin_events[0]["timestamp"]
-    assert ISO_MS_UTC.match(stamp)
-    assert [event.get("timestamp") for event in stdin_events] == [stamp, stamp, own]
+    stamps = [event["timestamp"] for event in stdin_events[:2]]
+    assert all(ISO_US_UTC.match(stamp) for stamp in stamps) and stamps[0] < stamps[1]
+    assert [event.get("timestamp") for event in stdin_events] == [*stamps, own]
     assert [event.get("timestamp") for event in file_events] == [None, None, own]
 
 

@@ -185,15 +185,16 @@ def cmd_send(args, out, err):
 
 
 def _read_lines(path):
-    """``(lines, source id, timestamp for lines without one)``.
+    """``(lines, source id, time to stamp lines without a timestamp from)``.
 
     A file's lines get ids from its content, so sending it again must be recognised without
-    a timestamp (the service's claim path): they are not stamped. Lines from stdin exist
-    for this invocation only: they are stamped now, so every resend of them is recognised
-    by (service, event_id, timestamp).
+    a timestamp (the service's claim path): they are not stamped, and the service keeps
+    their order within each request. Lines from stdin exist for this invocation only: they
+    are stamped now, a microsecond apart in line order, so every resend of them is
+    recognised by (service, event_id, timestamp) and they come back in the order read.
     """
     if path == "-":
-        return sys.stdin.readlines(), f"stdin{uuid.uuid4().hex[:12]}", timestamp_now()
+        return sys.stdin.readlines(), f"stdin{uuid.uuid4().hex[:12]}", datetime.now(UTC)
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.readlines(), file_digest(path), None

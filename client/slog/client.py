@@ -27,6 +27,11 @@ def format_timestamp(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def format_timestamp_us(moment):
+    """ISO 8601 UTC with microseconds, the finest the service orders events of a JSON body by."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def timestamp_now():
     return format_timestamp(datetime.now(UTC))
 

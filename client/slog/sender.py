@@ -10,8 +10,17 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from slog.client import MAX_BATCH_EVENTS, MAX_BODY_BYTES, RETRY_STATUSES, backoff_delays, dumps, retry_delay
+from slog.client import (
+    MAX_BATCH_EVENTS,
+    MAX_BODY_BYTES,
+    RETRY_STATUSES,
+    backoff_delays,
+    dumps,
+    format_timestamp_us,
+    retry_delay,
+)
 from slog.errors import ApiError, SlogError
 
 _BATCH_OVERHEAD = len('{"logs":[]}')
@@ -45,11 +54,13 @@ class Summary:
         return not self.rejected
 
 
-def events_from_lines(lines, defaults, source_id, timestamp=None):
+def events_from_lines(lines, defaults, source_id, stamped_from=None):
     """``Line`` per non-blank line: a JSON object (defaults fill missing fields) or plain text (the message).
 
     ``source_id`` (e.g. a digest of the file) makes event ids unique to the source;
-    ``timestamp``, when given, stamps the lines that carry none.
+    ``stamped_from``, a datetime when given, stamps the lines that carry no timestamp with
+    distinct, increasing times from it (a microsecond apart, as precise as the service orders),
+    so that they come back in the order they were read.
     """
     for line_no, text in enumerate(lines, start=1):
         text = text.rstrip("\r\n")
@@ -66,8 +77,8 @@ def events_from_lines(lines, defaults, source_id, timestamp=None):
         if event is None:
             event = {**{k: v for k, v in defaults.items() if v is not None}, "message": text}
         event.setdefault("event_id", f"slog-{source_id}-{line_no}")
-        if timestamp is not None:
-            event.setdefault("timestamp", timestamp)
+        if stamped_from is not None:
+            event.setdefault("timestamp", format_timestamp_us(stamped_from + timedelta(microseconds=line_no)))
         yield Line(event, line_no)
 
 
