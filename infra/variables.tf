@@ -180,13 +180,33 @@ variable "full_access_external_id" {
   }
 }
 
-variable "caller_principal_arns" {
-  description = "The IAM roles or users that may assume the caller roles (each still needing its role's external ID): the roles of the applications that send or read logs and of the people who read them. Required, no default: an account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
+variable "ingest_principal_arns" {
+  description = "The IAM roles or users that may assume the log-ingest caller role (each still giving that role's external ID): the roles of the applications that send logs (POST /logs, POST /v1/logs). Required, no default. An account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
   type        = list(string)
 
   validation {
-    condition     = length(var.caller_principal_arns) > 0 && alltrue([for arn in var.caller_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
-    error_message = "caller_principal_arns must list at least one IAM role, user or account root ARN."
+    condition     = length(var.ingest_principal_arns) > 0 && alltrue([for arn in var.ingest_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "ingest_principal_arns must list at least one IAM role, user or account root ARN."
+  }
+}
+
+variable "read_principal_arns" {
+  description = "The IAM roles or users that may assume the log-read caller role (each still giving that role's external ID): the roles of the tools and people that read logs (GET /logs/recent). Required, no default. An account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.read_principal_arns) > 0 && alltrue([for arn in var.read_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "read_principal_arns must list at least one IAM role, user or account root ARN."
+  }
+}
+
+variable "full_access_principal_arns" {
+  description = "The IAM roles or users that may assume the log-full-access caller role (each still giving that role's external ID): the roles that both send and read, such as the one that runs slog smoke. Required, no default. An account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.full_access_principal_arns) > 0 && alltrue([for arn in var.full_access_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "full_access_principal_arns must list at least one IAM role, user or account root ARN."
   }
 }
 

@@ -177,7 +177,7 @@ def test_each_trust_policy_requires_its_own_external_id(module):
     for role, spec in CALLER_ROLES.items():
         own = external_ids[spec["external_id_variable"]]
         env = {"local.external_ids[each.value.external_id_variable]": own,
-               "var.caller_principal_arns": ["arn:aws:iam::123456789012:role/app"]}
+               "local.principal_arns[each.value.principals_variable]": ["arn:aws:iam::123456789012:role/app"]}
         policy = statements(document, env)
         assert allowed(policy, "sts:AssumeRole", "role", {"sts:ExternalId": own}), role
         assert not allowed(policy, "sts:AssumeRole", "role", {}), role
@@ -186,22 +186,38 @@ def test_each_trust_policy_requires_its_own_external_id(module):
     assert len({spec["external_id_variable"] for spec in CALLER_ROLES.values()}) == len(CALLER_ROLES)
 
 
-def test_caller_roles_trust_exactly_the_listed_principals_and_the_list_has_no_default(module):
-    """No silent account-wide trust: whoever may assume a caller role is named in caller_principal_arns."""
-    variable = module.variables["caller_principal_arns"]
-    assert "default" not in variable
-    condition = variable["validation"][0]["condition"]
-    assert "length(var.caller_principal_arns) > 0" in condition
+def test_each_caller_role_trusts_exactly_its_own_principals_and_no_list_has_a_default(module):
+    """No silent account-wide trust, and no trust borrowed from another role: whoever may assume a caller role is
+    named in that role's own list, so an ingest application cannot assume log-read or log-full-access, whatever
+    external ID it learnt (the ID is in the trust policy, readable with iam:GetRole)."""
+    names = {spec["principals_variable"] for spec in CALLER_ROLES.values()}
+    assert len(names) == len(CALLER_ROLES) and "caller_principal_arns" not in module.variables
+    for name, expression in module.locals["principal_arns"].items():
+        assert expression == f"${{var.{name}}}"
+        variable = module.variables[name]
+        assert "default" not in variable and variable["type"] == "${list(string)}" and variable["description"]
+        assert f"length(var.{name}) > 0" in variable["validation"][0]["condition"]
+    assert set(module.locals["principal_arns"]) == names
     document = module.data[("aws_iam_policy_document", "caller_trust")]
     [statement] = document["statement"]
-    assert [p["identifiers"] for p in statement["principals"]] == ["${var.caller_principal_arns}"]
-    env = {"local.external_ids[each.value.external_id_variable]": "id-0123456789abcdef",
-           "var.caller_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/billing-app"]}
-    policy = statements(document, env)
-    context = {"sts:ExternalId": "id-0123456789abcdef"}
-    assert allowed(policy, "sts:AssumeRole", "role", context, f"arn:aws:iam::{ACCOUNT}:role/billing-app")
-    assert not allowed(policy, "sts:AssumeRole", "role", context, ROOT_PRINCIPAL)
-    assert not allowed(policy, "sts:AssumeRole", "role", context, f"arn:aws:iam::{ACCOUNT}:role/any-other-role")
+    assert [p["identifiers"] for p in statement["principals"]] == [
+        "${local.principal_arns[each.value.principals_variable]}"]
+    lists = {"ingest_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/billing-app"],
+             "read_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/oncall-readers"],
+             "full_access_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/smoke-ci"]}
+    external_id = "id-0123456789abcdef"
+    context = {"sts:ExternalId": external_id}
+    trusted = {}
+    for role, spec in CALLER_ROLES.items():
+        env = {"local.external_ids[each.value.external_id_variable]": external_id,
+               "local.principal_arns[each.value.principals_variable]": lists[spec["principals_variable"]]}
+        policy = statements(document, env)
+        principals = [arn for arns in lists.values() for arn in arns] + [
+            ROOT_PRINCIPAL, f"arn:aws:iam::{ACCOUNT}:role/any-other-role"]
+        trusted[role] = {arn for arn in principals if allowed(policy, "sts:AssumeRole", "role", context, arn)}
+    assert trusted == {"log-ingest": {f"arn:aws:iam::{ACCOUNT}:role/billing-app"},
+                       "log-read": {f"arn:aws:iam::{ACCOUNT}:role/oncall-readers"},
+                       "log-full-access": {f"arn:aws:iam::{ACCOUNT}:role/smoke-ci"}}
 
 
 # --- the Lambda execution role ---------------------------------------------------------

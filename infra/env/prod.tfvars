@@ -1,6 +1,7 @@
 # make package STAGE=prod && cd build/prod && terraform apply -var-file=prod.tfvars
 # Not kept here (secret or account-specific): export TF_VAR_ingest_external_id, TF_VAR_read_external_id,
-# TF_VAR_full_access_external_id and TF_VAR_caller_principal_arns for every plan, apply and destroy.
+# TF_VAR_full_access_external_id, TF_VAR_ingest_principal_arns, TF_VAR_read_principal_arns and
+# TF_VAR_full_access_principal_arns for every plan, apply and destroy.
 stage                  = "prod"
 region                 = "us-east-1"
 lambda_runtime         = "python3.11"
