@@ -1,8 +1,8 @@
 # --- the Lambda function's execution role --------------------------------------
 # Exactly what the code does: PutItem (idempotency claims), BatchGetItem
 # (keys of events with an event_id, before writing), BatchWriteItem (events)
-# and Query (reads) on the table and its indexes, the cursor key parameter,
-# its own log group. No Scan, no wildcard action or resource.
+# and Query (reads) on the table and its indexes, the cursor key parameter
+# (and the stage key, through SSM, to decrypt it), its own log group. No Scan, no wildcard action or resource.
 # The `chalice deploy` path's .chalice/policy-<stage>.json is rendered from
 # data.aws_iam_policy_document.lambda by devtools/chalice_stage.py.
 
@@ -54,6 +54,26 @@ data "aws_iam_policy_document" "lambda" {
     effect    = "Allow"
     actions   = ["ssm:GetParameter"]
     resources = [aws_ssm_parameter.cursor_signing_key.arn]
+  }
+
+  # SSM decrypts the parameter with the stage key on the function's behalf: that parameter only.
+  statement {
+    sid       = "DecryptCursorSigningKeyThroughSSM"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ssm.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:PARAMETER_ARN"
+      values   = [aws_ssm_parameter.cursor_signing_key.arn]
+    }
   }
 
   statement {

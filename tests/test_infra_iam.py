@@ -294,6 +294,27 @@ def test_lambda_role_reaches_only_its_table_index_key_parameter_and_log_group(mo
     assert not allowed(policy, "logs:PutLogEvents", LOG_GROUP_ARN.replace("simple-log-service-prod", "other"))
 
 
+def test_the_cursor_key_parameter_is_encrypted_with_the_stage_key_which_the_function_decrypts_for_it_only(module):
+    parameter = module.resource("aws_ssm_parameter", "cursor_signing_key")
+    assert parameter["key_id"] == "${aws_kms_key.this.arn}"
+    assert module.locals["cursor_key_parameter_arn"].endswith(":parameter${local.cursor_key_parameter_name}")
+    assert parameter["name"] == "${local.cursor_key_parameter_name}"
+    function = lambda_policy(module)
+    via_ssm = {"kms:ViaService": "ssm.us-east-1.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN}
+    assert allowed(function, "kms:Decrypt", KEY_ARN, via_ssm)
+    assert not allowed(function, "kms:Decrypt", KEY_ARN, {
+        **via_ssm, "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN.replace("cursor-signing-key", "other")})
+    assert not allowed(function, "kms:Encrypt", KEY_ARN, via_ssm)
+    assert not allowed(function, "kms:Decrypt", KEY_ARN, {**via_ssm, "kms:ViaService": "s3.us-east-1.amazonaws.com"})
+    key = key_policy(module)
+    through_ssm = {**via_ssm, "kms:CallerAccount": ACCOUNT}
+    for action in ("kms:Decrypt", "kms:Encrypt"):  # the function reads it; Terraform (and a rotation) writes it
+        assert allowed(key, action, "*", through_ssm, ROOT_PRINCIPAL), action
+    assert not allowed(key, "kms:Decrypt", "*", {
+        **through_ssm, "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN.replace("/prod/", "/dev/")}, ROOT_PRINCIPAL)
+    assert not allowed(key, "kms:Decrypt", "*", {**through_ssm, "kms:CallerAccount": "999999999999"}, ROOT_PRINCIPAL)
+
+
 def test_lambda_role_is_wired_to_chalices_function(module):
     function = module.resource("aws_lambda_function", "api_handler")
     assert function["role"] == "${aws_iam_role.lambda.arn}"
@@ -327,7 +348,8 @@ def test_key_policy_lets_only_dynamodb_logs_and_sns_use_the_key(module):
         assert "*" not in principals, sid
     services = {principal for _, principals, _ in usage for principal in principals if "amazonaws.com" in principal}
     assert services == {"logs.${local.region}.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
-    assert {c["kms:ViaService"][0].split(".")[0] for _, _, c in usage if "kms:ViaService" in c} == {"dynamodb", "sns"}
+    assert {c["kms:ViaService"][0].split(".")[0] for _, _, c in usage if "kms:ViaService" in c} == {
+        "dynamodb", "sns", "ssm"}
 
 
 ACCOUNT = "123456789012"
@@ -348,7 +370,8 @@ def key_policy(module):
         STAGE_LOG_GROUPS[2]
     env = {"local.partition": "aws", "local.account_id": ACCOUNT, "local.region": "us-east-1",
            "local.log_group_names": STAGE_LOG_GROUPS,
-           "local.alarm_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms"}
+           "local.alarm_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms",
+           "local.cursor_key_parameter_arn": PARAMETER_ARN}
     return statements(module.data[("aws_iam_policy_document", "kms")], env)
 
 
@@ -411,6 +434,16 @@ def topic_policy(module):
     env = {"aws_sns_topic.alarms.arn": TOPIC_ARN, "local.partition": "aws", "local.region": "us-east-1",
            "local.account_id": ACCOUNT, "local.name": "simple-log-service-prod"}
     return statements(module.data[("aws_iam_policy_document", "alarm_topic")], env)
+
+
+def test_alarms_and_budget_encrypt_to_the_topic_for_this_account_only(module):
+    policy = key_policy(module)
+    topic = {"kms:EncryptionContext:aws:sns:topicArn": TOPIC_ARN}
+    for service in ("cloudwatch.amazonaws.com", "budgets.amazonaws.com"):
+        assert allowed(policy, "kms:GenerateDataKey", "*", {**topic, "aws:SourceAccount": ACCOUNT}, service), service
+        assert not allowed(policy, "kms:GenerateDataKey", "*", {**topic, "aws:SourceAccount": "999999999999"},
+                           service), service
+        assert not allowed(policy, "kms:Decrypt", "*", topic, service), service
 
 
 def test_only_this_stages_alarms_and_budget_publish_to_the_topic_over_tls(module):
@@ -523,4 +556,7 @@ def test_chalice_deploy_policy_file_grants_what_the_terraform_role_grants_statem
             assert conditions.pop("ForAnyValue:StringEquals") == {"kms:ResourceAliases": [alias]}
         else:
             assert resources == expected["resources"], statement["Sid"]
-        assert conditions == {test: {key: values} for test, key, values in expected["conditions"]}, statement["Sid"]
+        grouped = {}
+        for test, key, values in expected["conditions"]:
+            grouped.setdefault(test, {})[key] = values
+        assert conditions == grouped, statement["Sid"]
