@@ -12,8 +12,10 @@ Terraform, so this writes what it reads, for every stage of ``infra/env/``:
   too). It denies ``execute-api:Invoke`` to every principal but the stage's
   caller roles (infra/caller_roles.json, named as infra/iam.tf names them);
   each role's own policy then limits it to its routes. The roles' account is
-  left open (``*``): a role of another account gets nothing anyway, since this
-  policy allows nothing.
+  left open (``*``), since these files cannot know it: ``make package`` pins it
+  to the deploying account (``devtools.package``); on the `chalice deploy`
+  path a role of that name in another account still gets nothing, since a
+  cross-account call needs an Allow in this policy, which allows nothing.
 * the stage's keys in ``.chalice/config.json``: the two policy files, the
   stage's tags (Application, Stage, Stack, as Terraform tags its resources),
   and the settings Terraform gives the function on the packaged path (table,

@@ -511,13 +511,32 @@ def test_the_api_admits_only_the_stages_caller_roles_whatever_other_principals_m
         assert not any(allowed(policy, "execute-api:Invoke", arn, {"aws:PrincipalArn": principal}) for arn in targets)
 
 
-def test_the_packaged_api_carries_the_same_resource_policy_and_redeploys_with_it(module):
-    stage_policy = json.loads((ROOT / ".chalice" / "api-policy-prod.json").read_text())
+def test_the_packaged_api_carries_the_stages_resource_policy_pinned_to_its_account_and_redeploys_with_it(module):
+    pinned = (ROOT / ".chalice" / "api-policy-prod.json").read_text().replace(
+        "arn:aws:iam::*:role/", "arn:${local.partition}:iam::${local.account_id}:role/")
     rest_api = module.resource("aws_api_gateway_rest_api", "rest_api")
-    assert json.loads(rest_api["policy"]) == stage_policy
-    assert json.loads(module.locals["chalice_api_swagger"])["x-amazon-apigateway-policy"] == stage_policy
+    assert json.loads(rest_api["policy"]) == json.loads(pinned)
+    assert json.loads(module.locals["chalice_api_swagger"])["x-amazon-apigateway-policy"] == json.loads(pinned)
     deployment = module.resource("aws_api_gateway_deployment", "rest_api")
     assert deployment["triggers"]["api_definition"] == "${sha256(local.chalice_api_swagger)}"
+
+
+def test_the_packaged_api_refuses_a_role_of_the_same_name_in_another_account(module):
+    """Role names are anyone's to take: only the deploying account's caller roles pass the packaged API's policy."""
+    document = json.loads(module.resource("aws_api_gateway_rest_api", "rest_api")["policy"].replace(
+        "${local.partition}", "aws").replace("${local.account_id}", ACCOUNT))
+    invoke_anything = [{"effect": "Allow", "actions": ["execute-api:Invoke"], "resources": ["*"], "conditions": [],
+                        "principals": ["*"]}]
+    policy = invoke_anything + [{
+        "effect": s["Effect"], "actions": [s["Action"]], "resources": [f"{EXECUTION_ARN}/*"], "principals": ["*"],
+        "conditions": [(test, key, values) for test, block in s["Condition"].items() for key, values in block.items()]}
+        for s in document["Statement"]]
+    target = api_method_arns()[("GET", "/logs/recent")]
+    for role in CALLER_ROLES:
+        ours = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/simple-log-service-prod-{role}"}
+        theirs = {"aws:PrincipalArn": f"arn:aws:iam::999999999999:role/simple-log-service-prod-{role}"}
+        assert allowed(policy, "execute-api:Invoke", target, ours), role
+        assert not allowed(policy, "execute-api:Invoke", target, theirs), role
 
 
 def test_renderer_refuses_values_it_does_not_know():
