@@ -109,18 +109,73 @@ variable "lambda_runtime" {
 }
 
 variable "lambda_reserved_concurrency" {
-  description = "Concurrent executions reserved for (and capping) the function; -1 leaves it unreserved."
+  description = "Concurrent executions reserved for (and capping) the function, on both deploy paths (the chalice deploy path's reserved_concurrency is rendered from it); -1 leaves it unreserved. Lambda keeps at least 100 of the account's concurrency (1,000 by default) unreserved, so the stages of one account and region together may reserve at most the account limit minus 100."
   type        = number
-  default     = -1
+  default     = 10
 
   validation {
-    condition     = var.lambda_reserved_concurrency == -1 || (var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 1000)
-    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or between 1 and 1000."
+    condition     = var.lambda_reserved_concurrency == -1 || (var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 900 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency)
+    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or a whole number between 1 and 900 (an account of 1,000 keeps 100 unreserved)."
+  }
+}
+
+variable "ingest_throttling_rate_limit" {
+  description = "API Gateway throttling of each ingest route (POST /logs, POST /v1/logs) on its own: steady-state requests per second across all callers."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.ingest_throttling_rate_limit > 0 && var.ingest_throttling_rate_limit <= 10000
+    error_message = "ingest_throttling_rate_limit must be greater than 0 and at most 10000."
+  }
+}
+
+variable "ingest_throttling_burst_limit" {
+  description = "API Gateway throttling of each ingest route (POST /logs, POST /v1/logs) on its own: maximum burst of requests."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.ingest_throttling_burst_limit >= 1 && var.ingest_throttling_burst_limit <= 5000 && floor(var.ingest_throttling_burst_limit) == var.ingest_throttling_burst_limit
+    error_message = "ingest_throttling_burst_limit must be a whole number between 1 and 5000."
+  }
+}
+
+variable "read_throttling_rate_limit" {
+  description = "API Gateway throttling of the read route (GET /logs/recent) on its own: steady-state requests per second across all callers, however busy ingestion is."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.read_throttling_rate_limit > 0 && var.read_throttling_rate_limit <= 10000
+    error_message = "read_throttling_rate_limit must be greater than 0 and at most 10000."
+  }
+}
+
+variable "read_throttling_burst_limit" {
+  description = "API Gateway throttling of the read route (GET /logs/recent) on its own: maximum burst of requests."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.read_throttling_burst_limit >= 1 && var.read_throttling_burst_limit <= 5000 && floor(var.read_throttling_burst_limit) == var.read_throttling_burst_limit
+    error_message = "read_throttling_burst_limit must be a whole number between 1 and 5000."
+  }
+}
+
+variable "route_4xx_alarm_threshold" {
+  description = "Alarm when one route answers more than this many 4XX in 5 minutes. API Gateway counts its throttling answers (429) as 4XXError, with the callers' own mistakes (400, 403, 413); there is no metric of 429s alone."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.route_4xx_alarm_threshold >= 1 && floor(var.route_4xx_alarm_threshold) == var.route_4xx_alarm_threshold
+    error_message = "route_4xx_alarm_threshold must be a whole number of at least 1."
   }
 }
 
 variable "throttling_rate_limit" {
-  description = "API Gateway stage throttling: steady-state requests per second across all callers."
+  description = "API Gateway stage throttling of every method without its own limit (each route has its own: ingest_throttling_* and read_throttling_*): steady-state requests per second across all callers."
   type        = number
   default     = 100
 
@@ -131,7 +186,7 @@ variable "throttling_rate_limit" {
 }
 
 variable "throttling_burst_limit" {
-  description = "API Gateway stage throttling: maximum burst of concurrent requests."
+  description = "API Gateway stage throttling of every method without its own limit: maximum burst of requests."
   type        = number
   default     = 200
 

@@ -12,3 +12,10 @@ billing_mode           = "PAY_PER_REQUEST"
 throttling_rate_limit  = 20
 throttling_burst_limit = 40
 monthly_budget_usd     = 10
+
+# Each route's own throttle and the function's reserved concurrency (sizing: docs/DEPLOYMENT.md §9).
+ingest_throttling_rate_limit  = 15
+ingest_throttling_burst_limit = 30
+read_throttling_rate_limit    = 5
+read_throttling_burst_limit   = 10
+lambda_reserved_concurrency   = 10

@@ -12,3 +12,10 @@ billing_mode           = "PAY_PER_REQUEST"
 throttling_rate_limit  = 200
 throttling_burst_limit = 400
 monthly_budget_usd     = 100
+
+# Each route's own throttle and the function's reserved concurrency (sizing: docs/DEPLOYMENT.md §9).
+ingest_throttling_rate_limit  = 150
+ingest_throttling_burst_limit = 300
+read_throttling_rate_limit    = 50
+read_throttling_burst_limit   = 100
+lambda_reserved_concurrency   = 100

@@ -12,3 +12,10 @@ billing_mode           = "PAY_PER_REQUEST"
 throttling_rate_limit  = 50
 throttling_burst_limit = 100
 monthly_budget_usd     = 25
+
+# Each route's own throttle and the function's reserved concurrency (sizing: docs/DEPLOYMENT.md §9).
+ingest_throttling_rate_limit  = 40
+ingest_throttling_burst_limit = 80
+read_throttling_rate_limit    = 10
+read_throttling_burst_limit   = 20
+lambda_reserved_concurrency   = 20
