@@ -12,12 +12,15 @@ Terraform, so this writes what it reads, for every stage of ``infra/env/``:
   too). It denies ``execute-api:Invoke`` to every principal but the stage's
   caller roles (infra/caller_roles.json, named as infra/iam.tf names them);
   each role's own policy then limits it to its routes. The roles' account is
-  left open (``*``): a role of another account gets nothing anyway, since this
-  policy allows nothing.
+  left open (``*``), since these files cannot know it: ``make package`` pins it
+  to the deploying account (``devtools.package``); on the `chalice deploy`
+  path a role of that name in another account still gets nothing, since a
+  cross-account call needs an Allow in this policy, which allows nothing.
 * the stage's keys in ``.chalice/config.json``: the two policy files, the
   stage's tags (Application, Stage, Stack, as Terraform tags its resources),
-  and the settings Terraform gives the function on the packaged path (table,
-  retention, cursor key parameter).
+  the settings Terraform gives the function on the packaged path (table,
+  retention, cursor key parameter) and its reserved concurrency
+  (``lambda_reserved_concurrency``; none when it is -1).
 
 ``--check`` writes nothing and exits 1 when a file differs from what infra/ gives.
 """
@@ -121,7 +124,11 @@ class StageFiles:
         owned = {"autogen_policy": False, "iam_policy_file": f"policy-{self.stage}.json",
                  "api_gateway_policy_file": f"api-policy-{self.stage}.json", "tags": tags,
                  "environment_variables": environment}
-        return {**owned, **{key: value for key, value in current.items() if key not in owned}}
+        reserved = int(self.evaluate("${var.lambda_reserved_concurrency}"))
+        if reserved != -1:
+            owned["reserved_concurrency"] = reserved
+        kept = {key: value for key, value in current.items() if key not in owned and key != "reserved_concurrency"}
+        return {**owned, **kept}
 
 
 def dumps(document):

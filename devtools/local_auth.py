@@ -68,12 +68,14 @@ class AuthError(Refusal):
 
 @dataclass(frozen=True)
 class Role:
-    """A caller role: its short name (``log-ingest``), ARN and allowed ``(method, path)`` routes."""
+    """A caller role: its short name (``log-ingest``), ARN, allowed ``(method, path)`` routes, and the
+    local profiles whose keys may assume it (its trust policy's principals, locally)."""
 
     name: str
     arn: str
     routes: frozenset
     external_id: str | None = None
+    trusted_profiles: frozenset = frozenset()
 
     @property
     def role_name(self):
@@ -88,7 +90,8 @@ class Role:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who signed a request: the key, its secret, and the role it acts as."""
+    """Who signed a request: the key, its secret, the role it acts as, and the local profile it is (none for an
+    STS session)."""
 
     access_key: str
     secret_key: str
@@ -96,6 +99,7 @@ class Caller:
     user_arn: str
     session_token: str | None = None
     expires_at: float | None = None
+    profile: str | None = None
 
 
 def role_arn(role_name, stage="local"):
@@ -117,6 +121,7 @@ def load_roles(caller_roles_path=CALLER_ROLES_PATH, outputs_path=OUTPUTS_PATH):
             arn=role_arn(name),
             routes=frozenset((method.upper(), path) for method, path in spec["routes"]),
             external_id=_output_value(outputs, spec["external_id_variable"]),
+            trusted_profiles=frozenset(spec["local_trusted_profiles"]),
         )
         for name, spec in definitions.items()
     }
@@ -133,7 +138,7 @@ def load_static_callers(roles, caller_roles_path=CALLER_ROLES_PATH, credentials_
         role = roles[name]
         access_key = profile["aws_access_key_id"].strip()
         callers[access_key] = Caller(access_key, profile["aws_secret_access_key"].strip(), role,
-                                     role.session_arn("local"))
+                                     role.session_arn("local"), profile=spec["local_profile"])
     return callers
 
 

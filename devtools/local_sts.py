@@ -5,12 +5,14 @@ have), so ``--role-arn``/``--external-id`` callers such as ``slog smoke`` work a
 the local stack unchanged once their STS endpoint points there
 (``AWS_ENDPOINT_URL_STS=http://127.0.0.1:8000/_local/sts``).
 
-Who may assume what follows the caller roles' trust as ``infra/iam.tf`` writes it: a
-role trusts an explicit list of caller principals, and the caller must give the role's
-own external ID. Locally each key of ``local/aws-credentials`` is a distinct principal
-that may assume only its own role, except the full-access key, which stands for the
-operator who runs ``slog smoke`` and may assume every caller role (``ASSUMABLE``).
-Temporary keys from this STS may not assume roles (no chaining). Sessions last 900 s
+Who may assume what follows the caller roles' trust as ``infra/iam.tf`` writes it: each
+role trusts its own list of principals (``infra/caller_roles.json``: Terraform's
+``principals_variable``, locally ``local_trusted_profiles``), and the caller must also give
+the role's own external ID. Locally each profile of ``local/aws-credentials`` is a
+distinct principal: the ingest key is trusted by the ingest role alone, the read key by
+the read role alone, and the full-access key, which stands for the operator who runs
+``slog smoke``, by all three. Temporary keys from this STS are no profile, so no role
+trusts them (no chaining). Sessions last 900 s
 to the roles' maximum of 3,600 s (``max_session_duration``), 3,600 s unless asked, and
 are forgotten once expired. Errors are STS's: an XML ``ErrorResponse`` with its codes
 and statuses.
@@ -27,8 +29,6 @@ STS_PATH = "/_local/sts"
 MIN_SESSION_S = 900
 MAX_SESSION_S = 3600  # max_session_duration of the caller roles in infra/iam.tf
 DEFAULT_SESSION_S = 3600
-# Beyond its own role, which roles a local key's principal may assume (by role short name).
-ASSUMABLE = {"log-full-access": ("log-ingest", "log-read", "log-full-access")}
 XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}\Z")
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}\Z")
@@ -122,9 +122,7 @@ class LocalSts:
         role = self._registry.role_by_arn(role_arn)
         denied = Refusal(403, "AccessDenied", f"User: {caller.user_arn} is not authorized to perform: "
                                                f"sts:AssumeRole on resource: {role_arn}")
-        if role is None or caller.session_token is not None:
-            raise denied  # not a role of the local stack, or a temporary key (no chaining)
-        if role.name not in (caller.role.name, *ASSUMABLE.get(caller.role.name, ())):
+        if role is None or caller.profile not in role.trusted_profiles:
             raise denied
         if role.external_id is None or external_id != role.external_id:
             raise denied

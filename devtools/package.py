@@ -20,7 +20,9 @@ The rewrite of ``chalice.tf.json``:
   Python that runs it);
 * names the REST API per stage (Chalice gives every stage's API the app's
   name, which would mix the stages' metrics) and replaces it before
-  destroying it; its definition calls the function by a built ARN
+  destroying it; its resource policy names the caller roles of the deploying
+  account only (the stage's policy file, which cannot know the account, names
+  them in any account); its definition calls the function by a built ARN
   (``local.lambda_invoke_arn``) rather than by reference, so that the key
   policy can name the API's execution log group without a dependency cycle;
 * removes the stage from Chalice's deployment: ``infra/chalice/api_wiring.tf``
@@ -54,6 +56,10 @@ TERRAFORM_WORKING_FILES = (".terraform", ".terraform.lock.hcl", "terraform.tfsta
 # function: the key policy names the API's execution log group, and the
 # function's own log group needs the key.
 FUNCTION_INVOKE_ARN = "${aws_lambda_function.api_handler.invoke_arn}"
+# How the stage's API resource policy (.chalice/api-policy-<stage>.json) names the caller roles: in
+# any account, since Chalice's files cannot know it. Terraform knows it, and the rewrite pins it.
+ANY_ACCOUNT_ROLE = "arn:aws:iam::*:role/"
+DEPLOYING_ACCOUNT_ROLE = "arn:${local.partition}:iam::${local.account_id}:role/"
 # 1980-01-01, the earliest time a zip entry can carry.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -130,7 +136,12 @@ def rewrite_chalice_terraform(doc):
     swagger = _take(doc, "locals", "chalice_api_swagger")
     if FUNCTION_INVOKE_ARN not in swagger:
         raise PackageError(f"the API definition does not call the function by {FUNCTION_INVOKE_ARN}")
-    doc["locals"]["chalice_api_swagger"] = swagger.replace(FUNCTION_INVOKE_ARN, "${local.lambda_invoke_arn}")
+    policy = _take(rest_api, "policy")
+    if ANY_ACCOUNT_ROLE not in policy:
+        raise PackageError(f"the API resource policy names no caller role as {ANY_ACCOUNT_ROLE}<name>")
+    rest_api["policy"] = policy.replace(ANY_ACCOUNT_ROLE, DEPLOYING_ACCOUNT_ROLE)
+    doc["locals"]["chalice_api_swagger"] = swagger.replace(FUNCTION_INVOKE_ARN, "${local.lambda_invoke_arn}").replace(
+        ANY_ACCOUNT_ROLE, DEPLOYING_ACCOUNT_ROLE)
 
     deployment = _take(resources, "aws_api_gateway_deployment", "rest_api")
     deployment.pop("stage_name", None)

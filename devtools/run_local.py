@@ -1,6 +1,7 @@
 """The local stack behind ``make run``: the DynamoDB emulator on loopback, the log table, the API.
 
-The emulator is moto's server with every call atomic (``devtools.local_dynamodb``).
+The emulator is moto's server with every call atomic, answering loopback callers only
+(``devtools.local_dynamodb``).
 
 The API is the app on Chalice's local gateway behind the local API Gateway
 (``devtools.local_gateway``), which enforces SigV4 (IAM) authorization with the

@@ -1,5 +1,5 @@
 # What the stack sets on its API, on both paths: execution logs in a log group
-# encrypted with the key, and the gateway responses. api_wiring.tf says which
+# encrypted with the key, the gateway responses, and each route's own throttle. api_wiring.tf says which
 # API that is: Chalice's generated one when packaged (infra/chalice/api_wiring.tf),
 # the one `chalice deploy` made otherwise (var.rest_api_id; nothing here exists
 # until it is set), and sets the stage's method settings, which must name the
@@ -43,6 +43,45 @@ resource "aws_api_gateway_gateway_response" "contract_shape" {
   response_templates = {
     "application/json" = local.gateway_error_template
   }
+}
+
+# Each route is throttled on its own, so that a flood on one (an ingest burst,
+# say) meets its own limit and leaves the others theirs: the routes of the
+# log-ingest role (caller_roles.json) get the ingest limits, that of the
+# log-read role the read limits (tests/test_infra_throttling.py checks that the
+# two files agree). Keys are what the routes' alarms are named by. A route's
+# settings are a method path, <resource path without its leading slash>/<method>.
+# Detailed metrics give each route its own 4XXError, Count and Latency
+# (monitoring.tf alarms on them). The stage-wide settings (method path */*,
+# api_wiring.tf) still cover any method without its own.
+
+locals {
+  routes = {
+    "POST-logs"       = { method = "POST", resource = "/logs", rate = var.ingest_throttling_rate_limit, burst = var.ingest_throttling_burst_limit }
+    "POST-v1-logs"    = { method = "POST", resource = "/v1/logs", rate = var.ingest_throttling_rate_limit, burst = var.ingest_throttling_burst_limit }
+    "GET-logs-recent" = { method = "GET", resource = "/logs/recent", rate = var.read_throttling_rate_limit, burst = var.read_throttling_burst_limit }
+  }
+}
+
+resource "aws_api_gateway_method_settings" "route" {
+  for_each = local.api_attached ? local.routes : {}
+
+  rest_api_id = local.rest_api_id
+  stage_name  = local.method_settings_stage_name
+  method_path = "${trimprefix(each.value.resource, "/")}/${each.value.method}"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+    data_trace_enabled     = false
+    throttling_rate_limit  = each.value.rate
+    throttling_burst_limit = each.value.burst
+    caching_enabled        = false
+    cache_data_encrypted   = true
+  }
+
+  # After the stage-wide settings: API Gateway refuses concurrent changes to one stage.
+  depends_on = [aws_api_gateway_method_settings.all]
 }
 
 # API Gateway writes logs with one role per account and region, an account-wide

@@ -23,6 +23,8 @@ locals {
   api_name          = var.app_name
   api_execution_arn = "arn:${local.partition}:execute-api:${local.region}:${local.account_id}:${coalesce(var.rest_api_id, "none")}"
   api_endpoint      = local.api_attached ? "https://${var.rest_api_id}.execute-api.${local.region}.${data.aws_partition.current.dns_suffix}/${local.api_stage_name}" : null
+  # The stage `chalice deploy` made, by name (Terraform does not own it on this path).
+  method_settings_stage_name = local.api_stage_name
 }
 
 # Throttling, metrics and ERROR-level execution logs (no request data) of the stage `chalice deploy` made.

@@ -1,8 +1,8 @@
 # --- the Lambda function's execution role --------------------------------------
 # Exactly what the code does: PutItem (idempotency claims), BatchGetItem
 # (keys of events with an event_id, before writing), BatchWriteItem (events)
-# and Query (reads) on the table and its indexes, the cursor key parameter,
-# its own log group. No Scan, no wildcard action or resource.
+# and Query (reads) on the table and its indexes, the cursor key parameter
+# (and the stage key, through SSM, to decrypt it), its own log group. No Scan, no wildcard action or resource.
 # The `chalice deploy` path's .chalice/policy-<stage>.json is rendered from
 # data.aws_iam_policy_document.lambda by devtools/chalice_stage.py.
 
@@ -56,6 +56,26 @@ data "aws_iam_policy_document" "lambda" {
     resources = [aws_ssm_parameter.cursor_signing_key.arn]
   }
 
+  # SSM decrypts the parameter with the stage key on the function's behalf: that parameter only.
+  statement {
+    sid       = "DecryptCursorSigningKeyThroughSSM"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ssm.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:PARAMETER_ARN"
+      values   = [aws_ssm_parameter.cursor_signing_key.arn]
+    }
+  }
+
   statement {
     sid       = "WriteOwnLogs"
     effect    = "Allow"
@@ -77,8 +97,14 @@ resource "aws_iam_role_policy" "lambda" {
 }
 
 # --- caller roles ---------------------------------------------------------------
-# infra/caller_roles.json names each role, its routes and its external-ID
-# variable (the local SigV4 enforcement reads the same file).
+# infra/caller_roles.json names each role, its routes, its external-ID variable
+# and the variable listing who may assume it (the local SigV4 enforcement and
+# STS read the same file). Each role trusts its own list: an application that
+# sends logs is trusted by log-ingest alone and can assume neither log-read nor
+# log-full-access. The external ID guards only against the confused deputy (a
+# service tricked into assuming a role for someone else): it is no secret (the
+# trust policy shows it to anyone allowed iam:GetRole, CloudTrail records it),
+# so it never decides who may assume a role.
 
 locals {
   caller_roles = jsondecode(file("${path.module}/caller_roles.json")).roles
@@ -86,6 +112,11 @@ locals {
     ingest_external_id      = var.ingest_external_id
     read_external_id        = var.read_external_id
     full_access_external_id = var.full_access_external_id
+  }
+  principal_arns = {
+    ingest_principal_arns      = var.ingest_principal_arns
+    read_principal_arns        = var.read_principal_arns
+    full_access_principal_arns = var.full_access_principal_arns
   }
 }
 
@@ -99,7 +130,7 @@ data "aws_iam_policy_document" "caller_trust" {
 
     principals {
       type        = "AWS"
-      identifiers = var.caller_principal_arns
+      identifiers = local.principal_arns[each.value.principals_variable]
     }
 
     condition {

@@ -1,7 +1,8 @@
 # One customer-managed key for the stage's data at rest: the log table, its
-# CloudWatch log groups and the alarm topic. The key policy lets exactly those
-# services use it; principals of the account reach its data only through
-# DynamoDB (reading and writing the table) or SNS (publishing to the topic),
+# CloudWatch log groups, the alarm topic and the cursor key parameter. The key
+# policy lets exactly those services use it; principals of the account reach its
+# data only through DynamoDB (reading and writing the table), SNS (publishing to
+# the topic) or SSM (the cursor key parameter),
 # and administer it (with IAM policies that allow it) without being able to
 # use it or to grant themselves its use.
 
@@ -166,6 +167,38 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # Terraform writes the cursor key parameter (Encrypt), and reads it back (Decrypt), and the
+  # function reads it (Decrypt, with its IAM grant): through SSM, for that parameter only.
+  statement {
+    sid       = "CursorKeyParameterThroughSSM"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["ssm.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:PARAMETER_ARN"
+      values   = [local.cursor_key_parameter_arn]
+    }
+  }
+
   statement {
     sid       = "PublishToTheEncryptedTopicThroughSNS"
     effect    = "Allow"
@@ -201,6 +234,13 @@ data "aws_iam_policy_document" "kms" {
       identifiers = ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
     }
 
+    # This account's alarms and budget only: the services act for every account.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:aws:sns:topicArn"
@@ -210,7 +250,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${local.name}: log table, log groups and alarm topic"
+  description             = "${local.name}: log table, log groups, alarm topic and cursor key parameter"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_in_days
   policy                  = data.aws_iam_policy_document.kms.json

@@ -203,6 +203,30 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   }
 }
 
+# Throttling per route (api_gateway.tf): API Gateway answers a throttled request
+# 429 and counts it in the route's 4XXError, a metric each route has because its
+# method settings enable detailed metrics. 4XXError counts the callers' own
+# mistakes too (no metric counts 429s alone): a route over the threshold is
+# throttled or is being called wrongly, and either needs a look. The function's
+# own throttling (its reserved concurrency reached) is the lambda throttles alarm.
+resource "aws_cloudwatch_metric_alarm" "route_4xx" {
+  for_each = local.routes
+
+  alarm_name          = "${local.name}-api-4xx-${each.key}"
+  alarm_description   = "${each.value.method} ${each.value.resource} answered over ${var.route_4xx_alarm_threshold} 4XX in 5 minutes: throttled (429, over ${each.value.rate} requests/s) or called wrongly (400, 403, 413)."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "4XXError"
+  dimensions          = merge(local.api_dimensions, { Method = each.value.method, Resource = each.value.resource })
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.route_4xx_alarm_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
 resource "aws_cloudwatch_metric_alarm" "api_latency_p99" {
   alarm_name          = "${local.name}-api-latency-p99"
   alarm_description   = "The API's p99 latency is above ${var.latency_p99_threshold_ms} ms."
@@ -316,6 +340,16 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat    = "Sum"
           period  = 300
           metrics = [for name in ["Invocations", "Errors", "Throttles"] : ["AWS/Lambda", name, "FunctionName", local.lambda_function_name]]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 12, width = 24, height = 6
+        properties = {
+          title   = "4XX per route (429 throttles among them)"
+          region  = local.region
+          stat    = "Sum"
+          period  = 300
+          metrics = [for route in values(local.routes) : ["AWS/ApiGateway", "4XXError", "ApiName", local.api_name, "Stage", local.api_stage_name, "Method", route.method, "Resource", route.resource]]
         }
       },
       {

@@ -109,18 +109,73 @@ variable "lambda_runtime" {
 }
 
 variable "lambda_reserved_concurrency" {
-  description = "Concurrent executions reserved for (and capping) the function; -1 leaves it unreserved."
+  description = "Concurrent executions reserved for (and capping) the function, on both deploy paths (the chalice deploy path's reserved_concurrency is rendered from it); -1 leaves it unreserved. Lambda keeps at least 100 of the account's concurrency (1,000 by default) unreserved, so the stages of one account and region together may reserve at most the account limit minus 100."
   type        = number
-  default     = -1
+  default     = 10
 
   validation {
-    condition     = var.lambda_reserved_concurrency == -1 || (var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 1000)
-    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or between 1 and 1000."
+    condition     = var.lambda_reserved_concurrency == -1 || (var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 900 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency)
+    error_message = "lambda_reserved_concurrency must be -1 (unreserved) or a whole number between 1 and 900 (an account of 1,000 keeps 100 unreserved)."
+  }
+}
+
+variable "ingest_throttling_rate_limit" {
+  description = "API Gateway throttling of each ingest route (POST /logs, POST /v1/logs) on its own: steady-state requests per second across all callers."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.ingest_throttling_rate_limit > 0 && var.ingest_throttling_rate_limit <= 10000
+    error_message = "ingest_throttling_rate_limit must be greater than 0 and at most 10000."
+  }
+}
+
+variable "ingest_throttling_burst_limit" {
+  description = "API Gateway throttling of each ingest route (POST /logs, POST /v1/logs) on its own: maximum burst of requests."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.ingest_throttling_burst_limit >= 1 && var.ingest_throttling_burst_limit <= 5000 && floor(var.ingest_throttling_burst_limit) == var.ingest_throttling_burst_limit
+    error_message = "ingest_throttling_burst_limit must be a whole number between 1 and 5000."
+  }
+}
+
+variable "read_throttling_rate_limit" {
+  description = "API Gateway throttling of the read route (GET /logs/recent) on its own: steady-state requests per second across all callers, however busy ingestion is."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.read_throttling_rate_limit > 0 && var.read_throttling_rate_limit <= 10000
+    error_message = "read_throttling_rate_limit must be greater than 0 and at most 10000."
+  }
+}
+
+variable "read_throttling_burst_limit" {
+  description = "API Gateway throttling of the read route (GET /logs/recent) on its own: maximum burst of requests."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.read_throttling_burst_limit >= 1 && var.read_throttling_burst_limit <= 5000 && floor(var.read_throttling_burst_limit) == var.read_throttling_burst_limit
+    error_message = "read_throttling_burst_limit must be a whole number between 1 and 5000."
+  }
+}
+
+variable "route_4xx_alarm_threshold" {
+  description = "Alarm when one route answers more than this many 4XX in 5 minutes. API Gateway counts its throttling answers (429) as 4XXError, with the callers' own mistakes (400, 403, 413); there is no metric of 429s alone."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.route_4xx_alarm_threshold >= 1 && floor(var.route_4xx_alarm_threshold) == var.route_4xx_alarm_threshold
+    error_message = "route_4xx_alarm_threshold must be a whole number of at least 1."
   }
 }
 
 variable "throttling_rate_limit" {
-  description = "API Gateway stage throttling: steady-state requests per second across all callers."
+  description = "API Gateway stage throttling of every method without its own limit (each route has its own: ingest_throttling_* and read_throttling_*): steady-state requests per second across all callers."
   type        = number
   default     = 100
 
@@ -131,7 +186,7 @@ variable "throttling_rate_limit" {
 }
 
 variable "throttling_burst_limit" {
-  description = "API Gateway stage throttling: maximum burst of concurrent requests."
+  description = "API Gateway stage throttling of every method without its own limit: maximum burst of requests."
   type        = number
   default     = 200
 
@@ -180,13 +235,33 @@ variable "full_access_external_id" {
   }
 }
 
-variable "caller_principal_arns" {
-  description = "The IAM roles or users that may assume the caller roles (each still needing its role's external ID): the roles of the applications that send or read logs and of the people who read them. Required, no default: an account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
+variable "ingest_principal_arns" {
+  description = "The IAM roles or users that may assume the log-ingest caller role (each still giving that role's external ID): the roles of the applications that send logs (POST /logs, POST /v1/logs). Required, no default. An account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
   type        = list(string)
 
   validation {
-    condition     = length(var.caller_principal_arns) > 0 && alltrue([for arn in var.caller_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
-    error_message = "caller_principal_arns must list at least one IAM role, user or account root ARN."
+    condition     = length(var.ingest_principal_arns) > 0 && alltrue([for arn in var.ingest_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "ingest_principal_arns must list at least one IAM role, user or account root ARN."
+  }
+}
+
+variable "read_principal_arns" {
+  description = "The IAM roles or users that may assume the log-read caller role (each still giving that role's external ID): the roles of the tools and people that read logs (GET /logs/recent). Required, no default. An account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.read_principal_arns) > 0 && alltrue([for arn in var.read_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "read_principal_arns must list at least one IAM role, user or account root ARN."
+  }
+}
+
+variable "full_access_principal_arns" {
+  description = "The IAM roles or users that may assume the log-full-access caller role (each still giving that role's external ID): the roles that both send and read, such as the one that runs slog smoke. Required, no default. An account root ARN (arn:aws:iam::<account>:root) trusts every principal of that account whose own policy allows sts:AssumeRole, and is accepted only when written here."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.full_access_principal_arns) > 0 && alltrue([for arn in var.full_access_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", arn))])
+    error_message = "full_access_principal_arns must list at least one IAM role, user or account root ARN."
   }
 }
 

@@ -177,7 +177,7 @@ def test_each_trust_policy_requires_its_own_external_id(module):
     for role, spec in CALLER_ROLES.items():
         own = external_ids[spec["external_id_variable"]]
         env = {"local.external_ids[each.value.external_id_variable]": own,
-               "var.caller_principal_arns": ["arn:aws:iam::123456789012:role/app"]}
+               "local.principal_arns[each.value.principals_variable]": ["arn:aws:iam::123456789012:role/app"]}
         policy = statements(document, env)
         assert allowed(policy, "sts:AssumeRole", "role", {"sts:ExternalId": own}), role
         assert not allowed(policy, "sts:AssumeRole", "role", {}), role
@@ -186,22 +186,38 @@ def test_each_trust_policy_requires_its_own_external_id(module):
     assert len({spec["external_id_variable"] for spec in CALLER_ROLES.values()}) == len(CALLER_ROLES)
 
 
-def test_caller_roles_trust_exactly_the_listed_principals_and_the_list_has_no_default(module):
-    """No silent account-wide trust: whoever may assume a caller role is named in caller_principal_arns."""
-    variable = module.variables["caller_principal_arns"]
-    assert "default" not in variable
-    condition = variable["validation"][0]["condition"]
-    assert "length(var.caller_principal_arns) > 0" in condition
+def test_each_caller_role_trusts_exactly_its_own_principals_and_no_list_has_a_default(module):
+    """No silent account-wide trust, and no trust borrowed from another role: whoever may assume a caller role is
+    named in that role's own list, so an ingest application cannot assume log-read or log-full-access, whatever
+    external ID it learnt (the ID is in the trust policy, readable with iam:GetRole)."""
+    names = {spec["principals_variable"] for spec in CALLER_ROLES.values()}
+    assert len(names) == len(CALLER_ROLES) and "caller_principal_arns" not in module.variables
+    for name, expression in module.locals["principal_arns"].items():
+        assert expression == f"${{var.{name}}}"
+        variable = module.variables[name]
+        assert "default" not in variable and variable["type"] == "${list(string)}" and variable["description"]
+        assert f"length(var.{name}) > 0" in variable["validation"][0]["condition"]
+    assert set(module.locals["principal_arns"]) == names
     document = module.data[("aws_iam_policy_document", "caller_trust")]
     [statement] = document["statement"]
-    assert [p["identifiers"] for p in statement["principals"]] == ["${var.caller_principal_arns}"]
-    env = {"local.external_ids[each.value.external_id_variable]": "id-0123456789abcdef",
-           "var.caller_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/billing-app"]}
-    policy = statements(document, env)
-    context = {"sts:ExternalId": "id-0123456789abcdef"}
-    assert allowed(policy, "sts:AssumeRole", "role", context, f"arn:aws:iam::{ACCOUNT}:role/billing-app")
-    assert not allowed(policy, "sts:AssumeRole", "role", context, ROOT_PRINCIPAL)
-    assert not allowed(policy, "sts:AssumeRole", "role", context, f"arn:aws:iam::{ACCOUNT}:role/any-other-role")
+    assert [p["identifiers"] for p in statement["principals"]] == [
+        "${local.principal_arns[each.value.principals_variable]}"]
+    lists = {"ingest_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/billing-app"],
+             "read_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/oncall-readers"],
+             "full_access_principal_arns": [f"arn:aws:iam::{ACCOUNT}:role/smoke-ci"]}
+    external_id = "id-0123456789abcdef"
+    context = {"sts:ExternalId": external_id}
+    trusted = {}
+    for role, spec in CALLER_ROLES.items():
+        env = {"local.external_ids[each.value.external_id_variable]": external_id,
+               "local.principal_arns[each.value.principals_variable]": lists[spec["principals_variable"]]}
+        policy = statements(document, env)
+        principals = [arn for arns in lists.values() for arn in arns] + [
+            ROOT_PRINCIPAL, f"arn:aws:iam::{ACCOUNT}:role/any-other-role"]
+        trusted[role] = {arn for arn in principals if allowed(policy, "sts:AssumeRole", "role", context, arn)}
+    assert trusted == {"log-ingest": {f"arn:aws:iam::{ACCOUNT}:role/billing-app"},
+                       "log-read": {f"arn:aws:iam::{ACCOUNT}:role/oncall-readers"},
+                       "log-full-access": {f"arn:aws:iam::{ACCOUNT}:role/smoke-ci"}}
 
 
 # --- the Lambda execution role ---------------------------------------------------------
@@ -278,6 +294,27 @@ def test_lambda_role_reaches_only_its_table_index_key_parameter_and_log_group(mo
     assert not allowed(policy, "logs:PutLogEvents", LOG_GROUP_ARN.replace("simple-log-service-prod", "other"))
 
 
+def test_the_cursor_key_parameter_is_encrypted_with_the_stage_key_which_the_function_decrypts_for_it_only(module):
+    parameter = module.resource("aws_ssm_parameter", "cursor_signing_key")
+    assert parameter["key_id"] == "${aws_kms_key.this.arn}"
+    assert module.locals["cursor_key_parameter_arn"].endswith(":parameter${local.cursor_key_parameter_name}")
+    assert parameter["name"] == "${local.cursor_key_parameter_name}"
+    function = lambda_policy(module)
+    via_ssm = {"kms:ViaService": "ssm.us-east-1.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN}
+    assert allowed(function, "kms:Decrypt", KEY_ARN, via_ssm)
+    assert not allowed(function, "kms:Decrypt", KEY_ARN, {
+        **via_ssm, "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN.replace("cursor-signing-key", "other")})
+    assert not allowed(function, "kms:Encrypt", KEY_ARN, via_ssm)
+    assert not allowed(function, "kms:Decrypt", KEY_ARN, {**via_ssm, "kms:ViaService": "s3.us-east-1.amazonaws.com"})
+    key = key_policy(module)
+    through_ssm = {**via_ssm, "kms:CallerAccount": ACCOUNT}
+    for action in ("kms:Decrypt", "kms:Encrypt"):  # the function reads it; Terraform (and a rotation) writes it
+        assert allowed(key, action, "*", through_ssm, ROOT_PRINCIPAL), action
+    assert not allowed(key, "kms:Decrypt", "*", {
+        **through_ssm, "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN.replace("/prod/", "/dev/")}, ROOT_PRINCIPAL)
+    assert not allowed(key, "kms:Decrypt", "*", {**through_ssm, "kms:CallerAccount": "999999999999"}, ROOT_PRINCIPAL)
+
+
 def test_lambda_role_is_wired_to_chalices_function(module):
     function = module.resource("aws_lambda_function", "api_handler")
     assert function["role"] == "${aws_iam_role.lambda.arn}"
@@ -311,7 +348,8 @@ def test_key_policy_lets_only_dynamodb_logs_and_sns_use_the_key(module):
         assert "*" not in principals, sid
     services = {principal for _, principals, _ in usage for principal in principals if "amazonaws.com" in principal}
     assert services == {"logs.${local.region}.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
-    assert {c["kms:ViaService"][0].split(".")[0] for _, _, c in usage if "kms:ViaService" in c} == {"dynamodb", "sns"}
+    assert {c["kms:ViaService"][0].split(".")[0] for _, _, c in usage if "kms:ViaService" in c} == {
+        "dynamodb", "sns", "ssm"}
 
 
 ACCOUNT = "123456789012"
@@ -332,7 +370,8 @@ def key_policy(module):
         STAGE_LOG_GROUPS[2]
     env = {"local.partition": "aws", "local.account_id": ACCOUNT, "local.region": "us-east-1",
            "local.log_group_names": STAGE_LOG_GROUPS,
-           "local.alarm_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms"}
+           "local.alarm_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms",
+           "local.cursor_key_parameter_arn": PARAMETER_ARN}
     return statements(module.data[("aws_iam_policy_document", "kms")], env)
 
 
@@ -395,6 +434,16 @@ def topic_policy(module):
     env = {"aws_sns_topic.alarms.arn": TOPIC_ARN, "local.partition": "aws", "local.region": "us-east-1",
            "local.account_id": ACCOUNT, "local.name": "simple-log-service-prod"}
     return statements(module.data[("aws_iam_policy_document", "alarm_topic")], env)
+
+
+def test_alarms_and_budget_encrypt_to_the_topic_for_this_account_only(module):
+    policy = key_policy(module)
+    topic = {"kms:EncryptionContext:aws:sns:topicArn": TOPIC_ARN}
+    for service in ("cloudwatch.amazonaws.com", "budgets.amazonaws.com"):
+        assert allowed(policy, "kms:GenerateDataKey", "*", {**topic, "aws:SourceAccount": ACCOUNT}, service), service
+        assert not allowed(policy, "kms:GenerateDataKey", "*", {**topic, "aws:SourceAccount": "999999999999"},
+                           service), service
+        assert not allowed(policy, "kms:Decrypt", "*", topic, service), service
 
 
 def test_only_this_stages_alarms_and_budget_publish_to_the_topic_over_tls(module):
@@ -462,13 +511,32 @@ def test_the_api_admits_only_the_stages_caller_roles_whatever_other_principals_m
         assert not any(allowed(policy, "execute-api:Invoke", arn, {"aws:PrincipalArn": principal}) for arn in targets)
 
 
-def test_the_packaged_api_carries_the_same_resource_policy_and_redeploys_with_it(module):
-    stage_policy = json.loads((ROOT / ".chalice" / "api-policy-prod.json").read_text())
+def test_the_packaged_api_carries_the_stages_resource_policy_pinned_to_its_account_and_redeploys_with_it(module):
+    pinned = (ROOT / ".chalice" / "api-policy-prod.json").read_text().replace(
+        "arn:aws:iam::*:role/", "arn:${local.partition}:iam::${local.account_id}:role/")
     rest_api = module.resource("aws_api_gateway_rest_api", "rest_api")
-    assert json.loads(rest_api["policy"]) == stage_policy
-    assert json.loads(module.locals["chalice_api_swagger"])["x-amazon-apigateway-policy"] == stage_policy
+    assert json.loads(rest_api["policy"]) == json.loads(pinned)
+    assert json.loads(module.locals["chalice_api_swagger"])["x-amazon-apigateway-policy"] == json.loads(pinned)
     deployment = module.resource("aws_api_gateway_deployment", "rest_api")
     assert deployment["triggers"]["api_definition"] == "${sha256(local.chalice_api_swagger)}"
+
+
+def test_the_packaged_api_refuses_a_role_of_the_same_name_in_another_account(module):
+    """Role names are anyone's to take: only the deploying account's caller roles pass the packaged API's policy."""
+    document = json.loads(module.resource("aws_api_gateway_rest_api", "rest_api")["policy"].replace(
+        "${local.partition}", "aws").replace("${local.account_id}", ACCOUNT))
+    invoke_anything = [{"effect": "Allow", "actions": ["execute-api:Invoke"], "resources": ["*"], "conditions": [],
+                        "principals": ["*"]}]
+    policy = invoke_anything + [{
+        "effect": s["Effect"], "actions": [s["Action"]], "resources": [f"{EXECUTION_ARN}/*"], "principals": ["*"],
+        "conditions": [(test, key, values) for test, block in s["Condition"].items() for key, values in block.items()]}
+        for s in document["Statement"]]
+    target = api_method_arns()[("GET", "/logs/recent")]
+    for role in CALLER_ROLES:
+        ours = {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/simple-log-service-prod-{role}"}
+        theirs = {"aws:PrincipalArn": f"arn:aws:iam::999999999999:role/simple-log-service-prod-{role}"}
+        assert allowed(policy, "execute-api:Invoke", target, ours), role
+        assert not allowed(policy, "execute-api:Invoke", target, theirs), role
 
 
 def test_renderer_refuses_values_it_does_not_know():
@@ -507,4 +575,7 @@ def test_chalice_deploy_policy_file_grants_what_the_terraform_role_grants_statem
             assert conditions.pop("ForAnyValue:StringEquals") == {"kms:ResourceAliases": [alias]}
         else:
             assert resources == expected["resources"], statement["Sid"]
-        assert conditions == {test: {key: values} for test, key, values in expected["conditions"]}, statement["Sid"]
+        grouped = {}
+        for test, key, values in expected["conditions"]:
+            grouped.setdefault(test, {})[key] = values
+        assert conditions == grouped, statement["Sid"]

@@ -90,10 +90,13 @@ def test_every_stage_pins_its_lambda_runtime(module):
 def test_cursor_key_is_a_random_secure_string_named_as_the_stage_config_says(module):
     parameter = module.resource("aws_ssm_parameter", "cursor_signing_key")
     assert parameter["type"] == "SecureString"
+    assert parameter["key_id"] == KEY_ARN
     assert parameter["value"] == "${random_password.cursor_signing_key.result}"
     assert module.resource("random_password", "cursor_signing_key")["length"] >= 32
+    assert parameter["name"] == "${local.cursor_key_parameter_name}"
     for stage in STAGES:
-        name = parameter["name"].replace("${var.app_name}", CONFIG["app_name"]).replace("${var.stage}", stage)
+        name = module.locals["cursor_key_parameter_name"].replace("${var.app_name}", CONFIG["app_name"]).replace(
+            "${var.stage}", stage)
         assert name == f"/simple-log-service/{stage}/cursor-signing-key"
         assert CONFIG["stages"][stage]["environment_variables"]["CURSOR_KEY_PARAMETER"] == name
 

@@ -211,6 +211,11 @@ def test_rewrite_refuses_output_it_does_not_know(builds):
     doc["terraform"] = {}
     with pytest.raises(pkg.PackageError, match="does not call the function"):
         pkg.rewrite_chalice_terraform(doc)  # already rewritten: no invoke_arn left to replace
+    doc = chalice_doc(builds["prod"])
+    doc["terraform"] = {}
+    doc["locals"]["chalice_api_swagger"] += pkg.FUNCTION_INVOKE_ARN
+    with pytest.raises(pkg.PackageError, match="names no caller role"):
+        pkg.rewrite_chalice_terraform(doc)  # already pinned to the deploying account
 
 
 def test_function_runs_as_the_terraform_role_with_terraform_values(builds):

@@ -446,6 +446,30 @@ def test_each_local_key_may_assume_only_the_roles_its_principal_is_trusted_for(g
             assert "is not authorized to perform: sts:AssumeRole" in message
 
 
+def test_local_trust_is_each_roles_own_list_in_caller_roles_json(gateway_factory, tmp_path):
+    """As in infra/iam.tf, a role trusts only the principals its own list names: take the full-access key off
+    the read role's list and that key can no longer assume the read role, though it still assumes the others."""
+    definitions = json.loads(local_auth.CALLER_ROLES_PATH.read_text())
+    definitions["roles"]["log-read"]["local_trusted_profiles"] = ["slog-read"]
+    path = tmp_path / "caller_roles.json"
+    path.write_text(json.dumps(definitions))
+    url = gateway_factory(caller_roles_path=path)
+
+    with pytest.raises(ClientError) as raised:
+        sts_client(url, "slog-full").assume_role(**role("read"))
+
+    assert sts_refusal(raised)[:2] == (403, "AccessDenied")
+    assert sts_client(url, "slog-full").assume_role(**role("ingest"))["Credentials"]["AccessKeyId"]
+    assert sts_client(url, "slog-read").assume_role(**role("read"))["Credentials"]["AccessKeyId"]
+
+
+def test_an_ingest_principal_cannot_assume_the_read_role_even_with_its_external_id(gateway):
+    with pytest.raises(ClientError) as raised:
+        sts_client(gateway, "slog-ingest").assume_role(**role("read"))
+
+    assert sts_refusal(raised)[:2] == (403, "AccessDenied")
+
+
 def test_temporary_keys_may_not_assume_a_role_again(gateway):
     granted = sts_client(gateway).assume_role(**role("full_access"))["Credentials"]
     session = Credentials(granted["AccessKeyId"], granted["SecretAccessKey"], granted["SessionToken"])
@@ -523,6 +547,8 @@ def test_expired_sessions_are_forgotten():
 def test_every_role_has_a_local_profile_and_default_is_full_access():
     for name, spec in ROLES.items():
         assert CREDENTIALS.has_section(spec["local_profile"]), name
+        assert spec["local_profile"] in spec["local_trusted_profiles"], name
+        assert all(CREDENTIALS.has_section(profile) for profile in spec["local_trusted_profiles"]), name
     assert dict(CREDENTIALS["default"]) == dict(CREDENTIALS[ROLES["log-full-access"]["local_profile"]])
     keys_in_use = [CREDENTIALS[spec["local_profile"]]["aws_access_key_id"] for spec in ROLES.values()]
     assert len(set(keys_in_use)) == len(ROLES)

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+import boto3
 import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
@@ -16,6 +17,7 @@ from botocore.awsrequest import AWSRequest
 
 from devtools import local_dynamodb
 from devtools.local_stack import answers
+from devtools.table import create_table
 from tests.conftest import ROOT, free_port
 
 CREDENTIALS_FILE = ROOT / "local" / "aws-credentials"
@@ -101,14 +103,92 @@ def test_bad_input_is_a_json_400_through_the_real_stack(local_stack):
     assert status == 400 and body["Message"].startswith("level: ")
 
 
-def test_the_emulator_makes_dynamodb_calls_atomic_before_it_serves(monkeypatch):
+def test_the_emulator_makes_dynamodb_calls_atomic_before_it_serves_guarded(monkeypatch):
     order = []
     monkeypatch.setattr(local_dynamodb, "make_atomic", lambda: order.append("atomic"))
-    monkeypatch.setattr(local_dynamodb, "moto_main", lambda argv: order.append(("serve", argv)))
+    monkeypatch.setattr(local_dynamodb, "run_simple", lambda host, port, app, **options: order.append(
+        ("serve", host, port, type(app))))
 
     local_dynamodb.main(["-H", "127.0.0.1", "-p", "1"])
 
-    assert order == ["atomic", ("serve", ["-H", "127.0.0.1", "-p", "1"])]
+    assert order == ["atomic", ("serve", "127.0.0.1", 1, local_dynamodb.LoopbackOnly)]
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    """The local stack's DynamoDB emulator, as `make run` starts it, on a free loopback port."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "devtools.local_dynamodb", "-H", "127.0.0.1", "-p", str(port)],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(port):
+            assert process.poll() is None and time.monotonic() < deadline, "the emulator did not start"
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def list_tables(port, **headers):
+    """``(status, headers, body)`` of a raw ListTables call, with the given headers over botocore's usual ones."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/", data=b"{}", method="POST", headers={
+        "X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, "
+                         "SignedHeaders=host, Signature=" + "0" * 64, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def test_botocore_reaches_the_emulator(emulator):
+    client = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{emulator}", region_name="us-east-1",
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    name = f"guard-{uuid.uuid4().hex[:8]}"
+
+    create_table(client, name)
+
+    assert name in client.list_tables()["TableNames"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST:{port}", "[::1]:{port}"])
+def test_loopback_names_with_this_port_or_none_are_served(emulator, host):
+    status, _, _ = list_tables(emulator, Host=host.format(port=emulator))
+    assert status == 200
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1:1", "127.0.0.1.evil.example"])
+def test_a_request_for_a_foreign_host_name_is_refused(emulator, host):
+    """DNS rebinding: a page's own name, resolved to 127.0.0.1, reaches the port but not the data."""
+    status, headers, body = list_tables(emulator, Host=host.format(port=emulator))
+
+    assert status == 403
+    assert "AccessDeniedException" in json.loads(body)["__type"]
+    assert not [name for name in headers if name.lower().startswith("access-control-")]
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1"])
+def test_a_request_from_a_foreign_web_page_is_refused_without_cors_headers(emulator, origin):
+    status, headers, _ = list_tables(emulator, Origin=origin)
+    preflight = urllib.request.Request(f"http://127.0.0.1:{emulator}/", method="OPTIONS", headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(preflight, timeout=10)
+
+    assert status == 403
+    assert refused.value.code == 403
+    for answer in (headers, refused.value.headers):
+        assert not [name for name in answer if name.lower().startswith("access-control-")]
+
+
+def test_the_emulators_own_origin_is_served_without_cors_headers(emulator):
+    status, headers, _ = list_tables(emulator, Origin=f"http://127.0.0.1:{emulator}")
+
+    assert status == 200
+    assert not [name for name in headers if name.lower().startswith("access-control-")]
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

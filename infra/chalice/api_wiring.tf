@@ -15,6 +15,8 @@ locals {
   # API, and so the key policy naming the API's execution log group, depend on
   # the function, whose log group needs the key.
   lambda_invoke_arn = "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.lambda_function_name}/invocations"
+  # Method settings name the stage resource below, so that they come after it.
+  method_settings_stage_name = aws_api_gateway_stage.api.stage_name
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
