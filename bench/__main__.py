@@ -30,7 +30,7 @@ QUICK = {
     "ingest": {"events": 300, "batch": 100},
     "capacity": {"rate": 1_000, "seconds": 2},
     "coldstart": {"runs": 1},
-    "hardening": {"repeats": 1},
+    "hardening": {"repeats": 1, "otlp_scale": 0.02},
     "otlp": {"records": 100, "repeats": 1},
 }
 
