@@ -204,6 +204,26 @@ def _empty_array_values_json(scale):
     return _empty_objects_json(head, "]}}}]}," + _ONE_RECORD + "}]}", scale, 1)
 
 
+def _attributes_at_the_object_limit_json(scale):
+    """4 MiB of OTLP JSON as dense in objects as the limit lets through: keys without values, over one record."""
+    request_head = '{"resourceLogs":[{"resource":{"attributes":['
+    tail = "]}," + _ONE_RECORD + "}]}"
+    count = (round(OTLP_BODY * scale) - len(request_head) - len(tail)) // 17
+    pairs = ",".join(f'{{"key":"{number:07d}"}}' for number in range(count))
+    return Export((request_head + pairs + tail).encode(), OTLP_JSON, 1)
+
+
+def _scope_attributes_without_records(scale):
+    """10,000 scopes of 128 attributes each, and no record."""
+    request = _otlp_request()
+    resource_logs = request.resource_logs.add()
+    for _ in range(max(1, round(10_000 * scale))):
+        scope = resource_logs.scope_logs.add().scope
+        for number in range(128):
+            scope.attributes.add(key=f"{number}")
+    return Export(request.SerializeToString(), PROTOBUF, 0)
+
+
 def _empty_record_attributes(scale):
     """10,000 records of a few characters, each with 128 empty attributes."""
     request = _otlp_request()
@@ -236,7 +256,9 @@ CRAFTED_EXPORTS = {
     "empty_resource_logs_json": _empty_resource_logs_json,
     "empty_attributes_json": _empty_attributes_json,
     "empty_array_values_json": _empty_array_values_json,
+    "attributes_at_the_object_limit_json": _attributes_at_the_object_limit_json,
     "empty_record_attributes": _empty_record_attributes,
+    "scope_attributes_without_records": _scope_attributes_without_records,
     "resource_attributes_on_every_record": _resource_attributes_on_every_record,
 }
 

@@ -223,9 +223,11 @@ def _json_size(value):
 
 
 def _part(entries, left_out=0):
-    unique = {}
-    for key, value in entries:
-        unique.setdefault(key, value)
+    unique = dict(entries)
+    if len(unique) < len(entries):  # a key sent twice keeps its first value
+        unique = {}
+        for key, value in entries:
+            unique.setdefault(key, value)
     return _Part(unique, _json_size(unique) - 1 if unique else 0, left_out)
 
 
@@ -345,12 +347,17 @@ def raw_events(request, export_bytes, deadline):
     """
     count = _check_counts(request)
     records, stored = [], 0
+    # A resource or scope without records is not converted: it would cost work and store nothing.
     for resource_logs in request.resource_logs:
+        if not any(scope_logs.log_records for scope_logs in resource_logs.scope_logs):
+            continue
         resource = resource_logs.resource
         resource_part = _part(*_attributes("resource.", resource))
         service_name = _service_name(resource)
         resource_bytes = resource.SerializeToString(deterministic=True)
         for scope_logs in resource_logs.scope_logs:
+            if not scope_logs.log_records:
+                continue
             scope_part = _scope_part(scope_logs.scope)
             scope_digest = _digest(resource_bytes, scope_logs.scope.SerializeToString(deterministic=True))
             for record in scope_logs.log_records:
