@@ -59,11 +59,12 @@ def export_bytes(records, now_ms, body_bytes=BODY_BYTES, resource=()):
 
 def realistic_export(size, now_ms, json_encoded=False):
     """An export of SDK-shaped records of about ``size`` bytes (protobuf, or OTLP JSON), within the record limit."""
-    record_bytes = len(export_bytes(2, now_ms)) // 2
-    records = max(1, min(10_000, size // record_bytes))
-    body_bytes = max(BODY_BYTES, BODY_BYTES + (size - records * record_bytes) // records)
-    body = export_bytes(records, now_ms, body_bytes)
-    return (otlp_json(body) if json_encoded else body), records
+    encode = otlp_json if json_encoded else (lambda body: body)
+    one, two = (len(encode(export_bytes(count, now_ms))) for count in (1, 2))
+    record_bytes, head_bytes = two - one, 2 * one - two
+    records = max(1, min(10_000, (size - head_bytes) // record_bytes))
+    body_bytes = BODY_BYTES + max(0, size - head_bytes - records * record_bytes) // records
+    return encode(export_bytes(records, now_ms, body_bytes)), records
 
 
 def otlp_json(body):
