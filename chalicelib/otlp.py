@@ -59,7 +59,7 @@ MAX_RECORDS = 10_000
 MAX_GROUPS = MAX_RECORDS
 # Attributes kept of each resource, scope and record: the OpenTelemetry SDKs' default attribute count limit.
 MAX_ATTRIBUTES = 128
-# An attribute whose encoding (key and value) is larger would take the whole metadata limit.
+# An attribute whose encoding (key and value) is larger would take about the whole metadata limit, or more.
 MAX_ATTRIBUTE_BYTES = ev.MAX_METADATA_BYTES
 # What an export may store: per byte of the decompressed export, and per record (the event's own fields).
 STORED_PER_BYTE = 16
@@ -108,10 +108,11 @@ def _gunzip(body):
     return data
 
 
-def _hex_ids_to_base64(document, max_objects):
-    """OTLP JSON writes trace and span ids in hex; protobuf's JSON form wants base64. Drops snake_case keys,
-    which OTLP JSON does not allow (they are ignored like any unknown field). Refuses more than
-    ``max_objects`` objects and arrays before protobuf's parser spends its time on them."""
+def _protobuf_json(document, max_objects):
+    """OTLP JSON as protobuf's JSON parser takes it, in place, or 413 for more than ``max_objects`` objects and
+    arrays (before the parser spends its time on them). OTLP JSON writes trace and span ids in hex; protobuf's
+    JSON form wants base64. Drops snake_case keys, which OTLP JSON does not allow (they are ignored like any
+    unknown field)."""
     stack, objects = [document], 0
     while stack:
         value = stack.pop()
@@ -174,7 +175,7 @@ def decode(body, content_type, content_encoding):
         raise ValidationError("body", "is not valid JSON") from None
     if not isinstance(document, dict):
         raise ValidationError("body", "must be a JSON object (an ExportLogsServiceRequest)")
-    _hex_ids_to_base64(document, max(MIN_JSON_OBJECTS, len(body) // JSON_BYTES_PER_OBJECT))
+    _protobuf_json(document, max(MIN_JSON_OBJECTS, len(body) // JSON_BYTES_PER_OBJECT))
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except (json_format.ParseError, RecursionError, ValueError, TypeError) as error:

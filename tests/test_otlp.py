@@ -330,6 +330,18 @@ def test_resource_attributes_are_converted_and_measured_once_per_resource_and_on
     assert event["service_name"] == "checkout"
 
 
+def test_resources_and_scopes_without_records_are_not_converted(api, conversions):
+    request = export(record(body="kept"))
+    for _ in range(20):
+        request.resource_logs.add().resource.attributes.add(key="idle").value.string_value = "resource"
+        request.resource_logs[0].scope_logs.add().scope.attributes.add(key="idle").value.string_value = "scope"
+
+    assert post(api, request).status_code == 200
+
+    assert conversions == [("string_value", len("checkout")), ("string_value", len("kept"))]
+    assert [event["message"] for event in stored(api)] == ["kept"]
+
+
 def test_an_attribute_over_the_size_limit_is_left_out_unconverted_and_counted(api, conversions):
     big = "v" * (otlp.MAX_ATTRIBUTE_BYTES + 1)
     records = [record(body=f"r{number}") for number in range(20)]
