@@ -208,7 +208,7 @@ def _attributes_at_the_object_limit_json(scale):
     """4 MiB of OTLP JSON as dense in objects as the limit lets through: keys without values, over one record."""
     request_head = '{"resourceLogs":[{"resource":{"attributes":['
     tail = "]}," + _ONE_RECORD + "}]}"
-    count = (round(OTLP_BODY * scale) - len(request_head) - len(tail)) // 17
+    count = (round(OTLP_BODY * scale) - len(request_head) - len(tail)) // len('{"key":"0000000"},')
     pairs = ",".join(f'{{"key":"{number:07d}"}}' for number in range(count))
     return Export((request_head + pairs + tail).encode(), OTLP_JSON, 1)
 
