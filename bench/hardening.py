@@ -214,10 +214,10 @@ def _attributes_at_the_object_limit_json(scale):
 
 
 def _scope_attributes_without_records(scale):
-    """10,000 scopes of 128 attributes each, and no record."""
+    """As many scopes of 128 attributes each as fit 4 MiB (5,000), and no record."""
     request = _otlp_request()
     resource_logs = request.resource_logs.add()
-    for _ in range(max(1, round(10_000 * scale))):
+    for _ in range(max(1, round(5_000 * scale))):
         scope = resource_logs.scope_logs.add().scope
         for number in range(128):
             scope.attributes.add(key=f"{number}")
@@ -225,10 +225,10 @@ def _scope_attributes_without_records(scale):
 
 
 def _empty_record_attributes(scale):
-    """10,000 records of a few characters, each with 128 empty attributes."""
+    """As many records of a few characters, each with 128 empty attributes, as fit 4 MiB (5,000)."""
     request = _otlp_request()
     scope_logs = request.resource_logs.add().scope_logs.add()
-    records = max(1, round(10_000 * scale))
+    records = max(1, round(5_000 * scale))
     for sequence in range(records):
         record = scope_logs.log_records.add()
         record.body.string_value = f"{sequence}"
@@ -323,6 +323,8 @@ def otlp_worst_cpu_ratio(app, scale=1.0, repeats=3, log=print):
     with repository_client(RecordingClient()):
         for name, make in CRAFTED_EXPORTS.items():
             export = make(scale)
+            if export.decompressed_bytes > OTLP_BODY:
+                raise RuntimeError(f"the {name} export is over the 4 MiB an export may be")
             crafted_ms, status = _cpu_ms(app, export.event(), repeats)
             if status >= 500:
                 raise RuntimeError(f"the {name} export answered {status}")
