@@ -204,7 +204,7 @@ def _any_value(value, depth=0):
     return getattr(value, kind)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Part:
     """Metadata entries in priority order, their JSON size as members of the metadata object (a separator
     included), and how many attributes the limits left out."""
@@ -219,8 +219,12 @@ class _Part:
         return [(key, value, _json_size({key: value}) - 1) for key, value in self.entries.items()]
 
 
+# One encoder for every measurement: json.dumps would build one per call, a cost per record.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _json_size(value):
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace"))
+    return len(_COMPACT_JSON.encode(value).encode("utf-8", "replace"))
 
 
 def _part(entries, left_out=0):
@@ -232,13 +236,14 @@ def _part(entries, left_out=0):
     return _Part(unique, _json_size(unique) - 1 if unique else 0, left_out)
 
 
-def _attributes(prefix, owner):
-    """The ``(key, value)`` entries of the first ``MAX_ATTRIBUTES`` attributes of a resource, scope or record
-    within ``MAX_ATTRIBUTE_BYTES``, and how many were left out; only the kept ones are converted."""
+def _attributes(prefix, owner, first=None):
+    """``first`` and the ``(key, value)`` entries of the first ``MAX_ATTRIBUTES`` attributes of a resource, scope
+    or record within ``MAX_ATTRIBUTE_BYTES``, and how many were left out; only the kept ones are converted."""
     kept = owner.attributes[:MAX_ATTRIBUTES]
     if owner.ByteSize() > MAX_ATTRIBUTE_BYTES:
         kept = [pair for pair in kept if pair.ByteSize() <= MAX_ATTRIBUTE_BYTES]
-    return [(prefix + pair.key, _any_value(pair.value)) for pair in kept], len(owner.attributes) - len(kept)
+    entries = [(prefix + pair.key, _any_value(pair.value)) for pair in kept]
+    return (first + entries if first else entries), len(owner.attributes) - len(kept)
 
 
 def _level(record):
@@ -268,15 +273,10 @@ def _otel_fields(record):
     return [(key, value) for key, value in fields if value]
 
 
-def _metadata_size(parts):
-    """The JSON size of the metadata the parts make, before the 16 KiB limit."""
-    return 1 + sum(part.size for part in parts)
-
-
-def _fitting(parts):
-    """``metadata`` from the parts in priority order, within the 16 KiB limit."""
-    left_out = sum(part.left_out for part in parts)
-    if _metadata_size(parts) + (_MARKER_BYTES if left_out else 0) <= ev.MAX_METADATA_BYTES:
+def _fitting(parts, size, left_out):
+    """``metadata`` from the parts in priority order, within the 16 KiB limit; ``size`` is their JSON size
+    together and ``left_out`` the attributes the limits left out of them."""
+    if size + (_MARKER_BYTES if left_out else 0) <= ev.MAX_METADATA_BYTES:
         metadata = {key: value for part in parts for key, value in part.entries.items()}
     else:
         metadata, size = {}, 1
@@ -331,8 +331,7 @@ def _service_name(resource):
 
 def _scope_part(scope):
     named = [(key, value) for key, value in (("scope.name", scope.name), ("scope.version", scope.version)) if value]
-    entries, left_out = _attributes("scope.attributes.", scope)
-    return _part(named + entries, left_out)
+    return _part(*_attributes("scope.attributes.", scope, named))
 
 
 def _in_time(deadline):
@@ -361,13 +360,17 @@ def raw_events(request, export_bytes, deadline):
                 continue
             scope_part = _scope_part(scope_logs.scope)
             scope_digest = _digest(resource_bytes, scope_logs.scope.SerializeToString(deterministic=True))
+            # The metadata object's braces, and what the scope and resource add to each record's metadata.
+            shared_size = 1 + scope_part.size + resource_part.size
+            shared_left_out = scope_part.left_out + resource_part.left_out
             for record in scope_logs.log_records:
                 _in_time(deadline)
-                entries, left_out = _attributes("attributes.", record)
-                parts = (_part(_otel_fields(record) + entries, left_out), scope_part, resource_part)
+                own = _part(*_attributes("attributes.", record, _otel_fields(record)))
+                size, left_out = shared_size + own.size, shared_left_out + own.left_out
                 message = _message(record)
-                stored += len(message.encode("utf-8", "replace")) + min(_metadata_size(parts), ev.MAX_METADATA_BYTES)
-                records.append((record, service_name, message, parts, scope_digest))
+                stored += len(message.encode("utf-8", "replace")) + min(size, ev.MAX_METADATA_BYTES)
+                records.append((record, service_name, message, (own, scope_part, resource_part), size, left_out,
+                                scope_digest))
     allowance = STORED_PER_BYTE * export_bytes + STORED_PER_RECORD * count
     if stored > allowance:
         raise PayloadTooLarge(
@@ -376,10 +379,10 @@ def raw_events(request, export_bytes, deadline):
             f"{export_bytes}-byte export plus {STORED_PER_RECORD} a record): send fewer records per export, or "
             "fewer resource attributes")
     raws = []
-    for record, service_name, message, parts, scope_digest in records:
+    for record, service_name, message, parts, size, left_out, scope_digest in records:
         _in_time(deadline)
         raw = {"service_name": service_name, "level": _level(record), "message": message,
-               "metadata": _fitting(parts), "event_id": _identity(scope_digest, record)}
+               "metadata": _fitting(parts, size, left_out), "event_id": _identity(scope_digest, record)}
         nanos = record.time_unix_nano or record.observed_time_unix_nano
         if nanos:
             raw["timestamp"] = nanos // 1_000_000
