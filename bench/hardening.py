@@ -371,8 +371,7 @@ def run(repeats=9, log=print, otlp_scale=1.0):
     }
     log(f"hardening: ordinary 1 MiB batch {ordinary['cpu_ms']} ms CPU; slowest crafted body ({worst}) "
         f"{timed[worst]['cpu_ms']} ms = {result['worst_body_cpu_ratio']}x")
-    result["otlp_worst_cpu_ratio"], result["bodies"]["otlp_cpu"] = otlp_worst_cpu_ratio(
-        app, otlp_scale, min(repeats, 3), log)
-    result["otlp_stored_over_allowance"], result["bodies"]["otlp_stored"] = otlp_stored_over_allowance(
-        app, otlp_scale, log)
+    result["otlp_worst_cpu_ratio"], cpu = otlp_worst_cpu_ratio(app, otlp_scale, min(repeats, 3), log)
+    result["otlp_stored_over_allowance"], stored = otlp_stored_over_allowance(app, otlp_scale, log)
+    result["otlp_exports"] = {"cpu": cpu, "stored": stored}
     return result
