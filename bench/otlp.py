@@ -32,13 +32,14 @@ from bench.stub import RecordingClient, repository_client
 BODY_BYTES = 200
 
 
-def _export(records, now_ms):
+def export_bytes(records, now_ms, body_bytes=BODY_BYTES, resource=()):
+    """A protobuf export of ``records`` records of an SDK's shape; ``resource`` adds resource attributes."""
     from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
     request = logs_service_pb2.ExportLogsServiceRequest()
     resource_logs = request.resource_logs.add()
     for key, value in (("service.name", data.HOT_SERVICE), ("service.version", "1.4.2"),
-                       ("telemetry.sdk.language", "python"), ("host.name", "ip-10-0-1-17")):
+                       ("telemetry.sdk.language", "python"), ("host.name", "ip-10-0-1-17"), *resource):
         resource_logs.resource.attributes.add(key=key).value.string_value = value
     scope_logs = resource_logs.scope_logs.add()
     scope_logs.scope.name = "app.orders"
@@ -49,23 +50,55 @@ def _export(records, now_ms):
         record.severity_number = 9
         record.severity_text = "INFO"
         head = f"seq={sequence:08d} GET /api/orders 200 "
-        record.body.string_value = head + "x" * (BODY_BYTES - len(head))
+        record.body.string_value = head + "x" * (body_bytes - len(head))
         record.trace_id = sequence.to_bytes(16, "big")
         record.span_id = sequence.to_bytes(8, "big")
         record.attributes.add(key="request_id").value.string_value = f"req-{sequence:08d}"
     return request.SerializeToString()
 
 
-def _otlp_event(body):
+def realistic_export(size, now_ms, json_encoded=False):
+    """An export of SDK-shaped records of about ``size`` bytes (protobuf, or OTLP JSON), within the record limit."""
+    encode = otlp_json if json_encoded else (lambda body: body)
+    one, two = (len(encode(export_bytes(count, now_ms))) for count in (1, 2))
+    record_bytes, head_bytes = two - one, 2 * one - two
+    records = max(1, min(10_000, (size - head_bytes) // record_bytes))
+    body_bytes = BODY_BYTES + max(0, size - head_bytes - records * record_bytes) // records
+    return encode(export_bytes(records, now_ms, body_bytes)), records
+
+
+def otlp_json(body):
+    """A protobuf export in OTLP JSON: protobuf's JSON form with hex trace and span ids, as exporters write it."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+
+    request = logs_service_pb2.ExportLogsServiceRequest()
+    request.ParseFromString(body)
+    document = json_format.MessageToDict(request)
+    for resource_logs in document.get("resourceLogs", []):
+        for scope_logs in resource_logs.get("scopeLogs", []):
+            for log_record in scope_logs.get("logRecords", []):
+                for key in ("traceId", "spanId"):
+                    if key in log_record:
+                        log_record[key] = base64.b64decode(log_record[key]).hex()
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def otlp_event(body, content_type="application/x-protobuf", content_encoding=None):
+    """``POST /v1/logs`` with ``body`` (bytes) as API Gateway hands it to the function."""
     event = lambda_event("POST", "/v1/logs")
-    event["headers"] = {"content-type": "application/x-protobuf", "accept": "application/x-protobuf"}
+    event["headers"] = {"content-type": content_type, "accept": content_type}
+    if content_encoding:
+        event["headers"]["content-encoding"] = content_encoding
     event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
-    event["body"] = base64.b64encode(body).decode("ascii")
-    event["isBase64Encoded"] = True
+    # API Gateway hands a text body over as it is, a binary one (protobuf, gzip) base64-encoded.
+    binary = content_type != "application/json" or content_encoding is not None
+    event["body"] = base64.b64encode(body).decode("ascii") if binary else body.decode("utf-8")
+    event["isBase64Encoded"] = binary
     return event
 
 
-def _invoke(app, event):
+def status_of(app, event):
     """The status of a request through the Lambda entry point (the body may be binary)."""
     return app(event, LambdaContext())["statusCode"]
 
@@ -74,11 +107,11 @@ def _cpu_ms(app, events, repeats):
     """Median CPU ms of each request, the requests taken in turn so that both see the same machine."""
     times = [[] for _ in events]
     for event in events:
-        _invoke(app, event)
+        status_of(app, event)
     for _ in range(repeats):
         for event, timed in zip(events, times, strict=True):
             start = time.process_time()
-            status = _invoke(app, event)
+            status = status_of(app, event)
             timed.append((time.process_time() - start) * 1000)
             if status not in (200, 201):
                 raise RuntimeError(f"the request answered {status}")
@@ -94,11 +127,11 @@ def _writes(app, export_event, records):
         client = boto3.client("dynamodb")
         create_table(client, settings.table_name())
         meter = DynamoDBMeter().attach(aws.client("dynamodb"))
-        if _invoke(app, export_event) != 200:
+        if status_of(app, export_event) != 200:
             raise RuntimeError("the export was not stored")
         first = meter.write_calls, list(meter.written)
         before = client.scan(TableName=settings.table_name(), Select="COUNT")["Count"]
-        if _invoke(app, export_event) != 200:
+        if status_of(app, export_event) != 200:
             raise RuntimeError("the retried export was not answered 200")
         after = client.scan(TableName=settings.table_name(), Select="COUNT")["Count"]
         service.reset()
@@ -126,7 +159,7 @@ def run(records=1000, repeats=9, log=print):
     from app import app
 
     now_ms = int(time.time() * 1000)
-    export_event = _otlp_event(_export(records, now_ms))
+    export_event = otlp_event(export_bytes(records, now_ms))
     # The JSON batch as slog sends it: every event with its event_id and timestamp.
     batch = json.dumps({"logs": data.events(records, now_ms, 60_000, seed=31, with_event_id=True,
                                             levels=data.INFO_ONLY)})

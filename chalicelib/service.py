@@ -111,19 +111,22 @@ def export_logs(body, content_type, content_encoding, ingested_by, deadline=None
 
     Records are stored under ids derived from their content, so when storage
     cannot take them all the whole export is answered retryable (``503``): a
-    retry writes what was stored again to the same keys, which is free.
+    retry writes what was stored again to the same keys, which is free. The
+    same answer, with nothing stored, when the deadline passes while the
+    records are being turned into events.
     """
     now = now_ms() if now is None else now
-    raws = otlp.raw_events(otlp.decode(body, content_type, content_encoding))
-    batch, rejections = ev.validate_batch(raws, now, settings.retention_days())
-    if len(rejections) < len(batch):
-        with aws.within(deadline):
+    request, export_bytes = otlp.decode(body, content_type, content_encoding)
+    with aws.within(deadline) as deadline:
+        raws = otlp.raw_events(request, export_bytes, deadline)
+        batch, rejections = ev.validate_batch(raws, now, settings.retention_days())
+        if len(rejections) < len(batch):
             outcomes = repository().put_events(batch, ingested_by, now)
-        if any(outcome is not None and not outcome.stored and not outcome.conflict for outcome in outcomes):
-            raise StorageUnavailable()
-        rejections += [ev.Rejection(index, str(Conflict()), retryable=False, conflict=True)
-                       for index, outcome in enumerate(outcomes) if outcome is not None and outcome.conflict]
-        rejections.sort(key=lambda rejection: rejection.index)
+            if any(outcome is not None and not outcome.stored and not outcome.conflict for outcome in outcomes):
+                raise StorageUnavailable()
+            rejections += [ev.Rejection(index, str(Conflict()), retryable=False, conflict=True)
+                           for index, outcome in enumerate(outcomes) if outcome is not None and outcome.conflict]
+            rejections.sort(key=lambda rejection: rejection.index)
     message = f"log record {rejections[0].index}: {rejections[0].message}" if rejections else ""
     return ExportOutcome(len(rejections), message)
 

@@ -1,7 +1,10 @@
 """POST /v1/logs: OTLP/HTTP exports in protobuf and JSON, gzip or not, through Chalice's test client over moto."""
 import base64
 import gzip
+import hashlib
+import itertools
 import json
+import re
 import subprocess
 import sys
 
@@ -15,6 +18,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 
 from chalicelib import aws, otlp, service
 from chalicelib import events as ev
+from chalicelib.errors import StorageUnavailable
 from tests.conftest import ROOT, TABLE_NAME
 
 PROTOBUF = {"content-type": "application/x-protobuf", "accept": "*/*"}
@@ -230,6 +234,17 @@ def test_a_body_that_is_not_a_string_is_kept_as_json(api, body, message):
     assert [event["message"] for event in stored(api)] == [message]
 
 
+def test_records_within_one_millisecond_come_back_in_nanosecond_order_and_ties_in_export_order(api):
+    millisecond = (now_ns() - 60_000_000_000) // 1_000_000 * 1_000_000
+    records = [record(body="boom", time_unix_nano=millisecond + 900), record(body="inside span",
+               time_unix_nano=millisecond + 100), record(body="first tie", time_unix_nano=millisecond + 500),
+               record(body="second tie", time_unix_nano=millisecond + 500)]
+
+    assert post(api, export(*records)).status_code == 200
+
+    assert [event["message"] for event in stored(api)] == ["boom", "second tie", "first tie", "inside span"]
+
+
 def test_times_fall_back_to_observed_then_receipt_and_services_to_unknown(api):
     observed_ns = now_ns() - 3_000_000_000
     request = export(record(time_unix_nano=0, observed_time_unix_nano=observed_ns, body="observed"),
@@ -276,6 +291,183 @@ def test_a_value_nested_past_the_limit_is_kept_as_one_json_text_of_all_of_it(api
     for key in reversed(path):
         rebuilt = {key: rebuilt}
     assert rebuilt == deepest
+
+# --- work and storage in proportion to the export -----------------------------------------------
+
+@pytest.fixture
+def conversions(monkeypatch):
+    """Every AnyValue turned into a JSON value, in order (its kind and, for strings, its length)."""
+    seen = []
+    convert = otlp._any_value
+
+    def counted(value, depth=0):
+        kind = value.WhichOneof("value")
+        seen.append((kind, len(value.string_value) if kind == "string_value" else None))
+        return convert(value, depth)
+
+    monkeypatch.setattr(otlp, "_any_value", counted)
+    return seen
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """The number of metadata entries measured as JSON, for each measurement."""
+    seen = []
+    measure = otlp._json_size
+
+    def counted(value):
+        seen.append(len(value))
+        return measure(value)
+
+    monkeypatch.setattr(otlp, "_json_size", counted)
+    return seen
+
+
+def test_resource_attributes_are_converted_and_measured_once_per_resource_and_only_the_first_128(
+        api, conversions, measured):
+    resource = {"service.name": "checkout", **{f"k{number}": "" for number in range(1_000)}}
+    records = [record(body=f"r{number}") for number in range(50)]
+
+    assert post(api, export(*records, resource=resource)).status_code == 200
+
+    # 128 resource attributes are converted once; each record converts its body.
+    assert len(conversions) == otlp.MAX_ATTRIBUTES + len(records)
+    # The resource's entries are measured once (whole, then one by one), whatever the number of records; each
+    # record measures its own few entries.
+    assert sum(measured) <= 2 * otlp.MAX_ATTRIBUTES + 2 + 3 * len(records)
+    event = stored(api)[0]
+    assert [key for key in event["metadata"] if key.startswith("resource.")] == (
+        ["resource.service.name"] + [f"resource.k{number}" for number in range(otlp.MAX_ATTRIBUTES - 1)])
+    assert event["metadata"][otlp.TRUNCATED_KEY] == len(resource) - otlp.MAX_ATTRIBUTES
+    assert event["service_name"] == "checkout"
+
+
+def test_resources_and_scopes_without_records_are_not_converted(api, conversions):
+    request = export(record(body="kept"))
+    for _ in range(20):
+        request.resource_logs.add().resource.attributes.add(key="idle").value.string_value = "resource"
+        request.resource_logs[0].scope_logs.add().scope.attributes.add(key="idle").value.string_value = "scope"
+
+    assert post(api, request).status_code == 200
+
+    assert conversions == [("string_value", len("checkout")), ("string_value", len("kept"))]
+    assert [event["message"] for event in stored(api)] == ["kept"]
+
+
+def test_an_attribute_over_the_size_limit_is_left_out_unconverted_and_counted(api, conversions):
+    big = "v" * (otlp.MAX_ATTRIBUTE_BYTES + 1)
+    records = [record(body=f"r{number}") for number in range(20)]
+
+    assert post(api, export(*records, resource={"service.name": "checkout", "big": big})).status_code == 200
+
+    assert ("string_value", len(big)) not in conversions
+    events = stored(api)
+    assert len(events) == len(records)
+    assert {event["metadata"][otlp.TRUNCATED_KEY] for event in events} == {1}
+    assert {event["metadata"]["resource.service.name"] for event in events} == {"checkout"}
+
+
+def test_a_record_keeps_its_first_128_attributes_and_counts_the_rest(api):
+    attributes = {f"a{number:03d}": number for number in range(200)}
+
+    post(api, export(record(attributes=attributes)))
+
+    (event,) = stored(api)
+    kept = [key for key in event["metadata"] if key.startswith("attributes.")]
+    assert kept == [f"attributes.a{number:03d}" for number in range(otlp.MAX_ATTRIBUTES)]
+    assert event["metadata"][otlp.TRUNCATED_KEY] == 200 - otlp.MAX_ATTRIBUTES
+
+
+def test_event_ids_are_the_digest_of_resource_scope_and_record_as_before(api):
+    request = export(record(body="one"), record(body="two"))
+    resource_logs = request.resource_logs[0]
+    scope_logs = resource_logs.scope_logs[0]
+
+    post(api, request)
+
+    def digest(*parts):
+        made = hashlib.sha256()
+        for part in parts:
+            made.update(len(part).to_bytes(8, "big") + part)
+        return "otlp-" + made.hexdigest()[:48]
+
+    expected = {digest(resource_logs.resource.SerializeToString(deterministic=True),
+                       scope_logs.scope.SerializeToString(deterministic=True),
+                       log_record.SerializeToString(deterministic=True)) for log_record in scope_logs.log_records}
+    assert {event["event_id"] for event in stored(api)} == expected
+
+
+def test_otlp_json_of_empty_objects_is_refused_before_protobuf_parses_it(api, monkeypatch):
+    parsed = []
+    monkeypatch.setattr(json_format, "ParseDict", lambda *args, **kwargs: parsed.append(args))
+    body = '{"resourceLogs":[' + ",".join(["{}"] * 100_000) + "]}"
+
+    response = post(api, body, JSON)
+
+    monkeypatch.undo()
+    assert parsed == []
+    assert response.status_code == 413 and "JSON objects" in parsed_status(response).message
+
+
+def test_otlp_json_as_dense_as_real_attributes_is_under_the_object_limit(api):
+    document = spec_shaped_json(now_ns())
+    log_record = document["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+    log_record["attributes"] = [{"key": f"{number}", "value": {"intValue": "1"}} for number in range(100)]
+    records = document["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+    records.extend(dict(log_record, body={"stringValue": f"r{number}"}) for number in range(199))
+    body = json.dumps(document, separators=(",", ":"))
+    assert len(body) // otlp.JSON_BYTES_PER_OBJECT > otlp.MIN_JSON_OBJECTS
+
+    response = post(api, body, JSON)
+
+    assert response.status_code == 200 and json.loads(response.body) == {}
+    assert len(stored(api)) == 200
+
+
+def test_more_resource_logs_than_an_export_may_hold_is_413(api):
+    body = b"\x0a\x00" * (otlp.MAX_GROUPS + 1)
+    response = post(api, body)
+    assert response.status_code == 413 and "resourceLogs" in parsed_status(response).message
+
+
+def test_an_export_that_would_store_over_16_times_its_size_is_413_saying_by_how_much(api):
+    resource = {"service.name": "checkout", **{f"label.{number}": "l" * 1000 for number in range(15)}}
+    request = export(*[{"body": f"m{number}"} for number in range(200)], resource=resource)
+    body = request.SerializeToString()
+
+    response = post(api, body)
+
+    assert response.status_code == 413 and parsed_status(response).code == 3
+    message = parsed_status(response).message
+    would, over, limit = (int(number) for number in re.findall(
+        r"would store (\d+) bytes, (\d+) over the limit of (\d+)", message)[0])
+    assert limit == otlp.STORED_PER_BYTE * len(body) + otlp.STORED_PER_RECORD * 200
+    assert would - limit == over > 0
+    assert table_items() == []
+
+
+def test_a_collector_export_of_8192_records_with_2_kb_of_resource_attributes_fits():
+    labels = {f"k8s.pod.label.{number}": "v" * 90 for number in range(20)}
+    records = [record(body=f"GET /api/orders/{number} 200 " + "x" * 150, trace_id=TRACE_ID, span_id=SPAN_ID,
+                      attributes={"request_id": f"req-{number:08d}"}) for number in range(8_192)]
+    body = export(*records, resource={"service.name": "checkout", **labels}).SerializeToString()
+
+    raws = otlp.raw_events(*otlp.decode(body, PROTOBUF["content-type"], None), aws.Deadline(600_000))
+
+    assert len(raws) == 8_192
+    assert all(raw["metadata"]["resource.k8s.pod.label.19"] == "v" * 90 for raw in raws)
+
+
+def test_a_deadline_that_passes_while_records_are_converted_is_503_and_stores_nothing(api):
+    ticks = itertools.count()
+    deadline = aws.Deadline(100, clock=lambda: next(ticks) / 1000)  # 1 ms a look at the clock
+    body = export(*[record(body=f"r{number}") for number in range(200)]).SerializeToString()
+
+    with pytest.raises(StorageUnavailable):
+        service.export_logs(body, PROTOBUF["content-type"], None, "arn:aws:iam::123456789012:role/x", deadline)
+
+    assert table_items() == []
+
 
 # --- retries and partial success --------------------------------------------------------------
 
