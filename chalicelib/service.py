@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import time
 
-from chalicelib import aws, cursor, otlp, query, settings
+from chalicelib import answer, aws, cursor, otlp, query, settings
 from chalicelib import events as ev
 from chalicelib.errors import StorageUnavailable
 from chalicelib.repository import LogRepository
@@ -36,7 +36,9 @@ class ExportOutcome:
 
 @dataclasses.dataclass(frozen=True)
 class RecentPage:
-    logs: list
+    """A page of ``GET /logs/recent``: each event as its JSON text (``answer.dumps``), and the cursor."""
+
+    log_texts: list
     next_cursor: str | None
 
 
@@ -125,10 +127,11 @@ def recent(params, deadline=None, now=None):
         position = cursor.decode(cursor_key(), request.cursor)
         request = query.continued(request, position)
         after = position.after_log_id
+    room = answer.Room()
     with aws.within(deadline):
-        page = repository().recent(request, now, after=after)
+        page = repository().recent(request, now, after=after, fits=room.take)
     next_cursor = None
     if page.next_after is not None:
         position = cursor.Position(page.next_after, request.since_ms, request.until_ms, request.fingerprint)
         next_cursor = cursor.encode(cursor_key(), position)
-    return RecentPage(page.events, next_cursor)
+    return RecentPage(room.texts, next_cursor)
