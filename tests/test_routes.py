@@ -401,9 +401,10 @@ def test_a_cursor_alone_keeps_the_filters_it_was_made_with(api):
 def test_an_altered_or_forged_cursor_is_400(api):
     post(api, {"logs": [event() for _ in range(3)]})
     cursor = get(api, limit=1).json_body["next_cursor"]
-    payload, signature = cursor.split(".")
+    key_id, payload, signature = cursor.split(".")
     flipped = payload[:-1] + ("A" if payload[-1] != "A" else "B")
-    for bad in (flipped + "." + signature, payload + "." + signature[::-1], "garbage", cursor + "x"):
+    for bad in (f"{key_id}.{flipped}.{signature}", f"{key_id}.{payload}.{signature[::-1]}",
+                f"other.{payload}.{signature}", "garbage", cursor + "x"):
         assert_error(get(api, cursor=bad), 400, "cursor")
 
 
