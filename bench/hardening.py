@@ -18,6 +18,13 @@ sender may send 10,000 one-character records; goal at most 1.5). ``otlp_stored_o
 export, crafted or real, stored (DynamoDB item bytes) over what the contract
 allows it, 16 times the decompressed export plus 1 KiB a record (goal at most
 1; a refused export stores nothing).
+
+Reads over hostile stored events (``answers_and_read_units``), through the
+Lambda entry point over moto charging read units as DynamoDB does:
+``max_answer_bytes`` is the largest body of any page (goal: at most
+5,000,000), ``max_read_units_per_request`` the most read units one
+``GET /logs/recent`` consumed as storage reported them, filters that match
+nothing over large and small items included (goal: at most 1,000).
 """
 import dataclasses
 import gzip
@@ -27,7 +34,7 @@ import time
 
 from bench import data
 from bench import otlp as otlp_bench
-from bench.env import configure, lambda_event
+from bench.env import LambdaContext, configure, lambda_event
 from bench.sizes import item_size
 from bench.stub import RecordingClient, repository_client
 from chalicelib.events import MAX_BODY_BYTES
@@ -120,6 +127,79 @@ def _cpu_ms(app, event, repeats):
         status = otlp_bench.status_of(app, event)
         times.append((time.process_time() - start) * 1000)
     return statistics.median(times), status
+
+
+def _hostile_table(now_ms, small):
+    """Events that make reads costly: 15 of 256 KiB of control characters (six bytes each as JSON), 75 of
+    256 KiB of text, and ``small`` ordinary ones, all in the last hour."""
+    from chalicelib import events as ev
+    from chalicelib import service
+
+    def stored(count, message, service_name, log_type):
+        return [ev.LogEvent(service_name=service_name, level="INFO", log_type=log_type, message=message,
+                            timestamp_ms=now_ms - 3_600_000 + number, metadata=None, event_id=None)
+                for number in range(count)]
+
+    loads = [stored(15, "\x01" * ev.MAX_MESSAGE_BYTES, "hostile", "application"),
+             stored(75, "x" * ev.MAX_MESSAGE_BYTES, "large", "application"),
+             stored(small, "an ordinary message of a few dozen bytes", "small", "application")]
+    for events in loads:
+        for start in range(0, len(events), 25):
+            service.repository().put_events(events[start:start + 25], None, now_ms)
+
+
+def _pages(app, meter, query):
+    """Every page of ``GET /logs/recent?query``, following cursors: ``(body bytes, payload bytes, read units)`` each."""
+    pages, cursor = [], None
+    while True:
+        meter.reset()
+        params = {name: [value] for name, value in {**query, **({"cursor": cursor} if cursor else {})}.items()}
+        response = app(lambda_event("GET", "/logs/recent", query=params), LambdaContext())
+        if response["statusCode"] != 200:
+            raise RuntimeError(f"GET /logs/recent?{query} answered {response['statusCode']}")
+        pages.append((len(response["body"].encode("utf-8")), len(json.dumps(response)), meter.read_units))
+        cursor = json.loads(response["body"])["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+READS = {
+    "timeline": {},
+    "control_characters": {"service_name": "hostile"},
+    "nomatch_over_large_items": {"service_name": "large", "log_type": "nomatch", "limit": "1"},
+    "nomatch_over_everything": {"log_type": "nomatch", "limit": "1"},
+    "nomatch_over_small_items": {"service_name": "small", "log_type": "nomatch"},
+}
+
+
+def answers_and_read_units(small=2_000, log=print):
+    """The largest answer and the most read units (as storage reported them) of any request over hostile data."""
+    import boto3
+    from moto import mock_aws
+
+    from app import app
+    from bench.meter import DynamoDBMeter
+    from chalicelib import aws, service, settings
+    from devtools.moto_capacity import make_faithful
+    from devtools.table import create_table
+
+    make_faithful()
+    with mock_aws():
+        service.reset()
+        create_table(boto3.client("dynamodb"), settings.table_name())
+        meter = DynamoDBMeter().attach(aws.client("dynamodb"))
+        _hostile_table(int(time.time() * 1000), small)
+        reads = {name: _pages(app, meter, query) for name, query in READS.items()}
+        service.reset()
+    figures = {
+        "max_answer_bytes": max(page[0] for pages in reads.values() for page in pages),
+        "max_lambda_payload_bytes": max(page[1] for pages in reads.values() for page in pages),
+        "max_read_units_per_request": max(page[2] for pages in reads.values() for page in pages),
+        "pages": {name: len(pages) for name, pages in reads.items()},
+    }
+    log(f"hardening: largest answer {figures['max_answer_bytes']} bytes ({figures['max_lambda_payload_bytes']} as "
+        f"Lambda's payload); most read units one GET consumed {figures['max_read_units_per_request']}")
+    return figures
 
 
 # --- OpenTelemetry exports ---------------------------------------------------------------------
@@ -374,4 +454,5 @@ def run(repeats=9, log=print, otlp_scale=1.0):
     result["otlp_worst_cpu_ratio"], cpu = otlp_worst_cpu_ratio(app, otlp_scale, min(repeats, 3), log)
     result["otlp_stored_over_allowance"], stored = otlp_stored_over_allowance(app, otlp_scale, log)
     result["otlp_exports"] = {"cpu": cpu, "stored": stored}
+    result.update(answers_and_read_units(log=log))
     return result

@@ -12,7 +12,8 @@ WRITE_OPERATIONS = ("PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem", "Tr
 
 
 class DynamoDBMeter:
-    """Calls per operation, ``ScannedCount`` summed over reads, keys looked up, and every item written."""
+    """Calls per operation, ``ScannedCount`` and read units (``ConsumedCapacity``) summed over reads, keys
+    looked up, and every item written."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -27,6 +28,7 @@ class DynamoDBMeter:
         with self._lock:
             self.calls = Counter()
             self.scanned = 0
+            self.read_units = 0
             self.returned = 0
             self.keys_read = 0
             self.written = []
@@ -41,6 +43,9 @@ class DynamoDBMeter:
 
     def _before(self, params, model, context, **_):
         context["bench_params"] = params
+        if model.name in READ_OPERATIONS:
+            # Storage reports what a read consumed only when asked, whether or not the service asks.
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
 
     def _after(self, http_response, parsed, model, context, **_):
         if http_response.status_code >= 300:
@@ -51,6 +56,7 @@ class DynamoDBMeter:
             self.calls[operation] += 1
             if operation in READ_OPERATIONS:
                 self.scanned += parsed.get("ScannedCount", 0)
+                self.read_units += (parsed.get("ConsumedCapacity") or {}).get("CapacityUnits", 0)
                 self.returned += parsed.get("Count", 0)
             elif operation == "PutItem":
                 self.written.append((params["TableName"], params["Item"]))

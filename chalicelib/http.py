@@ -4,7 +4,7 @@ import logging
 
 from chalice import Response
 
-from chalicelib import otlp
+from chalicelib import answer, otlp
 from chalicelib.aws import Deadline
 from chalicelib.errors import Conflict, PayloadTooLarge, StorageUnavailable, UnsupportedMediaType, ValidationError
 from chalicelib.service import BatchOutcome
@@ -110,8 +110,10 @@ def ingest_response(result):
 
 
 def recent_response(page):
-    """``GET /logs/recent``: 200 with the page."""
-    return {"count": len(page.logs), "logs": page.logs, "next_cursor": page.next_cursor}
+    """``GET /logs/recent``: 200 with the page, its events' texts joined as they were measured (``answer.Room``)."""
+    body = (f'{{"count":{len(page.log_texts)},"logs":[' + ",".join(page.log_texts)
+            + f'],"next_cursor":{answer.dumps(page.next_cursor)}}}')
+    return Response(body=body, status_code=200, headers={"Content-Type": answer.CONTENT_TYPE})
 
 
 def query_lists(request):

@@ -74,8 +74,19 @@ BATCH_GET_SIZE = 100
 WORKERS = 32
 BACKOFF_BASE_S = 0.025
 BACKOFF_CAP_S = 1.0
-# Items one read may examine (ScannedCount), whatever its filters: a page stops there, with a cursor.
+# What one read may examine, whatever its filters: a page stops there, with a cursor. Items
+# (ScannedCount) bound the work per request; read units bound what it costs: an eventually
+# consistent Query consumes half a unit per started 4 KB of every item it evaluates, the ones a
+# filter drops included, rounded up per call. One request reads at most ``READ_UNITS`` units
+# (README "Read budget"), or one page of each of its partitions if those alone could cost more.
 READ_BUDGET = 5_000
+READ_UNITS = 1_000
+READ_UNIT_BYTES = 4096
+# The largest item the service writes: a message and metadata at their limits, and under 4 KiB of
+# keys, names, times, the event id and the caller's ARN (an index entry of it is no larger).
+MAX_ITEM_BYTES = ev.MAX_MESSAGE_BYTES + ev.MAX_METADATA_BYTES + 4096
+# A Query page stops once it has read 1 MB; the item that crosses that line is read whole.
+MAX_QUERY_PAGE_BYTES = 1_048_576 + MAX_ITEM_BYTES
 
 _CLAIM_SK = "E"
 _UNSTORED = "storage throttled; resend this event"
@@ -120,6 +131,7 @@ class Page:
     events: list[dict]
     next_after: str | None
     items_read: int
+    units_read: float
     calls: int
 
 
@@ -495,36 +507,40 @@ class LogRepository:
 
     # --- reads --------------------------------------------------------------
 
-    def recent(self, query, now_ms, after=None, budget=READ_BUDGET):
+    def recent(self, query, now_ms, after=None, budget=READ_BUDGET, units=READ_UNITS, fits=None):
         """The newest events matching ``query``, newest first, strictly before log id ``after``.
 
         Expired events are never returned, even before DynamoDB deletes them.
-        At most about ``budget`` items are read: when the budget runs out
-        first, the page holds what was found so far and ``next_after`` says
-        where to resume, so a page may hold fewer than ``query.limit`` events
-        while more exist. ``next_after`` is None only when nothing is left.
+        At most ``budget`` items and ``units`` read units are read (see
+        ``READ_UNITS``), and no new call starts once the request's deadline has
+        come: when either stops the read first, the page holds what was found
+        so far. ``fits(event)``, if given, is asked about each event in turn
+        (it takes the first of a page); the page stops before the first it refuses. Then
+        ``next_after`` says where to resume, so a page may hold fewer than
+        ``query.limit`` events while more exist. ``next_after`` is None only
+        when nothing is left.
         """
         low = ids.lowest_id_at(max(query.since_ms, now_ms - self._retention_ms))
         high = ids.highest_id_at(query.until_ms)
         if after is not None:
             before_after = ids.predecessor(after)
             if before_after is None:
-                return Page([], None, 0, 0)
+                return Page([], None, 0, 0, 0)
             high = min(high, before_after)
         if low > high:
-            return Page([], None, 0, 0)
+            return Page([], None, 0, 0, 0)
 
         index, hash_key, partitions, level_filter = self._view(query)
         # A shard's share of the page, plus one so that a shard holding a
         # little more than its share rarely needs a second call.
         page_size = math.ceil(query.limit / len(partitions)) + 1
-        reads = _ReadBudget(budget)
+        reads = _ReadBudget(budget, units)
         streams = [
             _ShardStream(self._client, self._query_request(index, hash_key, partition, low, high, query, now_ms,
                                                            level_filter), page_size, reads)
             for partition in partitions
         ]
-        _parallel(lambda stream: stream.fetch(), streams)
+        _prefetch(streams, reads)
 
         merged = heapq.merge(*(stream.entries() for stream in streams), key=_newest_first, reverse=True)
         found, next_after = [], None
@@ -533,13 +549,18 @@ class LogRepository:
                 next_after = entry.log_id
                 break
             if len(found) == query.limit:
-                next_after = found[-1][RANGE_KEY]["S"]
+                next_after = found[-1]["log_id"]
                 break
-            found.append(entry)
+            event = self._to_event(entry)
+            if fits is not None and not fits(event):
+                next_after = found[-1]["log_id"]
+                break
+            found.append(event)
         return Page(
-            events=[self._to_event(item) for item in found],
+            events=found,
             next_after=next_after,
-            items_read=reads.spent,
+            items_read=reads.items_spent,
+            units_read=reads.units_spent,
             calls=sum(stream.calls for stream in streams),
         )
 
@@ -596,7 +617,8 @@ class LogRepository:
 
 @dataclass(frozen=True)
 class _Resume:
-    """Where a shard stopped when the read budget ran out: every item of it newer than ``log_id`` is known."""
+    """Where a shard stopped when the read budget or the deadline ran out: every item of it newer than
+    ``log_id`` is known."""
 
     log_id: str
 
@@ -608,18 +630,80 @@ def _newest_first(entry):
     return entry[RANGE_KEY]["S"], 1
 
 
-class _ReadBudget:
-    """Items one request may still read, shared by its shards (their first pages are fetched in parallel)."""
+def _worst_units(limit):
+    """The most read units a Query with ``limit`` can consume, whatever the items it meets."""
+    return math.ceil(min(limit * MAX_ITEM_BYTES, MAX_QUERY_PAGE_BYTES) / READ_UNIT_BYTES) / 2
 
-    def __init__(self, items):
-        self.left = items
-        self.spent = 0
+
+def _most_items_within(units):
+    """The largest Limit whose worst case is within ``units`` (0 if none is)."""
+    return int(units * 2 * READ_UNIT_BYTES // MAX_ITEM_BYTES)
+
+
+class _ReadBudget:
+    """What one request may still read, shared by its shards: items examined, and read units.
+
+    A fetch reserves its Limit in items and its worst case in read units
+    before it starts, and settles with what DynamoDB reports after, so fetches
+    in flight together never pass the budget, whatever items they meet.
+    """
+
+    def __init__(self, items, units):
+        # Both reserved by fetches in flight, so neither is passed however they overlap.
+        self.items_left = items
+        self.units_left = units
+        self.items_spent = 0
+        self.units_spent = 0
         self._lock = threading.Lock()
 
-    def spend(self, items):
+    def share(self, limit, ways):
+        """A Limit for each of ``ways`` fetches made at once: at most ``limit``, and at least 1 (so a read
+        always learns every shard's newest item), within the budget between them if it can be."""
         with self._lock:
-            self.left -= items
-            self.spent += items
+            each = self.units_left / ways
+        return max(1, min(limit, self.items_left, _most_items_within(each)))
+
+    def reserve(self, limit, forced=False):
+        """``(Limit, units reserved)`` for a fetch of up to ``limit`` items, or None if none fits."""
+        with self._lock:
+            if not forced:
+                if _worst_units(limit) > self.units_left:
+                    limit = _most_items_within(self.units_left)
+                limit = min(limit, self.items_left)
+                if limit < 1:
+                    return None
+            units = _worst_units(limit)
+            self.units_left -= units
+            self.items_left -= limit
+            return limit, units
+
+    def settle(self, reservation, consumed, items):
+        """Give back what ``reservation`` held beyond what the fetch read: ``consumed`` units, ``items`` items."""
+        limit, units = reservation
+        with self._lock:
+            self.units_left += units - consumed
+            self.units_spent += consumed
+            self.items_left += limit - items
+            self.items_spent += items
+
+
+def _prefetch(streams, budget):
+    """Every shard's first page at once, then each shard topped up to its share of the page, as many
+    at once as the budget's worst cases allow; what is still missing is fetched as the merge needs it."""
+    first = budget.share(streams[0].page_size, len(streams))
+    _parallel(lambda stream: stream.fetch(budget.reserve(first, forced=True)), streams)
+    wanting = [stream for stream in streams if stream.wants_more()]
+    while wanting and not aws.current_deadline().expired:
+        batch = []
+        for stream in wanting:
+            reservation = budget.reserve(stream.page_size - stream.buffered)
+            if reservation is None:
+                break
+            batch.append((stream, reservation))
+        if not batch:
+            return
+        _parallel(lambda pair: pair[0].fetch(pair[1], late=True), batch)
+        wanting = wanting[len(batch):]
 
 
 class _ShardStream:
@@ -627,42 +711,66 @@ class _ShardStream:
 
     def __init__(self, client, request, page_size, budget):
         self._client = client
-        self._request = request
-        self._page_size = page_size
+        self._request = dict(request, ReturnConsumedCapacity="TOTAL")
+        self.page_size = page_size
         self._budget = budget
         self._start_key = None
         self._buffer = deque()
         self._more = True
+        self._stopped = False
         self.calls = 0
 
-    def fetch(self):
-        """Read the next page: at most the page size, and no more than the budget allows."""
-        request = dict(self._request, Limit=max(1, min(self._page_size, self._budget.left)))
+    @property
+    def buffered(self):
+        return len(self._buffer)
+
+    def wants_more(self):
+        return self._more and not self._stopped and self.buffered < self.page_size
+
+    def fetch(self, reservation, late=False):
+        """Read the next page within ``reservation`` (``(Limit, units)``), and settle its cost.
+
+        A ``late`` fetch (not a shard's first) that the request's deadline cuts
+        short stops the shard instead of failing the request: the page found so
+        far is answered, with a cursor.
+        """
+        request = dict(self._request, Limit=reservation[0])
         if self._start_key is not None:
             request["ExclusiveStartKey"] = self._start_key
         try:
             response = self._client.query(**request)
+        except aws.DeadlineExceeded:
+            self._budget.settle(reservation, 0, 0)
+            if not late:
+                raise StorageUnavailable() from None
+            self._stopped = True
+            return
         except (ClientError, BotoCoreError) as error:
+            self._budget.settle(reservation, 0, 0)
             if _is_transient(error) or _is_backfilling(error):
                 raise StorageUnavailable() from error
             raise
         self.calls += 1
-        self._budget.spend(response.get("ScannedCount", 0))
+        # Without a figure from storage (an emulator may give none), the worst case counts as spent.
+        consumed = response.get("ConsumedCapacity", {}).get("CapacityUnits", reservation[1])
+        self._budget.settle(reservation, consumed, response.get("ScannedCount", 0))
         self._buffer.extend(response.get("Items", []))
         self._start_key = response.get("LastEvaluatedKey")
         self._more = self._start_key is not None
         if response.get("Count", 0) < response.get("ScannedCount", 0):
             # A filter dropped items: read further ahead next time.
-            self._page_size = min(1000, self._page_size * 4)
+            self.page_size = min(1000, self.page_size * 4)
 
     def entries(self):
-        """Items newest first; a ``_Resume`` last if the budget ran out before the shard did."""
+        """Items newest first; a ``_Resume`` last if the budget or the deadline ran out before the shard did."""
         while True:
             while self._buffer:
                 yield self._buffer.popleft()
             if not self._more:
                 return
-            if self._budget.left <= 0:
+            reservation = None if aws.current_deadline().expired else self._budget.reserve(self.page_size)
+            if reservation is not None:
+                self.fetch(reservation, late=True)
+            if self._stopped or reservation is None:
                 yield _Resume(self._start_key[RANGE_KEY]["S"])
                 return
-            self.fetch()

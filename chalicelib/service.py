@@ -5,9 +5,12 @@ alone turns those into statuses and bodies.
 """
 import dataclasses
 import functools
+import threading
 import time
 
-from chalicelib import aws, cursor, otlp, query, settings
+from botocore.exceptions import ClientError
+
+from chalicelib import answer, aws, cursor, otlp, query, settings
 from chalicelib import events as ev
 from chalicelib.errors import Conflict, StorageUnavailable
 from chalicelib.repository import LogRepository
@@ -36,7 +39,9 @@ class ExportOutcome:
 
 @dataclasses.dataclass(frozen=True)
 class RecentPage:
-    logs: list
+    """A page of ``GET /logs/recent``: each event as its JSON text (``answer.dumps``), and the cursor."""
+
+    log_texts: list
     next_cursor: str | None
 
 
@@ -62,15 +67,69 @@ def _secret(source):
     return aws.client("ssm").get_parameter(Name=value, WithDecryption=True)["Parameter"]["Value"]
 
 
-@functools.cache
-def cursor_key():
-    return _secret(settings.cursor_key_source())
+# The cursor keys are read again after this long, so a rotated key reaches every container.
+CURSOR_KEYS_REFRESH_S = 300
+# A cursor naming a key this container does not know yet (another one read a newer version first)
+# has the keys read again at once, but no more often than this, whatever cursors are sent.
+CURSOR_KEYS_RECHECK_S = 30
+# How long after a new key version a cursor signed by the version before it still works.
+CURSOR_KEY_GRACE_S = 24 * 3600
+
+
+class _CursorKeyring:
+    """The cursor keys, read on first use and again after ``CURSOR_KEYS_REFRESH_S``; never a read per request."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._keys = None
+        self._read_at = None
+
+    def get(self, wanted=None, clock=time.monotonic):
+        """The keys; read again if they are old, or if ``wanted`` (a cursor's key id) is not among them."""
+        with self._lock:
+            now = clock()
+            age = None if self._read_at is None else now - self._read_at
+            unknown = wanted is not None and self._keys is not None and wanted not in (
+                self._keys.current[0], (self._keys.previous or (None,))[0])
+            if age is None or age > CURSOR_KEYS_REFRESH_S or (unknown and age > CURSOR_KEYS_RECHECK_S):
+                self._keys, self._read_at = _read_cursor_keys(), now
+            return self._keys
+
+    def forget(self):
+        with self._lock:
+            self._keys = self._read_at = None
+
+
+def _read_cursor_keys():
+    """Local and test stages: the key and the previous one as set. Deployed stages: the SSM parameter's
+    current version, and the version before it until ``CURSOR_KEY_GRACE_S`` after the current one was put."""
+    source, value = settings.cursor_key_source()
+    if source == "value":
+        previous = settings.previous_cursor_key()
+        return cursor.CursorKeys((cursor.key_id_of(value), value),
+                                 (cursor.key_id_of(previous), previous) if previous else None)
+    ssm = aws.client("ssm")
+    current = ssm.get_parameter(Name=value, WithDecryption=True)["Parameter"]
+    keys = cursor.CursorKeys((str(current["Version"]), current["Value"]))
+    if current["Version"] > 1:
+        try:
+            previous = ssm.get_parameter(Name=f"{value}:{current['Version'] - 1}", WithDecryption=True)["Parameter"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ParameterVersionNotFound":
+                raise
+        else:
+            keys = dataclasses.replace(keys, previous=(str(previous["Version"]), previous["Value"]),
+                                       previous_until=current["LastModifiedDate"].timestamp() + CURSOR_KEY_GRACE_S)
+    return keys
+
+
+cursor_keys = _CursorKeyring()
 
 
 def reset():
     """Forget cached dependencies (tests switch tables and settings)."""
     repository.cache_clear()
-    cursor_key.cache_clear()
+    cursor_keys.forget()
     aws.client.cache_clear()
 
 
@@ -137,13 +196,14 @@ def recent(params, deadline=None, now=None):
     request = query.parse_recent_query(params, now, settings.retention_days())
     after = None
     if request.cursor is not None:
-        position = cursor.decode(cursor_key(), request.cursor)
+        position = cursor.decode(cursor_keys.get(wanted=cursor.key_id(request.cursor)), request.cursor)
         request = query.continued(request, position)
         after = position.after_log_id
+    room = answer.Room()
     with aws.within(deadline):
-        page = repository().recent(request, now, after=after)
+        page = repository().recent(request, now, after=after, fits=room.take)
     next_cursor = None
     if page.next_after is not None:
         position = cursor.Position(page.next_after, request.since_ms, request.until_ms, request.fingerprint)
-        next_cursor = cursor.encode(cursor_key(), position)
-    return RecentPage(page.events, next_cursor)
+        next_cursor = cursor.encode(cursor_keys.get(), position)
+    return RecentPage(room.texts, next_cursor)

@@ -14,6 +14,7 @@ SERVICE_SHARDS = "SERVICE_SHARDS"
 TIMELINE_SHARDS = "TIMELINE_SHARDS"
 SEVERITY_SHARDS = "SEVERITY_SHARDS"
 CURSOR_KEY = "CURSOR_SIGNING_KEY"
+CURSOR_KEY_PREVIOUS = "CURSOR_SIGNING_KEY_PREVIOUS"
 CURSOR_KEY_PARAMETER = "CURSOR_KEY_PARAMETER"
 SHARD_KEY = "SHARD_KEY"
 SHARD_KEY_PARAMETER = "SHARD_KEY_PARAMETER"
@@ -29,6 +30,7 @@ ALL = (
     TIMELINE_SHARDS,
     SEVERITY_SHARDS,
     CURSOR_KEY,
+    CURSOR_KEY_PREVIOUS,
     CURSOR_KEY_PARAMETER,
     SHARD_KEY,
     SHARD_KEY_PARAMETER,
@@ -106,15 +108,28 @@ def cursor_key_source():
     SecureString parameter so the secret never sits in config or state files
     in clear text.
     """
-    value = os.environ.get(CURSOR_KEY, "").strip()
+    value = _key(CURSOR_KEY)
     if value:
-        if len(value) < 16:
-            raise SettingsError(f"environment variable {CURSOR_KEY} must be at least 16 characters")
         return ("value", value)
     parameter = os.environ.get(CURSOR_KEY_PARAMETER, "").strip()
     if parameter:
         return ("parameter", parameter)
     raise SettingsError(f"set {CURSOR_KEY} or {CURSOR_KEY_PARAMETER}")
+
+
+def previous_cursor_key():
+    """The key that signed cursors before ``CURSOR_SIGNING_KEY`` (local and test stages), or None.
+
+    Deployed stages keep the previous key as the SSM parameter's previous version instead.
+    """
+    return _key(CURSOR_KEY_PREVIOUS) or None
+
+
+def _key(name):
+    value = os.environ.get(name, "").strip()
+    if value and len(value) < 16:
+        raise SettingsError(f"environment variable {name} must be at least 16 characters")
+    return value
 
 
 def shard_key_source():
@@ -124,10 +139,8 @@ def shard_key_source():
     SSM SecureString. Unlike it, it is never rotated: a resend must name the
     key its first send wrote for as long as the event is kept.
     """
-    value = os.environ.get(SHARD_KEY, "").strip()
+    value = _key(SHARD_KEY)
     if value:
-        if len(value) < 16:
-            raise SettingsError(f"environment variable {SHARD_KEY} must be at least 16 characters")
         return ("value", value)
     parameter = os.environ.get(SHARD_KEY_PARAMETER, "").strip()
     if parameter:

@@ -15,7 +15,10 @@ refuse first:
 4. the caller role's routes (``infra/caller_roles.json``, whatever routes it lists);
 5. the app answers through ``devtools.local_chalice`` (Chalice's ``LocalGateway``),
    with the caller's role session ARN as the identity's ``userArn``, so
-   ``ingested_by`` is filled as it is when deployed.
+   ``ingested_by`` is filled as it is when deployed;
+6. an answer Lambda could not return (its payload, the proxy result as JSON, over
+   ``LAMBDA_PAYLOAD_BYTES``) is a 502 and a log line, as API Gateway answers when
+   the function fails, so a test catches it here rather than in AWS.
 
 Refusals are ``{"Code", "Message"}`` with ``x-amzn-ErrorType``. STS ``AssumeRole`` for
 the local roles is answered at ``/_local/sts`` (``devtools.local_sts``).
@@ -23,6 +26,7 @@ the local roles is answered at ``/_local/sts`` (``devtools.local_sts``).
 Run directly: ``python -m devtools.local_gateway --stage local --port 8000 [--no-iam]``.
 """
 import argparse
+import base64
 import contextlib
 import json
 import logging
@@ -35,13 +39,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from chalicelib import events, otlp
+from chalicelib.answer import LAMBDA_PAYLOAD_BYTES
 from devtools.local_auth import LOCAL_ACCOUNT, LOCAL_REGION, CallerRegistry, Refusal, SigV4Verifier, authorize
 from devtools.local_chalice import LocalApp
 from devtools.local_sts import STS_PATH, LocalSts, error_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = max(events.MAX_BODY_BYTES, otlp.MAX_BODY_BYTES)
+logger = logging.getLogger(__name__)
 _LENGTH = re.compile(r"[0-9]{1,18}\Z")
+
+
+def lambda_payload_bytes(status, headers, body):
+    """The size of the answer as Lambda returns it: the proxy result as JSON, written as a python3.11
+    runtime writes it (every non-ASCII character escaped), a body that is not text in base64."""
+    try:
+        text, binary = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, binary = base64.b64encode(body).decode("ascii"), True
+    result = {"statusCode": status, "headers": dict(headers), "multiValueHeaders": {}, "body": text,
+              "isBase64Encoded": binary}
+    return len(json.dumps(result))
 
 
 class LocalIam:
@@ -130,6 +148,11 @@ class GatewayHandler(BaseHTTPRequestHandler):
             authorize(caller, method, resource(target.partition("?")[0]))
             who = identity(caller)
         status, answer_headers, answer = self.server.app.handle(method, target, headers, body, who)
+        size = lambda_payload_bytes(status, answer_headers, answer)
+        if size > LAMBDA_PAYLOAD_BYTES:
+            logger.error("%s %s: the function's answer is %d bytes as Lambda returns it, over Lambda's %d: "
+                         "API Gateway would answer 502", method, target.partition("?")[0], size, LAMBDA_PAYLOAD_BYTES)
+            raise Refusal(502, "BadGatewayError", "the function's answer is larger than Lambda can return")
         self._send(status, answer_headers, answer)
 
     def _assume_role(self, length):

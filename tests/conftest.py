@@ -24,10 +24,13 @@ from moto import mock_aws  # noqa: E402
 
 from chalicelib import service  # noqa: E402
 from devtools.moto_atomic import make_atomic  # noqa: E402
+from devtools.moto_capacity import make_faithful  # noqa: E402
 from devtools.table import create_table  # noqa: E402
 
 # DynamoDB makes each write atomic (the service's conditional claims rely on it); moto does not, unless asked.
 make_atomic()
+# DynamoDB charges a Query for every item it evaluates; moto charges 1 unit a call, unless asked.
+make_faithful()
 
 ROOT = Path(__file__).resolve().parent.parent
 # Set by tests/test_clock.py: run this session with the clock moved this many days ahead.

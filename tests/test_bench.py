@@ -45,6 +45,8 @@ def test_the_bench_line_is_one_line_of_json_with_every_section(quick):
         figures["read_by_level"])
     assert {"worst_body_cpu_ratio", "worst_body", "ordinary_cpu_ms", "otlp_worst_cpu_ratio",
             "otlp_stored_over_allowance"} <= set(figures["hardening"])
+    assert figures["hardening"]["max_answer_bytes"] <= 5_000_000
+    assert figures["hardening"]["max_read_units_per_request"] <= 1_000
     assert {"cpu_ratio_vs_json", "ddb_write_calls_per_1000_records", "wru_per_record", "retry_extra_items",
             "package_zip_bytes"} <= set(figures["otlp"])
     assert {"table_events", "limit", "items_per_request", "calls_per_request", "baseline_items_per_request", "correct",

@@ -58,14 +58,78 @@ def test_a_short_cursor_key_is_refused(clean_env):
         settings.cursor_key_source()
 
 
-def test_deployed_stages_read_the_cursor_key_from_ssm(clean_env):
-    clean_env.setenv("CURSOR_KEY_PARAMETER", "/simple-log-service/dev/cursor-signing-key")
+PARAMETER = "/simple-log-service/dev/cursor-signing-key"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def ssm_key(clean_env):
+    """A deployed stage's cursor key in (moto's) SSM, its calls counted; yields the SSM client and the count."""
+    clean_env.setenv("CURSOR_KEY_PARAMETER", PARAMETER)
     with mock_aws():
         service.reset()
-        boto3.client("ssm").put_parameter(
-            Name="/simple-log-service/dev/cursor-signing-key", Value="k" * 40, Type="SecureString")
-        assert service.cursor_key() == "k" * 40
+        calls = []
+        service.aws.client("ssm").meta.events.register("before-send.ssm", lambda **_: calls.append(1))
+        ssm = boto3.client("ssm")
+        ssm.put_parameter(Name=PARAMETER, Value="k" * 40, Type="SecureString")
+        yield ssm, calls
     service.reset()
+
+
+def test_deployed_stages_read_the_cursor_key_from_ssm_once_not_per_request(ssm_key):
+    _, calls = ssm_key
+    clock = Clock()
+    keys = service.cursor_keys.get(clock=clock)
+    assert keys.current == ("1", "k" * 40) and keys.previous is None
+    for _ in range(100):
+        clock.now += 1
+        assert service.cursor_keys.get(wanted="1", clock=clock) == keys
+    assert len(calls) == 1
+
+
+def test_a_rotated_ssm_key_is_read_within_minutes_and_the_previous_one_checks_for_a_grace_period(ssm_key):
+    ssm, _ = ssm_key
+    clock = Clock()
+    service.cursor_keys.get(clock=clock)
+    ssm.put_parameter(Name=PARAMETER, Value="n" * 40, Type="SecureString", Overwrite=True)
+
+    clock.now += service.CURSOR_KEYS_REFRESH_S + 1
+    keys = service.cursor_keys.get(clock=clock)
+
+    assert keys.current == ("2", "n" * 40) and keys.previous == ("1", "k" * 40)
+    put_at = ssm.get_parameter(Name=PARAMETER)["Parameter"]["LastModifiedDate"].timestamp()
+    assert keys.previous_until == put_at + service.CURSOR_KEY_GRACE_S
+
+
+def test_a_cursor_naming_a_newer_key_has_the_keys_read_again_at_most_every_recheck(ssm_key):
+    ssm, calls = ssm_key
+    clock = Clock()
+    service.cursor_keys.get(clock=clock)
+    ssm.put_parameter(Name=PARAMETER, Value="n" * 40, Type="SecureString", Overwrite=True)
+
+    clock.now += service.CURSOR_KEYS_RECHECK_S + 1
+    assert service.cursor_keys.get(wanted="2", clock=clock).current[0] == "2"
+    reads = len(calls)
+    clock.now += 1
+    service.cursor_keys.get(wanted="999", clock=clock)
+    assert len(calls) == reads, "a forged key id made the keys be read again at once"
+
+
+def test_local_stages_check_cursors_with_the_previous_key_they_set(clean_env):
+    clean_env.setenv("CURSOR_SIGNING_KEY", "n" * 20)
+    clean_env.setenv("CURSOR_SIGNING_KEY_PREVIOUS", "k" * 20)
+    service.reset()
+    keys = service.cursor_keys.get()
+    service.reset()
+    assert keys.current[1] == "n" * 20 and keys.previous[1] == "k" * 20 and keys.previous_until is None
+    assert keys.current[0] != keys.previous[0]
 
 
 def test_settings_are_read_lazily_not_at_import():

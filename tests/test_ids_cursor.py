@@ -4,7 +4,8 @@ import pytest
 from chalicelib import cursor, ids
 from chalicelib.errors import ValidationError
 
-KEY = "a-test-key-of-sufficient-length"
+KEY = cursor.CursorKeys(("k1", "a-test-key-of-sufficient-length"))
+OTHER = cursor.CursorKeys(("k1", "another-key-of-sufficient-length"))
 
 
 def test_log_ids_sort_by_timestamp_then_random_part():
@@ -89,12 +90,12 @@ def test_a_cursor_round_trips():
 
 def test_a_cursor_signed_with_another_key_is_rejected():
     with pytest.raises(ValidationError, match="^cursor: "):
-        cursor.decode(KEY, cursor.encode("another-key-of-sufficient-length", position()))
+        cursor.decode(KEY, cursor.encode(OTHER, position()))
 
 
 def test_every_single_character_change_is_rejected():
     token = cursor.encode(KEY, position())
-    alphabet = "ABCabc0189-_."
+    alphabet = "ABCabck0189-_."
     for index in range(len(token)):
         for char in alphabet:
             if char == token[index]:
@@ -109,12 +110,35 @@ def test_garbage_is_rejected(token):
         cursor.decode(KEY, token)
 
 
+def signed(payload, keys=KEY):
+    named, secret = keys.current
+    text = named + "." + cursor._b64encode(payload)
+    return text + "." + cursor._b64encode(cursor._signature(secret, text))
+
+
 def test_a_validly_signed_but_malformed_payload_is_rejected():
-    payload = cursor._b64encode(b'{"v": 1, "a": "not-an-id", "w": [1, 2], "f": []}')
-    token = payload + "." + cursor._b64encode(cursor._signature(KEY, payload))
     with pytest.raises(ValidationError):
-        cursor.decode(KEY, token)
-    payload = cursor._b64encode(b"[]")
-    token = payload + "." + cursor._b64encode(cursor._signature(KEY, payload))
+        cursor.decode(KEY, signed(b'{"v": 3, "a": "not-an-id", "w": [1, 2], "f": []}'))
     with pytest.raises(ValidationError):
+        cursor.decode(KEY, signed(b"[]"))
+
+
+ROTATED = cursor.CursorKeys(("k2", "the-next-key-of-sufficient-length"), previous=KEY.current, previous_until=5_000)
+
+
+def test_a_cursor_signed_by_the_previous_key_checks_until_the_grace_period_ends():
+    original = position()
+    token = cursor.encode(KEY, original)
+    assert cursor.decode(ROTATED, token, now=4_999) == original
+    with pytest.raises(ValidationError, match="^cursor: "):
+        cursor.decode(ROTATED, token, now=5_000)
+
+
+def test_a_cursor_names_the_key_that_signed_it_and_an_unknown_one_is_rejected():
+    token = cursor.encode(ROTATED, position())
+    assert cursor.key_id(token) == "k2"
+    with pytest.raises(ValidationError, match="^cursor: "):
         cursor.decode(KEY, token)
+    renamed = "k1" + token[2:]
+    with pytest.raises(ValidationError, match="^cursor: "):
+        cursor.decode(ROTATED, renamed, now=0)

@@ -312,7 +312,7 @@ def test_table_keys_index_and_ttl_are_one_definition(module):
 
 
 def test_terraform_and_chalice_config_pass_exactly_the_settings_the_code_reads(module):
-    deployed = set(settings.ALL) - {settings.CURSOR_KEY}
+    deployed = set(settings.ALL) - {settings.CURSOR_KEY, settings.CURSOR_KEY_PREVIOUS}
     function_env = module.resource("aws_lambda_function", "api_handler")["environment"]["variables"]
     assert set(function_env) == deployed
     for stage in STAGES:

@@ -110,8 +110,8 @@ def alterations(draw, original):
         return original[:at]
     if kind == "append":
         return original + draw(st.text(chars, min_size=1, max_size=5))
-    payload, signature = original.split(".")
-    return signature + "." + payload
+    key_id, payload, signature = original.split(".")
+    return f"{key_id}.{signature}.{payload}"
 
 
 @PROPERTY
@@ -130,8 +130,8 @@ def test_any_altered_cursor_is_a_400(api, issued_cursor, data):
 def test_any_correctly_signed_cursor_is_never_a_server_error(api, after, window, fingerprint):
     key = TEST_STAGE["environment_variables"]["CURSOR_SIGNING_KEY"]
     body = json.dumps({"v": cursor.VERSION, "a": after, "w": window, "f": fingerprint}, separators=(",", ":"))
-    payload = cursor._b64encode(body.encode())
-    token = payload + "." + cursor._b64encode(cursor._signature(key, payload))
+    signed = cursor.key_id_of(key) + "." + cursor._b64encode(body.encode())
+    token = signed + "." + cursor._b64encode(cursor._signature(key, signed))
 
     response = api.http.get("/logs/recent?cursor=" + quote(token, safe=""))
 

@@ -1,4 +1,5 @@
 """LogRepository contract suite, against moto's DynamoDB."""
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -6,11 +7,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from bench.sizes import item_size
 from chalicelib import aws, ids, service
 from chalicelib import events as ev
 from chalicelib.errors import StorageUnavailable
 from chalicelib.query import RecentQuery
-from chalicelib.repository import LogRepository
+from chalicelib.repository import MAX_ITEM_BYTES, READ_UNITS, LogRepository
 from tests.conftest import TABLE_NAME
 
 NOW = 1_795_000_000_000  # a fixed clock: the repository takes "now" as an argument
@@ -43,12 +45,18 @@ class Recorder:
     def __init__(self, client):
         self.calls = []
         self.scanned = 0
+        self.units = 0
         client.meta.events.register("after-call.dynamodb", self._after)
         client.meta.events.register("before-call.dynamodb.Scan", self._no_scan)
+        # Read units are counted from storage's answers, whether or not the service asks for them.
+        client.meta.events.register("before-parameter-build.dynamodb.Query",
+                                    lambda params, **_: params.setdefault("ReturnConsumedCapacity", "TOTAL"))
 
     def _after(self, event_name, parsed, **kwargs):
         self.calls.append(event_name.rsplit(".", 1)[-1])
         self.scanned += parsed.get("ScannedCount", 0)
+        if event_name.endswith(".Query"):
+            self.units += parsed.get("ConsumedCapacity", {}).get("CapacityUnits", 0)
 
     @staticmethod
     def _no_scan(**kwargs):
@@ -809,3 +817,81 @@ def test_a_read_costs_about_twice_the_page_however_large_the_table(repo, recorde
     assert set(calls) == {"Query"}
     assert scanned <= 2 * 100 + 2 * SHARDS
     assert page.items_read == scanned and page.calls == len(calls)
+
+
+# --- read units --------------------------------------------------------------------
+
+def test_moto_charges_a_query_for_every_item_it_evaluates_as_dynamodb_does(repo, dynamodb):
+    store(repo, [make_event(message="x" * 10_000, log_type="noise", timestamp_ms=NOW - n) for n in range(3)])
+    items = raw_items()
+
+    response = dynamodb.query(
+        TableName=TABLE_NAME, KeyConditionExpression="pk = :p", FilterExpression="log_type = :nomatch",
+        ExpressionAttributeValues={":p": items[0]["pk"], ":nomatch": {"S": "nomatch"}},
+        ReturnConsumedCapacity="TOTAL")
+
+    evaluated = [item for item in items if item["pk"] == items[0]["pk"]]
+    assert response["Count"] == 0 and response["ScannedCount"] == len(evaluated)
+    assert response["ConsumedCapacity"]["CapacityUnits"] == math.ceil(
+        sum(item_size(item) for item in evaluated) / 4096) / 2
+
+
+def test_the_largest_storable_item_is_within_what_the_read_budget_assumes(repo):
+    largest = make_event(service="s" * 128, log_type="t" * 64, message="\x01" * ev.MAX_MESSAGE_BYTES,
+                         metadata={"k": "m" * (ev.MAX_METADATA_BYTES - 8)}, event_id="e" * 128, level="ERROR")
+    store(repo, [largest], ingested_by="arn:aws:sts::123456789012:assumed-role/" + "r" * 64 + "/" + "s" * 64)
+    (item,) = raw_items()
+    assert item_size(item) <= MAX_ITEM_BYTES
+
+
+def large_events(count, log_type="big"):
+    return [make_event(message="\x01" * ev.MAX_MESSAGE_BYTES, log_type=log_type, timestamp_ms=NOW - n)
+            for n in range(count)]
+
+
+def test_a_filter_that_matches_nothing_over_large_items_stops_at_the_read_units_budget(repo, recorder):
+    events = large_events(75)
+    for start in range(0, len(events), 25):
+        store(repo, events[start:start + 25])
+    pages, after = 0, None
+    while True:
+        before = recorder.units
+        page = repo.recent(query(limit=1, log_type="nomatch"), NOW, after=after)
+        assert recorder.units - before <= READ_UNITS, "one request consumed more than its read units"
+        assert page.units_read == recorder.units - before
+        assert page.events == []
+        pages += 1
+        if page.next_after is None:
+            break
+        assert page.next_after != after
+        after = page.next_after
+    assert pages >= 3
+
+
+def test_a_read_cut_short_by_its_deadline_answers_what_it_found_with_a_cursor(dynamodb):
+    clock = FakeClock()
+    service.reset()
+    client = aws.client("dynamodb")
+    repo = LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS)
+    events = seed(repo, 40)
+    queries = []
+
+    def time_passes(**_):
+        queries.append(1)
+        if len(queries) == SHARDS:  # every shard's first page is in; the deadline comes before any other
+            clock.now = 2.0
+
+    client.meta.events.register("after-call.dynamodb.Query", time_passes)
+
+    with aws.within(aws.Deadline(1_000, clock=clock)):
+        page = repo.recent(query(limit=30), NOW)
+
+    assert 0 < len(page.events) < 30 and page.next_after is not None
+    seen = [e["message"] for e in page.events]
+    after = page.next_after
+    while after is not None:
+        follow = repo.recent(query(limit=30), NOW, after=after)
+        seen.extend(e["message"] for e in follow.events)
+        after = follow.next_after
+    assert seen == expected_order(events)
+    service.reset()

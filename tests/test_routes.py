@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 from chalice import IAMAuthorizer
 
-from chalicelib import aws, service
+from chalicelib import answer, aws, service
 from chalicelib import events as ev
 
 JSON = {"content-type": "application/json"}
@@ -379,6 +379,43 @@ def test_cursor_pages_visit_every_event_once(api):
     assert sorted(seen, key=int) == [str(n) for n in range(23)] and len(seen) == 23
 
 
+def lambda_payload_bytes(response):
+    """The bytes Lambda would return for this answer: the proxy result as JSON, as a python3.11 runtime writes it."""
+    result = {"statusCode": response.status_code, "headers": dict(response.headers), "multiValueHeaders": {},
+              "body": response.body.decode("utf-8")}
+    return len(json.dumps(result).encode("utf-8"))
+
+
+def test_answers_stay_under_5_000_000_bytes_and_lambdas_limit_and_page_on_with_a_cursor(api):
+    hostile = [ev.LogEvent(service_name="billing", level="INFO", log_type="application",
+                           message="\x01" * ev.MAX_MESSAGE_BYTES, timestamp_ms=service.now_ms() - n, metadata=None,
+                           event_id=None) for n in range(15)]
+    service.repository().put_events(hostile, None, service.now_ms())
+    seen, cursor, pages = [], None, 0
+    while True:
+        response = get(api, **({"cursor": cursor} if cursor else {}))
+        assert response.status_code == 200
+        assert len(response.body) <= 5_000_000 and lambda_payload_bytes(response) <= 6_291_456
+        body = response.json_body
+        assert body["count"] >= 1
+        seen.extend(e["log_id"] for e in body["logs"])
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 15 and pages >= 5
+
+
+def test_non_ascii_text_is_answered_as_itself_in_utf_8(api):
+    text = "naïve – 日本語 ✓ 🙂"
+    post(api, event(message=text, metadata={"city": "Zürich"}))
+    response = get(api)
+    assert {name.lower(): value for name, value in response.headers.items()}["content-type"] == answer.CONTENT_TYPE
+    assert text.encode("utf-8") in response.body and "Zürich".encode() in response.body
+    assert b"\\u" not in response.body
+    assert response.json_body["logs"][0]["message"] == text
+
+
 def test_a_cursor_alone_keeps_the_filters_it_was_made_with(api):
     post(api, {"logs": [event(service_name="a", message=f"a{n}") for n in range(3)] + [event(service_name="b")]})
     cursor = get(api, service_name="a", limit=1).json_body["next_cursor"]
@@ -389,9 +426,10 @@ def test_a_cursor_alone_keeps_the_filters_it_was_made_with(api):
 def test_an_altered_or_forged_cursor_is_400(api):
     post(api, {"logs": [event() for _ in range(3)]})
     cursor = get(api, limit=1).json_body["next_cursor"]
-    payload, signature = cursor.split(".")
+    key_id, payload, signature = cursor.split(".")
     flipped = payload[:-1] + ("A" if payload[-1] != "A" else "B")
-    for bad in (flipped + "." + signature, payload + "." + signature[::-1], "garbage", cursor + "x"):
+    for bad in (f"{key_id}.{flipped}.{signature}", f"{key_id}.{payload}.{signature[::-1]}",
+                f"other.{payload}.{signature}", "garbage", cursor + "x"):
         assert_error(get(api, cursor=bad), 400, "cursor")
 
 
