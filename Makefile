@@ -48,7 +48,7 @@ test: $(VENV)/.installed $(TEST_PREREQS) lint
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing $(BIN)/python -m pytest
 
 # `make clean` never touches build/: build/<stage>/ may hold Terraform's state (with the
-# cursor signing key), its providers and backend.tf. `make clean-build` removes build
+# cursor and shard keys), its providers and backend.tf. `make clean-build` removes build
 # output but keeps those files.
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .coverage .coverage.* .ruff_cache

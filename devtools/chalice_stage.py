@@ -19,7 +19,7 @@ Terraform, so this writes what it reads, for every stage of ``infra/env/``:
 * the stage's keys in ``.chalice/config.json``: the two policy files, the
   stage's tags (Application, Stage, Stack, as Terraform tags its resources),
   the settings Terraform gives the function on the packaged path (table,
-  retention, cursor key parameter) and its reserved concurrency
+  retention, cursor and shard key parameters) and its reserved concurrency
   (``lambda_reserved_concurrency``; none when it is -1).
 
 ``--check`` writes nothing and exits 1 when a file differs from what infra/ gives.
@@ -55,14 +55,16 @@ class StageFiles:
                 f"{self.table_arn}/index/{index['name']}"
                 for index in evaluate.local("table_schema")["global_secondary_indexes"]],
         }
+        parameter_arns = {
+            f"aws_ssm_parameter.{name}.arn": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{evaluate(parameter['name'])}"
+            for name, parameter in self.module.resources_of("aws_ssm_parameter").items()}
         self.evaluate = Evaluator(self.module, self.variables, known={
             "local.region": REGION,
             "local.account_id": ACCOUNT,
             "local.partition": "aws",
             "aws_dynamodb_table.logs.arn": self.table_arn,
             "aws_kms_key.this.arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*",
-            "aws_ssm_parameter.cursor_signing_key.arn":
-                f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{evaluate('${aws_ssm_parameter.cursor_signing_key.name}')}",
+            **parameter_arns,
             "aws_cloudwatch_log_group.lambda.arn":
                 f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{evaluate('${local.lambda_log_group}')}",
         })

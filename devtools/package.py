@@ -14,10 +14,10 @@ The rewrite of ``chalice.tf.json``:
 * drops Chalice's role and inline policy (built from the stage's policy file,
   whose ``${aws:...}`` IAM variables Terraform would read as interpolation):
   the function runs as ``aws_iam_role.lambda`` of ``infra/iam.tf``;
-* points the function's environment at the Terraform-managed table, cursor key
-  parameter and retention, and its logs at the encrypted log group, and takes
-  its runtime from ``var.lambda_runtime`` (Chalice writes the version of the
-  Python that runs it);
+* points the function's environment at the Terraform-managed table, cursor and
+  shard key parameters and retention, and its logs at the encrypted log group,
+  and takes its runtime from ``var.lambda_runtime`` (Chalice writes the version
+  of the Python that runs it);
 * names the REST API per stage (Chalice gives every stage's API the app's
   name, which would mix the stages' metrics) and replaces it before
   destroying it; its resource policy names the caller roles of the deploying
@@ -47,8 +47,8 @@ STAGES = ("dev", "staging", "prod")
 CHALICE_FILE = "chalice.tf.json"
 ZIP_FILE = "deployment.zip"
 # Terraform's own files in build/<stage>/, the deployer's: state (it holds the cursor
-# signing key), workspaces' states, the lock, providers and the backend block.
-# Neither repackaging nor `make clean-build` touches them.
+# signing key and the shard key), workspaces' states, the lock, providers and the
+# backend block. Neither repackaging nor `make clean-build` touches them.
 TERRAFORM_WORKING_FILES = (".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terraform.tfstate.backup",
                            "terraform.tfstate.d", ".terraform.tfstate.lock.info", "backend.tf")
 # How Chalice's API definition calls the function; the rewrite calls it by a
@@ -68,6 +68,7 @@ TERRAFORM_ENVIRONMENT = {
     "LOG_TABLE_NAME": "${aws_dynamodb_table.logs.name}",
     "LOG_RETENTION_DAYS": "${var.log_retention_days}",
     "CURSOR_KEY_PARAMETER": "${aws_ssm_parameter.cursor_signing_key.name}",
+    "SHARD_KEY_PARAMETER": "${aws_ssm_parameter.shard_key.name}",
 }
 
 

@@ -1,8 +1,8 @@
 # --- the Lambda function's execution role --------------------------------------
 # Exactly what the code does: PutItem (idempotency claims), BatchGetItem
 # (keys of events with an event_id, before writing), BatchWriteItem (events)
-# and Query (reads) on the table and its indexes, the cursor key parameter
-# (and the stage key, through SSM, to decrypt it), its own log group. No Scan, no wildcard action or resource.
+# and Query (reads) on the table and its indexes, the cursor and shard key parameters
+# (and the stage key, through SSM, to decrypt them), its own log group. No Scan, no wildcard action or resource.
 # The `chalice deploy` path's .chalice/policy-<stage>.json is rendered from
 # data.aws_iam_policy_document.lambda by devtools/chalice_stage.py.
 
@@ -50,15 +50,15 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
-    sid       = "ReadCursorSigningKey"
+    sid       = "ReadCursorAndShardKeys"
     effect    = "Allow"
     actions   = ["ssm:GetParameter"]
-    resources = [aws_ssm_parameter.cursor_signing_key.arn]
+    resources = [aws_ssm_parameter.cursor_signing_key.arn, aws_ssm_parameter.shard_key.arn]
   }
 
-  # SSM decrypts the parameter with the stage key on the function's behalf: that parameter only.
+  # SSM decrypts the parameters with the stage key on the function's behalf: those two only.
   statement {
-    sid       = "DecryptCursorSigningKeyThroughSSM"
+    sid       = "DecryptCursorAndShardKeysThroughSSM"
     effect    = "Allow"
     actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.this.arn]
@@ -72,7 +72,7 @@ data "aws_iam_policy_document" "lambda" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:PARAMETER_ARN"
-      values   = [aws_ssm_parameter.cursor_signing_key.arn]
+      values   = [aws_ssm_parameter.cursor_signing_key.arn, aws_ssm_parameter.shard_key.arn]
     }
   }
 

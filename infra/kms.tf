@@ -1,8 +1,8 @@
 # One customer-managed key for the stage's data at rest: the log table, its
-# CloudWatch log groups, the alarm topic and the cursor key parameter. The key
+# CloudWatch log groups, the alarm topic and the cursor and shard key parameters. The key
 # policy lets exactly those services use it; principals of the account reach its
 # data only through DynamoDB (reading and writing the table), SNS (publishing to
-# the topic) or SSM (the cursor key parameter),
+# the topic) or SSM (those two parameters),
 # and administer it (with IAM policies that allow it) without being able to
 # use it or to grant themselves its use.
 
@@ -167,10 +167,10 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
-  # Terraform writes the cursor key parameter (Encrypt), and reads it back (Decrypt), and the
-  # function reads it (Decrypt, with its IAM grant): through SSM, for that parameter only.
+  # Terraform writes the cursor and shard key parameters (Encrypt), and reads them back (Decrypt), and
+  # the function reads them (Decrypt, with its IAM grant): through SSM, for those two parameters only.
   statement {
-    sid       = "CursorKeyParameterThroughSSM"
+    sid       = "CursorAndShardKeyParametersThroughSSM"
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
     resources = ["*"]
@@ -195,7 +195,7 @@ data "aws_iam_policy_document" "kms" {
     condition {
       test     = "StringEquals"
       variable = "kms:EncryptionContext:PARAMETER_ARN"
-      values   = [local.cursor_key_parameter_arn]
+      values   = [local.cursor_key_parameter_arn, local.shard_key_parameter_arn]
     }
   }
 
@@ -250,7 +250,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${local.name}: log table, log groups, alarm topic and cursor key parameter"
+  description             = "${local.name}: log table, log groups, alarm topic and cursor and shard key parameters"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_in_days
   policy                  = data.aws_iam_policy_document.kms.json

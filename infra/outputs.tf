@@ -73,6 +73,11 @@ output "cursor_key_parameter_name" {
   value       = aws_ssm_parameter.cursor_signing_key.name
 }
 
+output "shard_key_parameter_name" {
+  description = "SSM SecureString holding the key of derived log ids and their shards (the function's SHARD_KEY_PARAMETER; never rotated)."
+  value       = aws_ssm_parameter.shard_key.name
+}
+
 output "lambda_log_group_name" {
   description = "CloudWatch log group of the function."
   value       = aws_cloudwatch_log_group.lambda.name

@@ -36,6 +36,8 @@ def test_missing_required_settings_fail_loudly_by_name(clean_env):
         settings.retention_days()
     with pytest.raises(settings.SettingsError, match="CURSOR_SIGNING_KEY or CURSOR_KEY_PARAMETER"):
         settings.cursor_key_source()
+    with pytest.raises(settings.SettingsError, match="SHARD_KEY or SHARD_KEY_PARAMETER"):
+        settings.shard_key_source()
 
 
 @pytest.mark.parametrize("value", ["seven", "0", "99999", "1.5"])
@@ -56,6 +58,19 @@ def test_a_short_cursor_key_is_refused(clean_env):
     clean_env.setenv("CURSOR_SIGNING_KEY", "short")
     with pytest.raises(settings.SettingsError, match="at least 16"):
         settings.cursor_key_source()
+
+
+def test_a_short_shard_key_is_refused(clean_env):
+    clean_env.setenv("SHARD_KEY", "short")
+    with pytest.raises(settings.SettingsError, match="SHARD_KEY must be at least 16"):
+        settings.shard_key_source()
+
+
+def test_the_shard_key_is_given_itself_or_named_as_a_parameter(clean_env):
+    clean_env.setenv("SHARD_KEY_PARAMETER", "/simple-log-service/dev/shard-key")
+    assert settings.shard_key_source() == ("parameter", "/simple-log-service/dev/shard-key")
+    clean_env.setenv("SHARD_KEY", "s" * 16)
+    assert settings.shard_key_source() == ("value", "s" * 16)
 
 
 PARAMETER = "/simple-log-service/dev/cursor-signing-key"
@@ -132,6 +147,27 @@ def test_local_stages_check_cursors_with_the_previous_key_they_set(clean_env):
     assert keys.current[0] != keys.previous[0]
 
 
+def test_deployed_stages_key_log_ids_with_the_shard_key_from_ssm(dynamodb, monkeypatch):
+    """A resend names its first send's log id while the key stays; under a new key it is another event."""
+    ssm = boto3.client("ssm")
+    body = json.dumps({"service_name": "billing", "level": "INFO", "message": "paid", "event_id": "e-1",
+                       "timestamp": service.now_ms() - 60_000}).encode()
+    monkeypatch.setenv("SHARD_KEY", "k" * 40)
+    first = service.ingest(body, "writer")["log_id"]
+
+    monkeypatch.delenv("SHARD_KEY")
+    monkeypatch.setenv("SHARD_KEY_PARAMETER", "/simple-log-service/dev/shard-key")
+    ssm.put_parameter(Name="/simple-log-service/dev/shard-key", Value="k" * 40, Type="SecureString")
+    service.reset()
+    resent = service.ingest(body, "writer")["log_id"]
+    ssm.put_parameter(Name="/simple-log-service/dev/shard-key", Value="r" * 40, Type="SecureString", Overwrite=True)
+    service.reset()
+    rotated = service.ingest(body, "writer")["log_id"]
+
+    assert resent == first
+    assert rotated != first
+
+
 def test_settings_are_read_lazily_not_at_import():
     source = (ROOT / "chalicelib" / "settings.py").read_text()
     module_level = [line for line in source.splitlines() if line.startswith(("os.environ", "_cached"))]
@@ -155,6 +191,7 @@ def test_every_stage_passes_exactly_the_variables_the_settings_module_reads(stag
     assert extra == set()
     assert {settings.TABLE_NAME, settings.RETENTION_DAYS} <= set(env)
     assert settings.CURSOR_KEY in env or settings.CURSOR_KEY_PARAMETER in env
+    assert settings.SHARD_KEY in env or settings.SHARD_KEY_PARAMETER in env
 
 
 def test_the_test_stage_has_no_endpoint_variables_and_no_metadata_probe():
@@ -171,8 +208,9 @@ def test_retention_per_stage(stage, days):
 @pytest.mark.parametrize("stage", DEPLOYED)
 def test_deployed_stages_keep_secrets_out_of_config(stage):
     env = stage_environment(stage)
-    assert settings.CURSOR_KEY not in env
+    assert settings.CURSOR_KEY not in env and settings.SHARD_KEY not in env
     assert env[settings.CURSOR_KEY_PARAMETER] == f"/simple-log-service/{stage}/cursor-signing-key"
+    assert env[settings.SHARD_KEY_PARAMETER] == f"/simple-log-service/{stage}/shard-key"
 
 
 # --- least-privilege policy files --------------------------------------------------

@@ -56,10 +56,30 @@ def test_a_changed_tfvars_value_and_a_new_grant_reach_the_chalice_files(project)
     assert config["stages"]["prod"]["environment_variables"]["LOG_RETENTION_DAYS"] == "7"
     assert config["stages"]["local"] == json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
     policy = json.loads(files[project / ".chalice" / "policy-staging.json"])
-    [ssm] = [s for s in policy["Statement"] if s["Sid"] == "ReadCursorSigningKey"]
+    [ssm] = [s for s in policy["Statement"] if s["Sid"] == "ReadCursorAndShardKeys"]
     assert ssm["Action"] == ["ssm:GetParameter", "ssm:GetParameters"]
     assert ssm["Resource"] == [
-        "arn:aws:ssm:${aws:RequestedRegion}:${aws:PrincipalAccount}:parameter/simple-log-service/staging/cursor-signing-key"]
+        "arn:aws:ssm:${aws:RequestedRegion}:${aws:PrincipalAccount}:parameter/simple-log-service/staging/cursor-signing-key",
+        "arn:aws:ssm:${aws:RequestedRegion}:${aws:PrincipalAccount}:parameter/simple-log-service/staging/shard-key"]
+
+
+def test_the_key_parameters_as_infra_names_them_reach_the_config_and_the_policy_of_every_stage(project):
+    ssm = project / "infra" / "ssm.tf"
+    ssm.write_text(ssm.read_text().replace('/${var.stage}/shard-key"', '/${var.stage}/log-id-key"'))
+
+    files = chalice_stage.expected_files(project / ".chalice", project / "infra")
+
+    config = json.loads(files[project / ".chalice" / "config.json"])
+    for stage in ("dev", "staging", "prod"):
+        environment = config["stages"][stage]["environment_variables"]
+        assert environment["CURSOR_KEY_PARAMETER"] == f"/simple-log-service/{stage}/cursor-signing-key"
+        assert environment["SHARD_KEY_PARAMETER"] == f"/simple-log-service/{stage}/log-id-key"
+        policy = json.loads(files[project / ".chalice" / f"policy-{stage}.json"])
+        [decrypt] = [s for s in policy["Statement"] if s["Sid"] == "DecryptCursorAndShardKeysThroughSSM"]
+        assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == [
+            f"arn:aws:ssm:${{aws:RequestedRegion}}:${{aws:PrincipalAccount}}:parameter/simple-log-service/{stage}/{name}"
+            for name in ("cursor-signing-key", "log-id-key")]
+    assert "SHARD_KEY_PARAMETER" not in config["stages"]["local"]["environment_variables"]
 
 
 def test_check_reports_a_hand_edited_file_and_writing_repairs_it(project, monkeypatch, capsys):

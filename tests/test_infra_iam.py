@@ -22,6 +22,10 @@ EXECUTION_ARN = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5"
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/simple-log-service-prod"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-1111-2222-3333-444455556666"
 PARAMETER_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/simple-log-service/prod/cursor-signing-key"
+SHARD_PARAMETER_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/simple-log-service/prod/shard-key"
+# The function's secrets: (resource name, prefix of the locals <prefix>_name and <prefix>_arn, its ARN in prod).
+SECRET_PARAMETERS = [("cursor_signing_key", "cursor_key_parameter", PARAMETER_ARN),
+                     ("shard_key", "shard_key_parameter", SHARD_PARAMETER_ARN)]
 LOG_GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/simple-log-service-prod"
 _FOR = re.compile(r'^\$\{\[for (\w+) in ([\w.]+) : "(.*)"\]\}$')
 _INTERPOLATION = re.compile(r"\$\{([^{}]+)\}")
@@ -253,7 +257,7 @@ def lambda_policy(module, stage="prod"):
         "aws_dynamodb_table.logs.arn": table_arn,
         "local.log_table_arns": [table_arn] + [f"{table_arn}/index/{name}" for name in INDEXES],
         "aws_kms_key.this.arn": KEY_ARN,
-        "aws_ssm_parameter.cursor_signing_key.arn": for_stage(PARAMETER_ARN, stage),
+        **{f"aws_ssm_parameter.{name}.arn": for_stage(arn, stage) for name, _, arn in SECRET_PARAMETERS},
         "aws_cloudwatch_log_group.lambda.arn": for_stage(LOG_GROUP_ARN, stage),
         "local.region": "us-east-1",
     }
@@ -288,30 +292,35 @@ def test_lambda_role_reaches_only_its_table_index_key_parameter_and_log_group(mo
     via_dynamodb = {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}
     assert allowed(policy, "kms:Decrypt", KEY_ARN, via_dynamodb)
     assert not allowed(policy, "kms:Decrypt", KEY_ARN)
-    assert allowed(policy, "ssm:GetParameter", PARAMETER_ARN)
-    assert not allowed(policy, "ssm:GetParameter", PARAMETER_ARN.replace("/prod/", "/dev/"))
+    for _, _, parameter in SECRET_PARAMETERS:
+        assert allowed(policy, "ssm:GetParameter", parameter)
+        assert not allowed(policy, "ssm:GetParameter", parameter.replace("/prod/", "/dev/"))
+    assert not allowed(policy, "ssm:GetParameter", PARAMETER_ARN.replace("cursor-signing-key", "other"))
     assert allowed(policy, "logs:PutLogEvents", f"{LOG_GROUP_ARN}:log-stream:2026/11/28/[$LATEST]abc")
     assert not allowed(policy, "logs:PutLogEvents", LOG_GROUP_ARN.replace("simple-log-service-prod", "other"))
 
 
-def test_the_cursor_key_parameter_is_encrypted_with_the_stage_key_which_the_function_decrypts_for_it_only(module):
-    parameter = module.resource("aws_ssm_parameter", "cursor_signing_key")
+@pytest.mark.parametrize("name, local, parameter_arn", SECRET_PARAMETERS)
+def test_each_secret_parameter_is_encrypted_with_the_stage_key_which_the_function_decrypts_for_it_only(
+        module, name, local, parameter_arn):
+    parameter = module.resource("aws_ssm_parameter", name)
     assert parameter["key_id"] == "${aws_kms_key.this.arn}"
-    assert module.locals["cursor_key_parameter_arn"].endswith(":parameter${local.cursor_key_parameter_name}")
-    assert parameter["name"] == "${local.cursor_key_parameter_name}"
+    assert module.locals[f"{local}_arn"].endswith(f":parameter${{local.{local}_name}}")
+    assert parameter["name"] == f"${{local.{local}_name}}"
     function = lambda_policy(module)
-    via_ssm = {"kms:ViaService": "ssm.us-east-1.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN}
+    via_ssm = {"kms:ViaService": "ssm.us-east-1.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": parameter_arn}
+    another = {"kms:EncryptionContext:PARAMETER_ARN": parameter_arn.rsplit("/", 1)[0] + "/other"}
     assert allowed(function, "kms:Decrypt", KEY_ARN, via_ssm)
-    assert not allowed(function, "kms:Decrypt", KEY_ARN, {
-        **via_ssm, "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN.replace("cursor-signing-key", "other")})
+    assert not allowed(function, "kms:Decrypt", KEY_ARN, {**via_ssm, **another})
     assert not allowed(function, "kms:Encrypt", KEY_ARN, via_ssm)
     assert not allowed(function, "kms:Decrypt", KEY_ARN, {**via_ssm, "kms:ViaService": "s3.us-east-1.amazonaws.com"})
     key = key_policy(module)
     through_ssm = {**via_ssm, "kms:CallerAccount": ACCOUNT}
-    for action in ("kms:Decrypt", "kms:Encrypt"):  # the function reads it; Terraform (and a rotation) writes it
+    for action in ("kms:Decrypt", "kms:Encrypt"):  # the function reads it; Terraform writes it
         assert allowed(key, action, "*", through_ssm, ROOT_PRINCIPAL), action
     assert not allowed(key, "kms:Decrypt", "*", {
-        **through_ssm, "kms:EncryptionContext:PARAMETER_ARN": PARAMETER_ARN.replace("/prod/", "/dev/")}, ROOT_PRINCIPAL)
+        **through_ssm, "kms:EncryptionContext:PARAMETER_ARN": parameter_arn.replace("/prod/", "/dev/")}, ROOT_PRINCIPAL)
+    assert not allowed(key, "kms:Decrypt", "*", {**through_ssm, **another}, ROOT_PRINCIPAL)
     assert not allowed(key, "kms:Decrypt", "*", {**through_ssm, "kms:CallerAccount": "999999999999"}, ROOT_PRINCIPAL)
 
 
@@ -371,7 +380,7 @@ def key_policy(module):
     env = {"local.partition": "aws", "local.account_id": ACCOUNT, "local.region": "us-east-1",
            "local.log_group_names": STAGE_LOG_GROUPS,
            "local.alarm_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms",
-           "local.cursor_key_parameter_arn": PARAMETER_ARN}
+           **{f"local.{local}_arn": arn for _, local, arn in SECRET_PARAMETERS}}
     return statements(module.data[("aws_iam_policy_document", "kms")], env)
 
 

@@ -87,18 +87,32 @@ def test_every_stage_pins_its_lambda_runtime(module):
         assert re.fullmatch(r"python3\.1[1-9]", TFVARS[stage]["lambda_runtime"]), stage
 
 
-def test_cursor_key_is_a_random_secure_string_named_as_the_stage_config_says(module):
-    parameter = module.resource("aws_ssm_parameter", "cursor_signing_key")
+# (resource name, local naming the parameter, the function's variable, the parameter's last path segment)
+SECRET_PARAMETERS = [("cursor_signing_key", "cursor_key_parameter_name", settings.CURSOR_KEY_PARAMETER,
+                      "cursor-signing-key"),
+                     ("shard_key", "shard_key_parameter_name", settings.SHARD_KEY_PARAMETER, "shard-key")]
+
+
+@pytest.mark.parametrize("resource, local, variable, segment", SECRET_PARAMETERS)
+def test_each_secret_is_a_random_secure_string_named_as_the_stage_config_says(module, resource, local, variable,
+                                                                               segment):
+    parameter = module.resource("aws_ssm_parameter", resource)
     assert parameter["type"] == "SecureString"
     assert parameter["key_id"] == KEY_ARN
-    assert parameter["value"] == "${random_password.cursor_signing_key.result}"
-    assert module.resource("random_password", "cursor_signing_key")["length"] >= 32
-    assert parameter["name"] == "${local.cursor_key_parameter_name}"
+    assert parameter["value"] == f"${{random_password.{resource}.result}}"
+    assert module.resource("random_password", resource)["length"] >= 32
+    assert parameter["name"] == f"${{local.{local}}}"
     for stage in STAGES:
-        name = module.locals["cursor_key_parameter_name"].replace("${var.app_name}", CONFIG["app_name"]).replace(
-            "${var.stage}", stage)
-        assert name == f"/simple-log-service/{stage}/cursor-signing-key"
-        assert CONFIG["stages"][stage]["environment_variables"]["CURSOR_KEY_PARAMETER"] == name
+        name = module.locals[local].replace("${var.app_name}", CONFIG["app_name"]).replace("${var.stage}", stage)
+        assert name == f"/simple-log-service/{stage}/{segment}"
+        assert CONFIG["stages"][stage]["environment_variables"][variable] == name
+
+
+def test_the_shard_key_once_generated_is_kept_whatever_its_arguments_become(module):
+    """A new shard key would give a resend another log id than its first send: an edit of its arguments must not
+    generate one for a live stage. The parameter ignores nothing, so an apply puts back a value overwritten by hand."""
+    assert module.resource("random_password", "shard_key")["lifecycle"] == [{"ignore_changes": "all"}]
+    assert "lifecycle" not in module.resource("aws_ssm_parameter", "shard_key")
 
 
 # --- logs and monitoring ----------------------------------------------------------------
@@ -312,7 +326,7 @@ def test_table_keys_index_and_ttl_are_one_definition(module):
 
 
 def test_terraform_and_chalice_config_pass_exactly_the_settings_the_code_reads(module):
-    deployed = set(settings.ALL) - {settings.CURSOR_KEY, settings.CURSOR_KEY_PREVIOUS}
+    deployed = set(settings.ALL) - {settings.CURSOR_KEY, settings.CURSOR_KEY_PREVIOUS, settings.SHARD_KEY}  # local only
     function_env = module.resource("aws_lambda_function", "api_handler")["environment"]["variables"]
     assert set(function_env) == deployed
     for stage in STAGES:

@@ -202,11 +202,12 @@ def test_rewrite_refuses_output_it_does_not_know(builds):
     doc["resource"]["aws_iam_role"] = {"another_role": {}}
     with pytest.raises(pkg.PackageError, match="unexpected aws_iam_role"):
         pkg.rewrite_chalice_terraform(doc)
-    doc = chalice_doc(builds["prod"])
-    doc["terraform"] = {}
-    del doc["resource"]["aws_lambda_function"]["api_handler"]["environment"]["variables"]["CURSOR_KEY_PARAMETER"]
-    with pytest.raises(pkg.PackageError, match="CURSOR_KEY_PARAMETER"):
-        pkg.rewrite_chalice_terraform(doc)
+    for variable in ("CURSOR_KEY_PARAMETER", "SHARD_KEY_PARAMETER"):
+        doc = chalice_doc(builds["prod"])
+        doc["terraform"] = {}
+        del doc["resource"]["aws_lambda_function"]["api_handler"]["environment"]["variables"][variable]
+        with pytest.raises(pkg.PackageError, match=variable):
+            pkg.rewrite_chalice_terraform(doc)
     doc = chalice_doc(builds["prod"])
     doc["terraform"] = {}
     with pytest.raises(pkg.PackageError, match="does not call the function"):
@@ -229,6 +230,7 @@ def test_function_runs_as_the_terraform_role_with_terraform_values(builds):
         env = function["environment"]["variables"]
         assert env["LOG_TABLE_NAME"] == "${aws_dynamodb_table.logs.name}"
         assert env["CURSOR_KEY_PARAMETER"] == "${aws_ssm_parameter.cursor_signing_key.name}"
+        assert env["SHARD_KEY_PARAMETER"] == "${aws_ssm_parameter.shard_key.name}"
         assert env["LOG_RETENTION_DAYS"] == "${var.log_retention_days}"
         assert "${aws:" not in json.dumps(doc)
 
