@@ -6,10 +6,11 @@ meter on the service's own client records every successful write call and
 every item it stored; write request units follow from those items' sizes by
 DynamoDB's rules (``bench.sizes``), index writes included. Then the same
 events again, each with an ``event_id`` and its own ``timestamp``, as ``slog``
-sends them (idempotent ingest on derived keys: one keys-only BatchGetItem per
-100 events, no extra write); and each with an ``event_id`` but no timestamp
-(the service stamps it and claims the id: one small claim item per event,
-written with a conditional PutItem). Key reads are counted too (strongly
+sends them (idempotent ingest on derived keys: one consistent BatchGetItem of
+keys and digests per 100 events, then one conditional PutItem per event, so
+that two sends never both store); and each with an ``event_id`` but no
+timestamp (the service stamps it and claims the id: one small claim item per
+event, written with a conditional PutItem, then the event's own). Key reads are counted too (strongly
 consistent, one read request unit per key of an item up to 4 KB). The
 original design gets the same events, one HTTP request and one PutItem each
 (``bench.baseline``).

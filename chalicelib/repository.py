@@ -65,6 +65,9 @@ SEVERITY_HASH_KEY = "vpk"
 SERVICE_SEVERITY_INDEX = "service_severity"
 SERVICE_SEVERITY_HASH_KEY = "wpk"
 TTL_ATTRIBUTE = "expires_at"
+# Events with an event_id carry a digest of their content; a guard holds the log id its identity's event has.
+DIGEST = "digest"
+GUARD_OF = "guard_of"
 
 BATCH_WRITE_SIZE = 25
 BATCH_GET_SIZE = 100
@@ -194,16 +197,24 @@ def _identity(event):
     return event.service_name, event.event_id, event.timestamp_ms, event.sub_ms_ns
 
 
-def _canonical_metadata(item):
-    return json.dumps(json.loads(item["metadata"]["S"]), sort_keys=True) if "metadata" in item else None
+def _digest(item):
+    """What a resend must repeat: every field the caller sends but those of its identity (service, event id and,
+    where the caller gave it, the timestamp), as sent: metadata compared as its JSON text, key order included."""
+    parts = [item["level"]["S"], item["log_type"]["S"], item["message"]["S"], item.get("metadata", {}).get("S", "{}")]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _same_content(stored, sent):
-    """Whether two items of one identity carry the same event: every field the caller sends but those of the
-    identity itself (service, event id and, where the caller gave it, the timestamp)."""
-    fields = ("level", "log_type", "message")
-    return (all(stored.get(field) == sent.get(field) for field in fields)
-            and _canonical_metadata(stored) == _canonical_metadata(sent))
+@dataclass
+class _Identified:
+    """An event known by its identity, and the log id of the identity's home key (where a resend looks)."""
+
+    item: dict
+    home: str
+    unread: bool = False  # the home key is known to be new (a claim this request made)
+
+    @property
+    def home_key(self):
+        return {HASH_KEY: self.item[HASH_KEY], RANGE_KEY: {"S": self.home}}
 
 
 def _chunks(pairs, size):
@@ -258,6 +269,7 @@ class LogRepository:
             item["metadata"] = {"S": event.metadata_json}
         if event.event_id is not None:
             item["event_id"] = {"S": event.event_id}
+            item[DIGEST] = {"S": _digest(item)}
         if ingested_by:
             item["ingested_by"] = {"S": ingested_by}
         return item
@@ -296,12 +308,12 @@ class LogRepository:
         gets the first one's log id and writes nothing; with other content it
         is a ``conflict`` and writes nothing either. An event that could not be
         stored within the request's deadline has ``error`` set and is safe to
-        resend. Raises ``StorageUnavailable`` if nothing could be stored and
-        storage was the reason.
+        resend. Raises ``StorageUnavailable`` if nothing was stored and storage
+        was the reason.
         """
         caller = caller_key(ingested_by)
         outcomes = [WriteOutcome() if event is not None else None for event in events]
-        fresh, derived, claims, repeats = {}, {}, {}, {}
+        fresh, identified, claims, repeats = {}, {}, {}, {}
         first_of, places = {}, {}
         for index, event in enumerate(events):
             if event is None:
@@ -315,38 +327,35 @@ class LogRepository:
             full_time = (event.timestamp_ms, event.sub_ms_ns)
             sequence = places[full_time] = places.get(full_time, -1) + 1
             if identity is not None and not event.server_stamped:
-                log_id = ids.derived_log_id(self._shard_key, event.timestamp_ms, event.sub_ms_ns, sequence,
-                                            caller, event.service_name, event.event_id)
+                home = ids.derived_log_id(self._shard_key, event.timestamp_ms, event.sub_ms_ns, 0,
+                                          caller, event.service_name, event.event_id)
+                identified[index] = _Identified(self._event_item(event, ids.with_sequence(home, sequence), now_ms,
+                                                                 ingested_by), home)
+            elif identity is not None:
+                claims[index] = self._event_item(event, ids.new_log_id(event.timestamp_ms, event.sub_ms_ns, sequence),
+                                                 now_ms, ingested_by)
             else:
-                log_id = ids.new_log_id(event.timestamp_ms, event.sub_ms_ns, sequence)
-            item = self._event_item(event, log_id, now_ms, ingested_by)
-            (fresh if identity is None else claims if event.server_stamped else derived)[index] = item
+                fresh[index] = self._event_item(event, ids.new_log_id(event.timestamp_ms, event.sub_ms_ns, sequence),
+                                                now_ms, ingested_by)
 
-        claimed, claimed_now = _parallel(lambda pair: (pair[0], self._claim(caller, pair[1], now_ms)),
-                                         list(claims.items())), set()
+        claimed = _parallel(lambda pair: (pair[0], self._claim(caller, pair[1], now_ms)), list(claims.items()))
         for index, (log_id, error) in claimed:
             if error is not None:
                 outcomes[index].error = error
             elif log_id == claims[index][RANGE_KEY]["S"]:
-                derived[index] = claims[index]
-                claimed_now.add(index)
+                identified[index] = _Identified(claims[index], log_id, unread=True)
             else:
                 # The event this id was claimed for: its time is the first send's.
                 event = dataclasses.replace(events[index], timestamp_ms=ids.time_of(log_id))
-                derived[index] = self._event_item(event, log_id, now_ms, ingested_by)
+                identified[index] = _Identified(self._event_item(event, log_id, now_ms, ingested_by), log_id)
 
-        for index, (stored, error) in self._put_new(derived, claimed_now).items():
-            item = derived[index]
+        for index, (item, state, error) in self._store_identified(identified).items():
             outcomes[index].log_id = item[RANGE_KEY]["S"]
             outcomes[index].item = item
-            if error is not None:
-                outcomes[index].error = error
-            elif stored is None:
-                outcomes[index].stored = True
-            elif _same_content(stored, item):
-                outcomes[index].stored = outcomes[index].repeat = True
-            else:
-                outcomes[index].conflict = True
+            outcomes[index].error = error
+            outcomes[index].stored = state in ("stored", "repeat")
+            outcomes[index].repeat = state == "repeat"
+            outcomes[index].conflict = state == "conflict"
 
         failures = self._write_items(fresh)
         for index, item in fresh.items():
@@ -357,12 +366,12 @@ class LogRepository:
 
         for index, first in repeats.items():
             outcomes[index] = outcomes[first]
-            if outcomes[first].stored and not _same_content(outcomes[first].item, self._event_item(
+            if outcomes[first].stored and _digest(outcomes[first].item) != _digest(self._event_item(
                     events[index], outcomes[first].log_id, now_ms, ingested_by)):
                 outcomes[index] = WriteOutcome(log_id=outcomes[first].log_id, conflict=True)
 
         valid = [outcome for outcome in outcomes if outcome is not None]
-        if valid and not any(outcome.stored or outcome.conflict for outcome in valid):
+        if valid and not any(outcome.stored for outcome in valid) and any(outcome.error for outcome in valid):
             raise StorageUnavailable()
         return outcomes
 
@@ -398,25 +407,79 @@ class LogRepository:
             pass
         return None, _UNSTORED
 
-    def _put_new(self, items, unread):
-        """Store events known by their identity, each only if its key is free.
+    def _store_identified(self, identified):
+        """Store events known by their identity, each at most once; ``{index: (item, state, error)}``.
 
-        Returns ``{index: (stored item or None, error)}``: None when this
-        request stored it, else the item already there (a resend, or the
-        winner of two first sends that raced). Keys found by one consistent
-        read first cost no write; the rest are conditional puts, so two sends
-        never both write. Indexes in ``unread`` skip the read: their log id is
-        new (a claim this request made), though a racing resend may know it.
+        ``state`` is "stored" (written now), "repeat" (the same content was
+        there), "conflict" (other content was there) or None with ``error``
+        (not stored; safe to resend). Each event's identity has a home key:
+        the event itself when it is the first at its full timestamp in its
+        request, else a small guard pointing to it. One consistent read of the
+        home keys finds what a resend stored, whatever its place in its
+        request; every write is conditional, so two sends never both store.
         """
-        present, unchecked = self._existing({index: item for index, item in items.items() if index not in unread})
-        results = {index: (None, _UNSTORED) for index in unchecked}
-        results.update({index: (stored, None) for index, stored in present.items()})
-        absent = [(index, item) for index, item in items.items() if index not in results]
-        results.update(_parallel(lambda pair: (pair[0], self._put_if_absent(pair[1])), absent))
+        results = {}
+        to_read = {index: entry.home_key for index, entry in identified.items() if not entry.unread}
+        found, unchecked = self._read_keys(to_read, (DIGEST, GUARD_OF))
+        results.update({index: (identified[index].item, None, _UNSTORED) for index in unchecked})
+        pointed = {}
+        for index, stored in found.items():
+            if GUARD_OF in stored:
+                pointed[index] = stored[GUARD_OF]["S"]
+            else:
+                results[index] = self._compared(identified[index].item, stored)
+        # A guard names where its event is: read it there, or write it there if its first send could not.
+        for index, log_id in pointed.items():
+            identified[index] = _Identified(self._with_log_id(identified[index].item, log_id), log_id)
+        found, unchecked = self._read_keys({index: identified[index].home_key for index in pointed}, (DIGEST,))
+        results.update({index: (identified[index].item, None, _UNSTORED) for index in unchecked})
+        results.update({index: self._compared(identified[index].item, stored) for index, stored in found.items()})
+        absent = [(index, entry) for index, entry in identified.items() if index not in results]
+        results.update(_parallel(lambda pair: (pair[0], self._put_identified(pair[1])), absent))
         return results
 
+    def _put_identified(self, entry):
+        """Write an event whose home key was free: its guard first if it has one, each only if still free."""
+        item = entry.item
+        if entry.home_key != self._key(item):
+            guard = {**entry.home_key, GUARD_OF: item[RANGE_KEY], TTL_ATTRIBUTE: item[TTL_ATTRIBUTE]}
+            taken, error = self._put_if_absent(guard)
+            if error is not None or taken is not None:
+                # A send that raced this one took the identity first: its event may not be written yet.
+                return (item, None, error) if error is not None else self._after_lost_race(item, taken)
+        taken, error = self._put_if_absent(item)
+        if error is not None:
+            return item, None, error
+        return (item, "stored", None) if taken is None else self._after_lost_race(item, taken)
+
+    def _after_lost_race(self, item, taken):
+        """What to answer when another send stored an identity's home key between our read and our write."""
+        if GUARD_OF not in taken:
+            return self._compared(item, taken)
+        mine = self._with_log_id(item, taken[GUARD_OF]["S"])
+        found, _ = self._read_keys({0: self._key(mine)}, (DIGEST,))
+        return self._compared(mine, found[0]) if 0 in found else (mine, None, _UNSTORED)
+
+    def _compared(self, item, stored):
+        """``(item, "repeat" or "conflict", None)``: what this send sent against the event ``stored``, under
+        that event's log id."""
+        item = self._with_log_id(item, stored[RANGE_KEY]["S"])
+        if DIGEST in stored:
+            theirs = stored[DIGEST]["S"]
+        else:  # stored before events carried a digest: read the whole event once
+            found, _ = self._read_keys({0: self._key(stored)}, None)
+            theirs = _digest(found.get(0, stored))
+        return item, "repeat" if theirs == item[DIGEST]["S"] else "conflict", None
+
+    @staticmethod
+    def _with_log_id(item, log_id):
+        """``item`` under another log id of the same identity: ids of one identity share their entropy, and so
+        every shard, so only the sort key moves."""
+        return {**item, RANGE_KEY: {"S": log_id}}
+
     def _put_if_absent(self, item):
-        """``(None, None)`` when written now, ``(stored item, None)`` when the key was taken, or ``(None, error)``."""
+        """``(None, None)`` when written now, ``(the item there, None)`` when the key was taken, else
+        ``(None, error)``."""
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -435,26 +498,31 @@ class LogRepository:
             pass
         return None, _UNSTORED
 
-    def _existing(self, items):
-        """``({index: stored item}, indexes unchecked)`` for ``{index: item}``: a consistent BatchGetItem."""
-        by_identity = {self._item_identity(item): index for index, item in items.items()}
+    def _read_keys(self, keys, attributes):
+        """``({index: item}, indexes unchecked)`` for ``{index: key}``: consistent BatchGetItems of the keys and
+        ``attributes`` (every attribute when None), so that a resend never downloads what it sent."""
+        by_identity = {self._item_identity(key): index for index, key in keys.items()}
         present, unchecked = {}, set()
-        for found, left in _parallel(self._get_chunk, _chunks(list(items.values()), BATCH_GET_SIZE)):
+        for found, left in _parallel(lambda chunk: self._get_chunk(chunk, attributes),
+                                     _chunks(list(keys.values()), BATCH_GET_SIZE)):
             present.update((by_identity[self._item_identity(item)], item) for item in found)
             unchecked.update(by_identity[identity] for identity in left)
         return present, unchecked
 
-    def _get_chunk(self, items):
-        """``(items found, identities unchecked)`` for up to 100 items."""
+    def _get_chunk(self, keys, attributes):
+        """``(items found, identities unchecked)`` for up to 100 keys."""
         found = []
+        request = {"ConsistentRead": True}
+        if attributes is not None:
+            names = {f"#a{number}": name for number, name in enumerate((HASH_KEY, RANGE_KEY, *attributes))}
+            request.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
 
-        def send(keys):
-            request = {"Keys": keys, "ConsistentRead": True}
-            response = self._client.batch_get_item(RequestItems={self._table: request})
+        def send(pending):
+            response = self._client.batch_get_item(RequestItems={self._table: {**request, "Keys": pending}})
             found.extend(response.get("Responses", {}).get(self._table, []))
             return response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
 
-        left = self._until_processed(send, [self._key(item) for item in items])
+        left = self._until_processed(send, keys)
         return found, {self._item_identity(key) for key in left}
 
     def _write_items(self, items):
@@ -594,6 +662,9 @@ class LogRepository:
         values = {":h": {"S": partition}, ":low": {"S": low}, ":high": {"S": high},
                   ":now": {"N": str(now_ms // 1000)}}
         filters = ["#ttl > :now"]
+        if index is None:  # the service view's partitions also hold identity guards, which are no events
+            names["#guard"] = GUARD_OF
+            filters.append("attribute_not_exists(#guard)")
         if levels:
             names["#level"] = "level"
             values.update({f":level{number}": {"S": level} for number, level in enumerate(levels)})
