@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from chalicelib.errors import ValidationError
+from chalicelib.ids import NS_PER_MS
 
 MAX_BODY_BYTES = 1_048_576
 MAX_BATCH = 1000
@@ -20,7 +21,6 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 8
 MAX_FUTURE_MS = 2 * 3600 * 1000
 DAY_MS = 24 * 3600 * 1000
-NS_PER_MS = 1_000_000
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL"}

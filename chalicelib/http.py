@@ -91,7 +91,8 @@ def _rejection_code(rejection):
 
 
 def ingest_response(result):
-    """``POST /logs``: 201 with the stored event; a batch 201 (all stored), 207 (some) or 400 (none valid)."""
+    """``POST /logs``: 201 with the stored event; a batch 201 (all stored), 207 (some), 409 (none: all
+    conflicts) or 400 (none: some invalid)."""
     if not isinstance(result, BatchOutcome):
         return Response(body=result, status_code=201)
     body = {
@@ -103,8 +104,11 @@ def ingest_response(result):
         ],
         "log_ids": result.log_ids,
     }
+    if result.accepted == 0 and all(rejection.conflict for rejection in result.rejections):
+        message = f"event_id: each of the {len(result.log_ids)} events resends a known one with other content"
+        return Response(body={"Code": CONFLICT, "Message": message, **body}, status_code=409)
     if result.accepted == 0:
-        message = f"logs: none of the {len(result.log_ids)} events is valid"
+        message = f"logs: none of the {len(result.log_ids)} events was stored; see rejected"
         return Response(body={"Code": BAD_REQUEST, "Message": message, **body}, status_code=400)
     return Response(body=body, status_code=201 if not result.rejections else 207)
 

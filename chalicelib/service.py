@@ -8,7 +8,7 @@ import functools
 import threading
 import time
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import answer, aws, cursor, otlp, query, settings
 from chalicelib import events as ev
@@ -64,7 +64,23 @@ def _secret(source):
     kind, value = source
     if kind == "value":
         return value
-    return aws.client("ssm").get_parameter(Name=value, WithDecryption=True)["Parameter"]["Value"]
+    return _ssm_parameter(value)["Value"]
+
+
+def _ssm_parameter(name):
+    """An SSM SecureString parameter (``name`` may select a version); SSM throttled or unreachable is a 503.
+
+    Any other error (a missing parameter, a missing grant) is the stage's misconfiguration and propagates.
+    """
+    try:
+        return aws.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if "Throttl" not in code and error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500:
+            raise
+        raise StorageUnavailable("a service key could not be read; retry later") from error
+    except BotoCoreError as error:
+        raise StorageUnavailable("a service key could not be read; retry later") from error
 
 
 # The cursor keys are read again after this long, so a rotated key reaches every container.
@@ -92,7 +108,13 @@ class _CursorKeyring:
             unknown = wanted is not None and self._keys is not None and wanted not in (
                 self._keys.current[0], (self._keys.previous or (None,))[0])
             if age is None or age > CURSOR_KEYS_REFRESH_S or (unknown and age > CURSOR_KEYS_RECHECK_S):
-                self._keys, self._read_at = _read_cursor_keys(), now
+                try:
+                    self._keys, self._read_at = _read_cursor_keys(), now
+                except StorageUnavailable:
+                    if self._keys is None:
+                        raise
+                    # Keep the keys this container has; try again after the recheck interval.
+                    self._read_at = now - CURSOR_KEYS_REFRESH_S + CURSOR_KEYS_RECHECK_S
             return self._keys
 
     def forget(self):
@@ -108,12 +130,11 @@ def _read_cursor_keys():
         previous = settings.previous_cursor_key()
         return cursor.CursorKeys((cursor.key_id_of(value), value),
                                  (cursor.key_id_of(previous), previous) if previous else None)
-    ssm = aws.client("ssm")
-    current = ssm.get_parameter(Name=value, WithDecryption=True)["Parameter"]
+    current = _ssm_parameter(value)
     keys = cursor.CursorKeys((str(current["Version"]), current["Value"]))
     if current["Version"] > 1:
         try:
-            previous = ssm.get_parameter(Name=f"{value}:{current['Version'] - 1}", WithDecryption=True)["Parameter"]
+            previous = _ssm_parameter(f"{value}:{current['Version'] - 1}")
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ParameterVersionNotFound":
                 raise

@@ -18,7 +18,8 @@ from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoHandler
 
-READ_UNIT_BYTES = 4096
+from chalicelib.repository import READ_UNIT_BYTES
+
 _charged = threading.local()
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from chalicelib import repository, service, settings
@@ -262,3 +263,20 @@ def test_the_table_created_locally_matches_the_definition(dynamodb):
         index["name"] for index in schema["global_secondary_indexes"])
     ttl = dynamodb.describe_time_to_live(TableName=TABLE_NAME)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == schema["ttl_attribute"] and ttl["TimeToLiveStatus"] == "ENABLED"
+
+
+def test_ssm_throttled_is_a_503_at_first_and_the_keys_already_read_serve_meanwhile(ssm_key, monkeypatch):
+    from chalicelib.errors import StorageUnavailable
+
+    clock = Clock()
+    keys = service.cursor_keys.get(clock=clock)
+    def throttled(**_):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "GetParameter")
+
+    monkeypatch.setattr(service.aws.client("ssm"), "get_parameter", throttled)
+    clock.now += service.CURSOR_KEYS_REFRESH_S + 1
+    assert service.cursor_keys.get(clock=clock) == keys
+    service.cursor_keys.forget()
+    with pytest.raises(StorageUnavailable):
+        service.cursor_keys.get(clock=clock)

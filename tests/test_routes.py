@@ -98,6 +98,15 @@ def test_a_resend_with_other_content_is_a_409_naming_event_id_and_changes_nothin
     assert get(api).json_body["logs"] == [first]
 
 
+def test_a_batch_of_nothing_but_resends_with_other_content_is_a_409_not_a_503(api):
+    post(api, event(message="all good", event_id="E"))
+
+    response = post(api, {"logs": [event(message="other", event_id="E")]})
+
+    assert response.status_code == 409 and response.json_body["Message"].startswith("event_id: ")
+    assert [r["Code"] for r in response.json_body["rejected"]] == ["ConflictError"]
+
+
 def test_in_a_batch_a_resend_with_other_content_is_a_rejection_that_is_not_retryable(api):
     first = post(api, event(message="all good", event_id="E")).json_body
 
