@@ -12,9 +12,9 @@ slowest of them over the ordinary batch; the goal is at most 5.
 
 OpenTelemetry exports (``POST /v1/logs``) get the same treatment against
 exports of SDK-shaped records in the same encoding:
-``otlp_worst_cpu_ratio`` is the slowest crafted export over the costlier of
-its realistic twins, one of its size and one of its number of records (a
-sender may send 10,000 one-character records; goal at most 1.5). ``otlp_stored_over_allowance`` is the most any
+``otlp_worst_cpu_ratio`` is the slowest crafted export over a realistic export
+of the same decompressed size (goal at most 1.5; a realistic export of its
+number of records is measured beside it). ``otlp_stored_over_allowance`` is the most any
 export, crafted or real, stored (DynamoDB item bytes) over what the contract
 allows it, 16 times the decompressed export plus 1 KiB a record (goal at most
 1; a refused export stores nothing).
@@ -396,8 +396,9 @@ def otlp_stored_over_allowance(app, scale=1.0, log=print):
     return figures[worst]["ratio"], figures
 
 
-def otlp_worst_cpu_ratio(app, scale=1.0, repeats=3, log=print):
-    """The slowest crafted export's CPU over a realistic export of its size and encoding, and each one's figures."""
+def otlp_worst_cpu_ratio(app, scale=1.0, repeats=9, log=print):
+    """The slowest crafted export's CPU over a realistic export of its decompressed size and encoding, and each
+    one's figures (with a realistic export of its number of records beside it, for information)."""
     now_ms = int(time.time() * 1000)
     figures = {}
     with repository_client(RecordingClient()):
@@ -405,12 +406,14 @@ def otlp_worst_cpu_ratio(app, scale=1.0, repeats=3, log=print):
             export = make(scale)
             if export.decompressed_bytes > OTLP_BODY:
                 raise RuntimeError(f"the {name} export is over the 4 MiB an export may be")
-            crafted_ms, status = _cpu_ms(app, export.event(), repeats)
+            # Small exports take milliseconds: more runs keep the median steady; large ones are steady in three.
+            runs = repeats if export.decompressed_bytes < OTLP_BODY // 4 else min(repeats, 3)
+            crafted_ms, status = _cpu_ms(app, export.event(), runs)
             if status >= 500:
                 raise RuntimeError(f"the {name} export answered {status}")
             twins_ms = []
             for twin in _realistic_twins(export, now_ms):
-                twin_ms, twin_status = _cpu_ms(app, twin.event(), repeats)
+                twin_ms, twin_status = _cpu_ms(app, twin.event(), runs)
                 if twin_status != 200:
                     raise RuntimeError(f"the realistic twin of the {name} export answered {twin_status}")
                 twins_ms.append(twin_ms)
@@ -418,11 +421,11 @@ def otlp_worst_cpu_ratio(app, scale=1.0, repeats=3, log=print):
             figures[name] = {"cpu_ms": round(crafted_ms, 2), "status": status, "bytes": export.decompressed_bytes,
                              "records": export.records, "same_size_cpu_ms": round(same_size_ms, 2),
                              "same_records_cpu_ms": round(same_count_ms, 2),
-                             "ratio_to_same_size": round(crafted_ms / same_size_ms, 2),
-                             "ratio": round(crafted_ms / max(twins_ms), 2)}
+                             "ratio_to_same_records": round(crafted_ms / same_count_ms, 2),
+                             "ratio": round(crafted_ms / same_size_ms, 2)}
     worst = max(figures, key=lambda name: figures[name]["ratio"])
     log(f"hardening: slowest crafted OTLP export ({worst}) {figures[worst]['cpu_ms']} ms CPU = "
-        f"{figures[worst]['ratio']}x a realistic export of its size or its number of records")
+        f"{figures[worst]['ratio']}x a realistic export of its decompressed size")
     return figures[worst]["ratio"], figures
 
 
@@ -451,7 +454,7 @@ def run(repeats=9, log=print, otlp_scale=1.0):
     }
     log(f"hardening: ordinary 1 MiB batch {ordinary['cpu_ms']} ms CPU; slowest crafted body ({worst}) "
         f"{timed[worst]['cpu_ms']} ms = {result['worst_body_cpu_ratio']}x")
-    result["otlp_worst_cpu_ratio"], cpu = otlp_worst_cpu_ratio(app, otlp_scale, min(repeats, 3), log)
+    result["otlp_worst_cpu_ratio"], cpu = otlp_worst_cpu_ratio(app, otlp_scale, repeats, log)
     result["otlp_stored_over_allowance"], stored = otlp_stored_over_allowance(app, otlp_scale, log)
     result["otlp_exports"] = {"cpu": cpu, "stored": stored}
     result.update(answers_and_read_units(log=log))

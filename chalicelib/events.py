@@ -64,6 +64,13 @@ class EpochNanos:
 
 
 @dataclass(frozen=True)
+class Refused:
+    """A raw event its decoder already knows the rules refuse (``message`` says why, field first)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class Rejection:
     """An event of a batch that was not stored: invalid, (``retryable``) valid but not stored in time, or
     (``conflict``) a resend of a known ``event_id`` with other content."""
@@ -264,6 +271,10 @@ def validate_batch(raws, now_ms, retention_days):
     """``(events, rejections)``: events holds a ``LogEvent`` or None per index."""
     events, rejections = [], []
     for index, raw in enumerate(raws):
+        if isinstance(raw, Refused):
+            events.append(None)
+            rejections.append(Rejection(index, raw.message, False))
+            continue
         try:
             events.append(normalize_event(raw, now_ms, retention_days))
         except ValidationError as error:

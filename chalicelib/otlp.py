@@ -250,6 +250,8 @@ def _level(record):
     for highest, level in SEVERITY_LEVELS:
         if 1 <= record.severity_number <= highest:
             return level
+    if not record.severity_text:
+        return "INFO"
     try:
         return ev.normalize_level("severityText", record.severity_text)
     except ValidationError:
@@ -334,6 +336,9 @@ def _scope_part(scope):
     return _part(*_attributes("scope.attributes.", scope, named))
 
 
+_EMPTY_MESSAGE = ev.Refused("message: must not be empty")
+
+
 def _in_time(deadline):
     if deadline.expired:
         raise StorageUnavailable("the request's time budget ran out before anything was stored; retry later")
@@ -365,9 +370,13 @@ def raw_events(request, export_bytes, deadline):
             shared_left_out = scope_part.left_out + resource_part.left_out
             for record in scope_logs.log_records:
                 _in_time(deadline)
+                message = _message(record)
+                if not message:
+                    # The event rules refuse an empty message: reject the record before building anything for it.
+                    records.append(_EMPTY_MESSAGE)
+                    continue
                 own = _part(*_attributes("attributes.", record, _otel_fields(record)))
                 size, left_out = shared_size + own.size, shared_left_out + own.left_out
-                message = _message(record)
                 stored += len(message.encode("utf-8", "replace")) + min(size, ev.MAX_METADATA_BYTES)
                 records.append((record, service_name, message, (own, scope_part, resource_part), size, left_out,
                                 scope_digest))
@@ -379,8 +388,12 @@ def raw_events(request, export_bytes, deadline):
             f"{export_bytes}-byte export plus {STORED_PER_RECORD} a record): send fewer records per export, or "
             "fewer resource attributes")
     raws = []
-    for record, service_name, message, parts, size, left_out, scope_digest in records:
+    for entry in records:
         _in_time(deadline)
+        if entry is _EMPTY_MESSAGE:
+            raws.append(entry)
+            continue
+        record, service_name, message, parts, size, left_out, scope_digest = entry
         raw = {"service_name": service_name, "level": _level(record), "message": message,
                "metadata": _fitting(parts, size, left_out), "event_id": _identity(scope_digest, record)}
         nanos = record.time_unix_nano or record.observed_time_unix_nano

@@ -354,6 +354,20 @@ def test_resources_and_scopes_without_records_are_not_converted(api, conversions
     assert [event["message"] for event in stored(api)] == ["kept"]
 
 
+def test_records_without_a_message_are_refused_before_their_attributes_are_converted(api, conversions, monkeypatch):
+    validated, normalize = [], ev.normalize_event
+    monkeypatch.setattr(ev, "normalize_event", lambda raw, *args: validated.append(raw) or normalize(raw, *args))
+    empty = [{"time_unix_nano": now_ns() - 60_000_000_000, "attributes": {f"a{n}": "x" for n in range(5)}}] * 30
+
+    response = post(api, export(*empty, record(body="kept")))
+
+    partial = parsed_response(response).partial_success
+    assert partial.rejected_log_records == 30 and partial.error_message == "log record 0: message: must not be empty"
+    assert [seen for seen in conversions if seen[0] == "string_value"] == [("string_value", len("checkout")),
+                                                                            ("string_value", len("kept"))]
+    assert len(validated) == 1 and [event["message"] for event in stored(api)] == ["kept"]
+
+
 def test_an_attribute_over_the_size_limit_is_left_out_unconverted_and_counted(api, conversions):
     big = "v" * (otlp.MAX_ATTRIBUTE_BYTES + 1)
     records = [record(body=f"r{number}") for number in range(20)]
