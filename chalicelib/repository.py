@@ -122,6 +122,8 @@ class WriteOutcome:
     conflict: bool = False
     error: str | None = None
     item: dict | None = None
+    # The content digest of the event stored under this identity, when known.
+    stored_digest: str | None = None
 
     @property
     def event(self):
@@ -202,6 +204,17 @@ def _digest(item):
     where the caller gave it, the timestamp), as sent: metadata compared as its JSON text, key order included."""
     parts = [item["level"]["S"], item["log_type"]["S"], item["message"]["S"], item.get("metadata", {}).get("S", "{}")]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class _Result:
+    """What became of an event known by its identity: ``state`` "stored" (written now), "repeat" (the same
+    content was there), "conflict" (other content was there) or None with ``error`` (not stored; safe to resend)."""
+
+    item: dict
+    state: str | None = None
+    error: str | None = None
+    stored_digest: str | None = None
 
 
 @dataclass
@@ -349,13 +362,11 @@ class LogRepository:
                 event = dataclasses.replace(events[index], timestamp_ms=ids.time_of(log_id))
                 identified[index] = _Identified(self._event_item(event, log_id, now_ms, ingested_by), log_id)
 
-        for index, (item, state, error) in self._store_identified(identified).items():
-            outcomes[index].log_id = item[RANGE_KEY]["S"]
-            outcomes[index].item = item
-            outcomes[index].error = error
-            outcomes[index].stored = state in ("stored", "repeat")
-            outcomes[index].repeat = state == "repeat"
-            outcomes[index].conflict = state == "conflict"
+        for index, result in self._store_identified(identified).items():
+            outcomes[index] = WriteOutcome(
+                log_id=result.item[RANGE_KEY]["S"], stored=result.state in ("stored", "repeat"),
+                repeat=result.state == "repeat", conflict=result.state == "conflict", error=result.error,
+                item=result.item, stored_digest=result.stored_digest)
 
         failures = self._write_items(fresh)
         for index, item in fresh.items():
@@ -365,13 +376,22 @@ class LogRepository:
             outcomes[index].stored = index not in failures
 
         for index, first in repeats.items():
-            outcomes[index] = outcomes[first]
-            if outcomes[first].stored and _digest(outcomes[first].item) != _digest(self._event_item(
-                    events[index], outcomes[first].log_id, now_ms, ingested_by)):
-                outcomes[index] = WriteOutcome(log_id=outcomes[first].log_id, conflict=True)
+            # A second copy in one request is judged against what is stored, as a resend would be.
+            first_outcome = outcomes[first]
+            if first_outcome.stored_digest is None:
+                outcomes[index] = first_outcome
+                continue
+            item = self._event_item(events[index], first_outcome.log_id, now_ms, ingested_by)
+            if first_outcome.stored_digest == item[DIGEST]["S"]:
+                outcomes[index] = WriteOutcome(first_outcome.log_id, stored=True, repeat=True, item=item,
+                                               stored_digest=first_outcome.stored_digest)
+            else:
+                outcomes[index] = WriteOutcome(first_outcome.log_id, conflict=True,
+                                               stored_digest=first_outcome.stored_digest)
 
         valid = [outcome for outcome in outcomes if outcome is not None]
-        if valid and not any(outcome.stored for outcome in valid) and any(outcome.error for outcome in valid):
+        if valid and all(outcome.error for outcome in valid if not outcome.stored) and not any(
+                outcome.stored for outcome in valid):
             raise StorageUnavailable()
         return outcomes
 
@@ -408,20 +428,18 @@ class LogRepository:
         return None, _UNSTORED
 
     def _store_identified(self, identified):
-        """Store events known by their identity, each at most once; ``{index: (item, state, error)}``.
+        """Store events known by their identity, each at most once; ``{index: _Result}``.
 
-        ``state`` is "stored" (written now), "repeat" (the same content was
-        there), "conflict" (other content was there) or None with ``error``
-        (not stored; safe to resend). Each event's identity has a home key:
-        the event itself when it is the first at its full timestamp in its
-        request, else a small guard pointing to it. One consistent read of the
-        home keys finds what a resend stored, whatever its place in its
-        request; every write is conditional, so two sends never both store.
+        Each event's identity has a home key: the event itself when it is the
+        first at its full timestamp in its request, else a small guard naming
+        its log id. One consistent read of the home keys finds what a resend
+        stored, whatever its place in its request; every write is conditional,
+        so two sends never both store.
         """
         results = {}
         to_read = {index: entry.home_key for index, entry in identified.items() if not entry.unread}
         found, unchecked = self._read_keys(to_read, (DIGEST, GUARD_OF))
-        results.update({index: (identified[index].item, None, _UNSTORED) for index in unchecked})
+        results.update({index: _Result(identified[index].item, error=_UNSTORED) for index in unchecked})
         pointed = {}
         for index, stored in found.items():
             if GUARD_OF in stored:
@@ -430,9 +448,9 @@ class LogRepository:
                 results[index] = self._compared(identified[index].item, stored)
         # A guard names where its event is: read it there, or write it there if its first send could not.
         for index, log_id in pointed.items():
-            identified[index] = _Identified(self._with_log_id(identified[index].item, log_id), log_id)
+            identified[index] = _Identified(self._with_log_id(identified[index].item, log_id), log_id, unread=True)
         found, unchecked = self._read_keys({index: identified[index].home_key for index in pointed}, (DIGEST,))
-        results.update({index: (identified[index].item, None, _UNSTORED) for index in unchecked})
+        results.update({index: _Result(identified[index].item, error=_UNSTORED) for index in unchecked})
         results.update({index: self._compared(identified[index].item, stored) for index, stored in found.items()})
         absent = [(index, entry) for index, entry in identified.items() if index not in results]
         results.update(_parallel(lambda pair: (pair[0], self._put_identified(pair[1])), absent))
@@ -444,32 +462,45 @@ class LogRepository:
         if entry.home_key != self._key(item):
             guard = {**entry.home_key, GUARD_OF: item[RANGE_KEY], TTL_ATTRIBUTE: item[TTL_ATTRIBUTE]}
             taken, error = self._put_if_absent(guard)
-            if error is not None or taken is not None:
-                # A send that raced this one took the identity first: its event may not be written yet.
-                return (item, None, error) if error is not None else self._after_lost_race(item, taken)
+            if error is not None:
+                return _Result(item, error=error)
+            if taken is not None and taken.get(GUARD_OF) != item[RANGE_KEY]:
+                # Another send took the identity first (a guard met again is our own, after a lost answer).
+                return self._after_lost_race(item, taken)
+        return self._put_event(item)
+
+    def _put_event(self, item):
         taken, error = self._put_if_absent(item)
         if error is not None:
-            return item, None, error
-        return (item, "stored", None) if taken is None else self._after_lost_race(item, taken)
+            return _Result(item, error=error)
+        if taken is not None:
+            return self._after_lost_race(item, taken)
+        return _Result(item, "stored", stored_digest=item[DIGEST]["S"])
 
     def _after_lost_race(self, item, taken):
         """What to answer when another send stored an identity's home key between our read and our write."""
         if GUARD_OF not in taken:
             return self._compared(item, taken)
         mine = self._with_log_id(item, taken[GUARD_OF]["S"])
-        found, _ = self._read_keys({0: self._key(mine)}, (DIGEST,))
-        return self._compared(mine, found[0]) if 0 in found else (mine, None, _UNSTORED)
+        found, unchecked = self._read_keys({0: self._key(mine)}, (DIGEST,))
+        if unchecked:
+            return _Result(mine, error=_UNSTORED)
+        # The guard's event may not be written yet (its send is still under way, or died): write it, at most
+        # once (a guard's event has a place above 0, where no guard can be, so this ends here).
+        return self._compared(mine, found[0]) if 0 in found else self._put_event(mine)
 
     def _compared(self, item, stored):
-        """``(item, "repeat" or "conflict", None)``: what this send sent against the event ``stored``, under
-        that event's log id."""
+        """This send's event against the event ``stored`` under its identity: a repeat or a conflict, answered
+        under that event's log id."""
         item = self._with_log_id(item, stored[RANGE_KEY]["S"])
         if DIGEST in stored:
             theirs = stored[DIGEST]["S"]
         else:  # stored before events carried a digest: read the whole event once
-            found, _ = self._read_keys({0: self._key(stored)}, None)
-            theirs = _digest(found.get(0, stored))
-        return item, "repeat" if theirs == item[DIGEST]["S"] else "conflict", None
+            found, unchecked = self._read_keys({0: self._key(stored)}, None)
+            if unchecked or 0 not in found:
+                return _Result(item, error=_UNSTORED)
+            theirs = _digest(found[0])
+        return _Result(item, "repeat" if theirs == item[DIGEST]["S"] else "conflict", stored_digest=theirs)
 
     @staticmethod
     def _with_log_id(item, log_id):
@@ -491,7 +522,9 @@ class LogRepository:
             return None, None
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return error.response.get("Item", item), None
+                if "Item" in error.response:
+                    return error.response["Item"], None
+                return None, _UNSTORED  # refused without saying what is there: let a resend find out
             if not _is_transient(error):
                 raise
         except BotoCoreError:

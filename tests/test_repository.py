@@ -933,3 +933,102 @@ def test_a_read_cut_short_by_its_deadline_answers_what_it_found_with_a_cursor(dy
         after = follow.next_after
     assert seen == expected_order(events)
     service.reset()
+
+
+# --- identity guards: one event per identity, whatever happens between sends -----------------------
+
+class PutHook:
+    """Delegates to a real client; ``on_put(client, params)`` stands in for PutItem."""
+
+    def __init__(self, client, on_put):
+        self._client, self._on_put = client, on_put
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def put_item(self, **params):
+        return self._on_put(self._client, params)
+
+
+def guarded(**fields):
+    """A batch whose event A (with an event_id) comes second at its timestamp, so its identity has a guard."""
+    return [make_event(message="p"), make_event(message="A", event_id="A", **fields)]
+
+
+def event_items(dynamodb):
+    return sorted(item["message"]["S"] for item in all_items(dynamodb) if "guard_of" not in item)
+
+
+def test_a_guard_written_whose_event_was_not_is_completed_by_a_resend(dynamodb, sleeps):
+    def event_throttled(client, params):
+        if "guard_of" not in params["Item"] and params["Item"].get("event_id"):
+            raise throttled()
+        return client.put_item(**params)
+
+    (plain, first) = LogRepository(PutHook(dynamodb, event_throttled), TABLE_NAME, RETENTION, SHARDS, SHARDS,
+                                   sleep=sleeps.append).put_events(guarded(), WRITER, NOW)
+    assert plain.stored and not first.stored and first.error
+
+    repo = LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS)
+    (again,) = repo.put_events([make_event(message="A", event_id="A")], WRITER, NOW + 1)
+    (once_more,) = repo.put_events([make_event(message="A", event_id="A")], WRITER, NOW + 2)
+
+    assert again.stored and not again.repeat and again.log_id == first.log_id
+    assert once_more.repeat and once_more.log_id == first.log_id
+    assert event_items(dynamodb) == ["A", "p"]
+
+
+@pytest.mark.parametrize("lost", ["guard", "event"])
+def test_a_write_whose_answer_was_lost_and_that_botocore_sent_again_is_stored(dynamodb, lost):
+    def applied_then_sent_again(client, params):
+        if ("guard_of" in params["Item"]) == (lost == "guard") and params["Item"].get("sk", {}).get("S") != "E":
+            client.put_item(**params)
+        return client.put_item(**params)
+
+    outcomes = LogRepository(PutHook(dynamodb, applied_then_sent_again), TABLE_NAME, RETENTION, SHARDS,
+                             SHARDS).put_events(guarded(), WRITER, NOW)
+
+    assert all(outcome.stored and not outcome.error for outcome in outcomes)
+    assert event_items(dynamodb) == ["A", "p"]
+
+
+def test_a_send_that_meets_another_sends_guard_before_its_event_stores_the_event_once(dynamodb):
+    """S2 = [p, A] has written A's guard but not yet A; S1 = [A] read A's home key just before."""
+    racing = {}
+
+    def guard_lands_first(client, params):
+        if not racing:
+            home = params["Item"]["sk"]["S"]
+            racing["guard"] = {"pk": params["Item"]["pk"], "sk": {"S": home}, "guard_of": {
+                "S": ids.with_sequence(home, 1)}, "expires_at": params["Item"]["expires_at"]}
+            client.put_item(TableName=TABLE_NAME, Item=racing["guard"])
+        return client.put_item(**params)
+
+    (s1,) = LogRepository(PutHook(dynamodb, guard_lands_first), TABLE_NAME, RETENTION, SHARDS,
+                          SHARDS).put_events([make_event(message="A", event_id="A")], WRITER, NOW)
+    s2 = LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS).put_events(guarded(), WRITER, NOW)
+
+    assert s1.stored and s1.log_id == racing["guard"]["guard_of"]["S"]
+    assert s2[1].repeat and s2[1].log_id == s1.log_id
+    assert event_items(dynamodb) == ["A", "p"]
+
+
+def test_a_second_copy_in_a_request_is_judged_against_what_is_stored_not_against_the_first_copy(repo):
+    (stored,) = store(repo, [make_event(message="A", event_id="A")])
+
+    other, same = repo.put_events([make_event(message="A-other", event_id="A"), make_event(message="A", event_id="A")],
+                                  WRITER, NOW)
+
+    assert other.conflict and not other.stored
+    assert same.repeat and same.log_id == stored
+
+
+def test_a_conflict_beside_a_throttled_event_is_answered_not_turned_into_a_503(dynamodb, sleeps):
+    LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS).put_events(
+        [make_event(message="A", event_id="A")], WRITER, NOW)
+    repo, _ = flaky_repo(dynamodb, sleeps, fail_rounds=100, error=throttled())
+
+    conflict, plain = repo.put_events([make_event(message="A2", event_id="A"), make_event(message="plain")],
+                                      WRITER, NOW)
+
+    assert conflict.conflict and not plain.stored and plain.error
