@@ -108,13 +108,7 @@ def cursor_key_source():
     SecureString parameter so the secret never sits in config or state files
     in clear text.
     """
-    value = _key(CURSOR_KEY)
-    if value:
-        return ("value", value)
-    parameter = os.environ.get(CURSOR_KEY_PARAMETER, "").strip()
-    if parameter:
-        return ("parameter", parameter)
-    raise SettingsError(f"set {CURSOR_KEY} or {CURSOR_KEY_PARAMETER}")
+    return _secret_source(CURSOR_KEY, CURSOR_KEY_PARAMETER)
 
 
 def previous_cursor_key():
@@ -139,10 +133,15 @@ def shard_key_source():
     SSM SecureString. Unlike it, it is never rotated: a resend must name the
     key its first send wrote for as long as the event is kept.
     """
-    value = _key(SHARD_KEY)
+    return _secret_source(SHARD_KEY, SHARD_KEY_PARAMETER)
+
+
+def _secret_source(value_name, parameter_name):
+    """("value", the key ``value_name`` holds), or else ("parameter", the SSM name ``parameter_name`` holds)."""
+    value = _key(value_name)
     if value:
         return ("value", value)
-    parameter = os.environ.get(SHARD_KEY_PARAMETER, "").strip()
+    parameter = os.environ.get(parameter_name, "").strip()
     if parameter:
         return ("parameter", parameter)
-    raise SettingsError(f"set {SHARD_KEY} or {SHARD_KEY_PARAMETER}")
+    raise SettingsError(f"set {value_name} or {parameter_name}")
