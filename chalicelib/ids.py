@@ -15,6 +15,7 @@ sorts events by timestamp. The 80 bits are, from the most significant:
 That is the order the contract gives to ``GET /logs/recent``: newest first by
 full timestamp, then by the place in the request, then by the entropy.
 """
+import base64
 import hashlib
 import hmac
 import os
@@ -36,12 +37,14 @@ _VALUE = {char: index for index, char in enumerate(ALPHABET)}
 _ASSUMED_ROLE = re.compile(r"arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]+):assumed-role/(?P<role>[^/]+)/")
 
 
+# Crockford's digits to int()'s base-32 digits, and RFC 4648 base32 (which base64 encodes in C) to Crockford's.
+_TO_INT_DIGITS = str.maketrans(ALPHABET, "0123456789abcdefghijklmnopqrstuv")
+_FROM_RFC4648 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET.encode("ascii"))
+
+
 def _encode(number, width):
-    chars = []
-    for _ in range(width):
-        number, digit = divmod(number, 32)
-        chars.append(ALPHABET[digit])
-    return "".join(reversed(chars))
+    """The low ``5 * width`` bits of ``number`` as ``width`` Crockford base32 digits (at most 32)."""
+    return base64.b32encode(number.to_bytes(20, "big")).translate(_FROM_RFC4648)[-width:].decode("ascii")
 
 
 def new_log_id(timestamp_ms, sub_ms_ns=0, sequence=0, entropy=None):
@@ -62,6 +65,8 @@ def new_log_id(timestamp_ms, sub_ms_ns=0, sequence=0, entropy=None):
 
 def with_sequence(log_id, sequence):
     """``log_id`` with another place in its request: the same time and entropy, so the same shards."""
+    if sequence == 0 and _random_part(log_id) >> ENTROPY_BITS & MAX_SEQUENCE == 0:
+        return log_id
     number = _random_part(log_id)
     number = number & ~(MAX_SEQUENCE << ENTROPY_BITS) | sequence << ENTROPY_BITS
     return log_id[:TIME_CHARS] + _encode(number, RANDOM_CHARS)
@@ -80,10 +85,7 @@ def derived_log_id(key, timestamp_ms, sub_ms_ns, sequence, *parts):
 
 
 def _decode(chars):
-    number = 0
-    for char in chars:
-        number = number * 32 + _VALUE[char]
-    return number
+    return int(chars.translate(_TO_INT_DIGITS), 32)
 
 
 def time_of(log_id):
