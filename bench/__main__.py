@@ -30,7 +30,8 @@ QUICK = {
     "ingest": {"events": 300, "batch": 100},
     "capacity": {"rate": 1_000, "seconds": 2},
     "coldstart": {"runs": 1},
-    "hardening": {"repeats": 1, "otlp_scale": 0.02},
+    # Still past both read limits without the bounds: 6 x 1.5 MB of answer, 40 x 256 KiB = 1,280 read units.
+    "hardening": {"repeats": 1, "otlp_scale": 0.02, "hostile": {"control": 6, "large": 40, "small": 200}},
     "otlp": {"records": 100, "repeats": 1},
 }
 

@@ -129,9 +129,14 @@ def _cpu_ms(app, event, repeats):
     return statistics.median(times), status
 
 
-def _hostile_table(now_ms, small):
-    """Events that make reads costly: 15 of 256 KiB of control characters (six bytes each as JSON), 75 of
-    256 KiB of text, and ``small`` ordinary ones, all in the last hour."""
+# The hostile table of the full run: enough of each kind that an unbounded read would pass both limits
+# several times over (15 x 1.5 MB of escaped control characters; 75 x 256 KiB is about 2,400 read units).
+HOSTILE = {"control": 15, "large": 75, "small": 2_000}
+
+
+def _hostile_table(now_ms, control, large, small):
+    """Events that make reads costly: ``control`` of 256 KiB of control characters (six bytes each as JSON),
+    ``large`` of 256 KiB of text, and ``small`` ordinary ones, all in the last hour."""
     from chalicelib import events as ev
     from chalicelib import service
 
@@ -140,8 +145,8 @@ def _hostile_table(now_ms, small):
                             timestamp_ms=now_ms - 3_600_000 + number, metadata=None, event_id=None)
                 for number in range(count)]
 
-    loads = [stored(15, "\x01" * ev.MAX_MESSAGE_BYTES, "hostile", "application"),
-             stored(75, "x" * ev.MAX_MESSAGE_BYTES, "large", "application"),
+    loads = [stored(control, "\x01" * ev.MAX_MESSAGE_BYTES, "hostile", "application"),
+             stored(large, "x" * ev.MAX_MESSAGE_BYTES, "large", "application"),
              stored(small, "an ordinary message of a few dozen bytes", "small", "application")]
     for events in loads:
         for start in range(0, len(events), 25):
@@ -172,7 +177,7 @@ READS = {
 }
 
 
-def answers_and_read_units(small=2_000, log=print):
+def answers_and_read_units(control=15, large=75, small=2_000, log=print):
     """The largest answer and the most read units (as storage reported them) of any request over hostile data."""
     import boto3
     from moto import mock_aws
@@ -188,7 +193,7 @@ def answers_and_read_units(small=2_000, log=print):
         service.reset()
         create_table(boto3.client("dynamodb"), settings.table_name())
         meter = DynamoDBMeter().attach(aws.client("dynamodb"))
-        _hostile_table(int(time.time() * 1000), small)
+        _hostile_table(int(time.time() * 1000), control, large, small)
         reads = {name: _pages(app, meter, query) for name, query in READS.items()}
         service.reset()
     figures = {
@@ -429,7 +434,7 @@ def otlp_worst_cpu_ratio(app, scale=1.0, repeats=9, log=print):
     return figures[worst]["ratio"], figures
 
 
-def run(repeats=9, log=print, otlp_scale=1.0):
+def run(repeats=9, log=print, otlp_scale=1.0, hostile=None):
     configure()
     from app import app
 
@@ -457,5 +462,5 @@ def run(repeats=9, log=print, otlp_scale=1.0):
     result["otlp_worst_cpu_ratio"], cpu = otlp_worst_cpu_ratio(app, otlp_scale, repeats, log)
     result["otlp_stored_over_allowance"], stored = otlp_stored_over_allowance(app, otlp_scale, log)
     result["otlp_exports"] = {"cpu": cpu, "stored": stored}
-    result.update(answers_and_read_units(log=log))
+    result.update(answers_and_read_units(**(hostile or HOSTILE), log=log))
     return result
