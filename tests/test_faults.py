@@ -204,9 +204,12 @@ def test_under_heavy_faults_no_accepted_event_is_lost_or_doubled_and_resending_c
         assert stored[event_id][0]["sk"]["S"] == log_id
         assert stored[event_id][0]["message"]["S"] == by_id[event_id]["message"]
 
-    # The client resends exactly the retryable events, same event_ids, until none is left.
+    # The client resends exactly the retryable events, same event_ids, until none is left. An event with an
+    # event_id now needs up to three calls to get through (its claim, a read, a conditional put), each faulted
+    # at the rates above, and once botocore's retry quota is spent a call gets one attempt: 40 rounds left one
+    # event of a few hundred behind in 2 of about 12 runs on a loaded machine. Rounds end when none is left.
     pending = sorted(rejected)
-    for _ in range(40):
+    for _ in range(200):
         if not pending:
             break
         still = []
