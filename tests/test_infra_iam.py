@@ -229,13 +229,14 @@ def test_each_caller_role_trusts_exactly_its_own_principals_and_no_list_has_a_de
 def _code_operations():
     """(service, Operation) pairs the function's code calls on boto3 clients."""
     calls = set()
-    for path in (ROOT / "chalicelib").glob("*.py"):
+    for path in (ROOT / "chalicelib").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
             target = node.func.value
             operation = "".join(part.title() for part in node.func.attr.split("_"))
-            if isinstance(target, ast.Attribute) and target.attr == "_client":
+            if (isinstance(target, ast.Attribute) and target.attr in ("_client", "client")
+                    and not (isinstance(target.value, ast.Name) and target.value.id == "aws")):  # not aws.client
                 calls.add(("dynamodb", operation))
             elif (isinstance(target, ast.Call) and isinstance(target.func, ast.Attribute)
                   and target.func.attr == "client" and isinstance(target.args[0], ast.Constant)):

@@ -253,7 +253,8 @@ def test_a_batch_of_1001_is_400(api):
 # --- storage failures ------------------------------------------------------------
 
 class AlwaysUnprocessed:
-    """A DynamoDB client whose BatchWriteItem never stores events of one service."""
+    """A DynamoDB client that never stores events of one service (BatchWriteItem hands them back, PutItem is
+    throttled)."""
 
     def __init__(self, client, service_name):
         self._client = client
@@ -269,6 +270,12 @@ class AlwaysUnprocessed:
             self._client.batch_write_item(RequestItems={table: keep})
         left = [r for r in requests if r not in keep]
         return {"UnprocessedItems": {table: left} if left else {}}
+
+    def put_item(self, **params):
+        """A pack of the service's events stays throttled too."""
+        if params["Item"]["service_name"]["S"] == self._service:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
+        return self._client.put_item(**params)
 
 
 @pytest.fixture

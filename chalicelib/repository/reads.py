@@ -472,6 +472,10 @@ def _merge(streams, row_filter, limit, fits, budget):
             event = item_layout.to_event(value)
         else:
             event = packs.to_event(value, source)
+        if found and event["log_id"] == found[-1]["log_id"]:
+            # The same event in two packs (part of a request sent again in another): its id derives from its
+            # content, time and caller, so it is that event again; it is answered once.
+            continue
         if len(found) == limit or (fits is not None and not fits(event)):
             # This event is left for the next page: its pack, if any, is named with the others.
             heapq.heappush(heap, (_newest_first_key(event["log_id"]), 0, next(order), kind, value, source))

@@ -85,8 +85,8 @@ class Writes:
 
         ``events`` may hold None for positions rejected by validation; they are
         skipped. ``content_ids``: the events' ``event_id`` are digests of their
-        content (OTLP), not the caller's, so they are packed like events
-        without one. An event whose identity (see ``items``) was stored
+        content (OTLP), not the caller's, so those with a timestamp are packed
+        like events without one. An event whose identity (see ``items``) was stored
         before with the same content, or repeats one earlier in this request,
         gets the first one's log id and writes nothing; with other content it
         is a ``conflict`` and writes nothing either. An event that could not be
@@ -109,7 +109,8 @@ class Writes:
                 first_of[identity] = index
             full_time = (event.timestamp_ms, event.sub_ms_ns)
             sequence = places[full_time] = places.get(full_time, -1) + 1
-            if self._packed and (event.event_id is None or content_ids):
+            # An OTLP record without a time keeps its claim: a retried export must find its first log id.
+            if self._packed and (event.event_id is None or (content_ids and not event.server_stamped)):
                 members.append(self._member(index, event, sequence, caller))
             elif identity is not None and not event.server_stamped:
                 home = ids.derived_log_id(self._shard_key, event.timestamp_ms, event.sub_ms_ns, 0,
