@@ -136,12 +136,12 @@ def test_a_cursor_that_stops_inside_a_pack_returns_every_event_once_in_order(rep
     assert_read_exactly(repo, written, limit, service_name=service_name)
 
 
-@pytest.mark.parametrize("view", VIEWS, ids=lambda view: ",".join(f"{k}={v}" for k, v in view.items()) or "all")
-def test_many_overlapping_packs_of_many_requests_page_exactly_through_every_view(repo, view):
+def test_many_overlapping_packs_of_many_requests_page_exactly_through_every_view(repo):
     written = overlapping_requests(repo, requests=10, per_service=4)
     assert len(pack_items()) > 30
 
-    assert_read_exactly(repo, written, 5, **view)
+    for view in VIEWS:
+        assert_read_exactly(repo, written, 5, **view)
 
 
 def test_more_overlapping_packs_than_a_cursor_can_name_still_page_exactly(repo):
@@ -344,19 +344,18 @@ def test_an_expired_event_in_a_live_pack_is_not_returned(repo):
         assert [event["log_id"] for event in seen] == true_order(live, **view), view
 
 
-@pytest.mark.parametrize("limit", [2, 100])
-@pytest.mark.parametrize("view", [{}, {"service_name": "billing"}, {"min_level": "WARN"}, {"level": "INFO"}])
-def test_until_cutting_through_a_pack_returns_the_events_at_or_before_it_and_none_after(repo, limit, view):
+def test_until_cutting_through_a_pack_returns_the_events_at_or_before_it_and_none_after(repo):
     written = write(repo, [make_event(message=f"{level}{n}", timestamp_ms=NOW - n * 100, level=level)
                            for n in range(10) for level in ("INFO", "WARN")])
     assert len(pack_items()) == 2
-    until = NOW - 500
+    until = NOW - 500  # an event's time: it is in
     wanted = {log_id: event for log_id, event in written.items() if event.timestamp_ms <= until}
 
-    seen, _ = follow(repo, query(limit=limit, until_ms=until, **view), NOW)
-
-    assert [event["log_id"] for event in seen] == true_order(wanted, **view)
-    assert 0 < len(seen) < len(true_order(written, **view))
+    for view in ({}, {"service_name": "billing"}, {"min_level": "WARN"}, {"level": "INFO"}):
+        for limit in (2, 100):
+            seen, _ = follow(repo, query(limit=limit, until_ms=until, **view), NOW)
+            assert [event["log_id"] for event in seen] == true_order(wanted, **view), (view, limit)
+            assert len(seen) == len(true_order(written, **view)) // 2
 
 
 # --- the upgrade from one item per event --------------------------------------------------------
@@ -381,7 +380,7 @@ def test_events_of_both_layouts_read_merged_in_order_through_every_view(dynamodb
     items = raw_items()
     assert 0 < len(pack_items()) < len(items) and len(items) - len(pack_items()) == 24
 
-    for view in VIEWS if limit > 1 else VIEWS[::3]:
+    for view in VIEWS if limit > 1 else VIEWS[:1]:
         assert_read_exactly(repo, written, limit, **view)
 
 
@@ -406,7 +405,7 @@ def test_a_cursor_issued_over_the_old_layout_alone_still_pages_exactly_after_pac
                                        level=("INFO", "ERROR")[n % 2]) for n in range(60)]))
     assert len(pack_items()) == 3
 
-    for view in ({}, {"service_name": "billing"}, {"min_level": "WARN"}):
+    for view in ({}, {"min_level": "WARN"}):
         seen, _ = follow(repo, query(limit=7, **view), NOW, after=after)
         below = {log_id: event for log_id, event in {**old, **new}.items() if log_id < after}
         assert [event["log_id"] for event in seen] == true_order(below, **view), view
