@@ -289,6 +289,8 @@ def test_a_pack_whose_put_failed_is_exactly_its_events_retryable_and_a_resend_st
     assert len(raw_items()) == items_before + 1
     seen = [event["log_id"] for event in follow(repo, query(limit=100), NOW + 1000)[0]]
     assert seen == sorted(stored | {outcome.log_id for outcome in again}, reverse=True) and len(seen) == 180
+    once_more = repo.put_events([events[index] for index in retryable], WRITER, NOW + 2000)
+    assert all(outcome.repeat for outcome in once_more) and len(raw_items()) == items_before + 1
 
 
 @pytest.mark.parametrize("content_ids", [False, True], ids=["json", "otlp"])
