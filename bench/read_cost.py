@@ -14,7 +14,6 @@ served by the sparse severity indexes; the baseline is the same reads on the
 general views with a ``FilterExpression`` on level (the design before those
 indexes). The write cost of that traffic is averaged over every item loaded.
 """
-import contextlib
 import time
 
 import boto3
@@ -23,6 +22,7 @@ from moto import mock_aws
 from bench import baseline, data, sizes
 from bench.env import CALLER_ARN, configure, invoke, lambda_event
 from bench.meter import DynamoDBMeter
+from bench.stub import serving
 from devtools.moto_capacity import make_faithful
 
 BASELINE_TABLE = "simple-log-service-original"
@@ -97,11 +97,11 @@ class _Stack:
 
     def filtered(self, limit, service_name, truth, **filters):
         """The same read with the level as a FilterExpression on the general views."""
-        from chalicelib import aws, service, settings
+        from chalicelib import aws, settings
 
         repository = _filter_design(aws.client("dynamodb"), settings.table_name(), self.retention_days,
                                    settings.service_shards(), settings.timeline_shards(), settings.severity_shards())
-        with _serving(service, repository):
+        with serving(repository):
             return self.ours(limit, service_name, truth, **filters)
 
     def write_units_per_event(self):
@@ -120,16 +120,6 @@ class _Stack:
         found = _sequences(items)
         return {"items_read": self.baseline_meter.scanned, "calls": self.baseline_meter.read_calls,
                 "returned": len(items), "newest_found": len(set(found) & set(truth)), "correct": found == truth}
-
-
-@contextlib.contextmanager
-def _serving(service, repository):
-    original = service.repository
-    service.repository = lambda: repository
-    try:
-        yield
-    finally:
-        service.repository = original
 
 
 def _filter_design(*args):

@@ -100,7 +100,8 @@ def test_ingest_batches_writes_and_the_original_writes_once_per_request(quick):
 def test_capacity_spreads_the_hot_service_while_the_original_puts_it_on_one_key(quick):
     capacity = quick["results"]["capacity"]
     rate = bench_main.QUICK["capacity"]["rate"]
-    assert capacity["baseline_max_writes_per_key_per_s"] == rate
+    # The original design puts the whole 90% service on its table key (and most events on one log_type).
+    assert capacity["baseline_max_writes_per_key_per_s"] >= 0.85 * rate
     assert capacity["max_writes_per_key_per_s"] < rate / 4
 
 
