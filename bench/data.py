@@ -7,6 +7,7 @@ figure is about events that no severity index touches.
 import json
 import random
 import time
+import uuid
 
 SERVICES = tuple(f"svc-{number:02d}" for number in range(20))
 HOT_SERVICE = SERVICES[0]
@@ -76,7 +77,7 @@ def sequence_of(message):
 # Shippers (the OpenTelemetry SDK and Collector, Fluent Bit, ``slog send --file``) send one service's
 # events of the last second or so per request. The events vary as a service's logs do: a handful of
 # message shapes, with order, user and SKU numbers, latencies, request ids shared by the few lines
-# of one request, a span id of its own, and user agents.
+# of one request, and user agents.
 
 MIX_SERVICES = ("checkout-api", "payments", "inventory", "auth", "search", "notifications", "gateway")
 MIX_HOT_SERVICE = MIX_SERVICES[0]
@@ -136,15 +137,14 @@ def shipper_batch(rng, service_name, size, end_us, with_event_id=False, levels=L
     request_id, lines_left = None, 0
     for moment, level in zip(times, level_sequence(rng, size, levels), strict=True):
         if lines_left == 0:
-            request_id, lines_left = f"{rng.getrandbits(64):016x}", rng.randrange(1, 5)
+            request_id, lines_left = str(uuid.UUID(int=rng.getrandbits(128), version=4)), rng.randrange(1, 5)
         lines_left -= 1
         body = {
             "service_name": service_name,
             "level": level,
             "timestamp": _iso(moment),
             "message": _message(rng, level),
-            "metadata": {"request_id": request_id, "span_id": f"{rng.getrandbits(64):016x}",
-                         "latency_ms": _latency(rng, level)},
+            "metadata": {"request_id": request_id, "latency_ms": _latency(rng, level)},
         }
         # Lines written while serving a client carry its user agent; background work has none.
         if rng.random() < 0.5:
@@ -152,7 +152,7 @@ def shipper_batch(rng, service_name, size, end_us, with_event_id=False, levels=L
         if level == "INFO" and rng.random() < 0.3:
             body["log_type"] = "access"
         if with_event_id:
-            body["event_id"] = f"{service_name}-{body['metadata']['span_id']}"
+            body["event_id"] = f"{request_id}-{len(made)}"
         made.append(body)
     return made
 
@@ -170,5 +170,6 @@ def shipper_batches(count, size, now_ms, span_ms, seed=19, with_event_id=False):
 
 
 def identity(event):
-    """What tells two events of the mix apart (each has a span id of its own)."""
-    return event["metadata"]["span_id"]
+    """What tells two events of the mix apart, as sent or as ``GET /logs/recent`` answers them (its
+    timestamps stop at the millisecond): service, millisecond, request id and message."""
+    return event["service_name"], event["timestamp"][:23], event["metadata"]["request_id"], event["message"]

@@ -19,6 +19,7 @@ import json
 import statistics
 import tempfile
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -63,8 +64,8 @@ SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, 
 
 def export_of(raws):
     """The protobuf export an OpenTelemetry SDK would send for ``raws`` (JSON events of one service, of
-    ``bench.data``'s mix): the message as the body, the request and span ids as trace and span ids, the rest
-    of the metadata as attributes."""
+    ``bench.data``'s mix): the message as the body, the request id as the trace and span ids, the rest of the
+    metadata as attributes."""
     from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
     request = logs_service_pb2.ExportLogsServiceRequest()
@@ -83,8 +84,9 @@ def export_of(raws):
         record.severity_number = SEVERITY_NUMBERS[raw["level"]]
         record.body.string_value = raw["message"]
         metadata = dict(raw["metadata"])
-        record.trace_id = bytes.fromhex(metadata.pop("request_id").rjust(32, "0"))
-        record.span_id = bytes.fromhex(metadata.pop("span_id"))
+        request_id = uuid.UUID(metadata.pop("request_id")).bytes
+        record.trace_id = request_id
+        record.span_id = request_id[:8]
         for key, value in metadata.items():
             attribute = record.attributes.add(key=key).value
             if isinstance(value, int):

@@ -284,6 +284,8 @@ def _reads(batches, now_ms, limit, repeats):
     from devtools.table import create_table
 
     sent = {data.identity(event): event for batch in batches for event in batch}
+    if len(sent) != sum(map(len, batches)):
+        raise RuntimeError("two events of the mix are alike: the reads could not be checked")
     views = reads(limit)
     figures = {}
     answers = {}
