@@ -19,7 +19,7 @@ FULL = {
     "read": {"sizes": (2_000, 5_000, 10_000, 20_000, 40_000), "limit": 100},
     "overhead": {"batch": 1000, "repeats": 15, "baseline_requests": 300},
     "ingest": {"events": 10_000, "batch": 1000},
-    "capacity": {"rate": 10_000, "seconds": 60},
+    "capacity": {"rate": 10_000, "seconds": 30},
     "coldstart": {"runs": 7},
     "hardening": {"repeats": 9},
     "otlp": {"records": 1000, "repeats": 9},
