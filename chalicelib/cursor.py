@@ -22,7 +22,8 @@ from chalicelib.errors import ValidationError
 
 # 2: the fingerprint holds min_level. 3: the key id.
 VERSION = 3
-MAX_CURSOR_CHARS = 2048
+# A position names up to 32 packs (reads.MAX_REFS) beside where the page stopped.
+MAX_CURSOR_CHARS = 8192
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,16}\Z")
 
 
@@ -51,7 +52,8 @@ def key_id_of(secret):
 
 @dataclass(frozen=True)
 class Position:
-    after_log_id: str
+    # Where the page stopped, as the repository put it (a log id, or a log id or pack key with packs).
+    after: str
     since_ms: int
     until_ms: int
     fingerprint: tuple
@@ -72,7 +74,7 @@ def _signature(key, payload):
 def encode(keys, position):
     named, secret = keys.current
     body = json.dumps(
-        {"v": VERSION, "a": position.after_log_id, "w": [position.since_ms, position.until_ms],
+        {"v": VERSION, "a": position.after, "w": [position.since_ms, position.until_ms],
          "f": list(position.fingerprint)},
         separators=(",", ":"),
     )
@@ -111,6 +113,6 @@ def decode(keys, token, now=None):
         after, (since_ms, until_ms), fingerprint = body["a"], body["w"], tuple(body["f"])
     except (ValueError, KeyError, TypeError):
         raise _invalid() from None
-    if body.get("v") != VERSION or not ids.is_log_id(after):
+    if body.get("v") != VERSION or not isinstance(after, str) or not ids.is_log_id(after[:ids.LENGTH]):
         raise _invalid()
     return Position(after, since_ms, until_ms, fingerprint)

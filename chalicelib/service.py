@@ -201,7 +201,7 @@ def export_logs(body, content_type, content_encoding, ingested_by, deadline=None
         raws = otlp.raw_events(request, export_bytes, deadline)
         batch, rejections = ev.validate_batch(raws, now, settings.retention_days())
         if len(rejections) < len(batch):
-            outcomes = repository().put_events(batch, ingested_by, now)
+            outcomes = repository().put_events(batch, ingested_by, now, content_ids=True)
             if any(outcome is not None and not outcome.stored and not outcome.conflict for outcome in outcomes):
                 raise StorageUnavailable()
             rejections += [ev.Rejection(index, str(Conflict()), retryable=False, conflict=True)
@@ -219,7 +219,7 @@ def recent(params, deadline=None, now=None):
     if request.cursor is not None:
         position = cursor.decode(cursor_keys.get(wanted=cursor.key_id(request.cursor)), request.cursor)
         request = query.continued(request, position)
-        after = position.after_log_id
+        after = position.after
     room = answer.Room()
     with aws.within(deadline):
         page = repository().recent(request, now, after=after, fits=room.take)

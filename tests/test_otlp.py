@@ -569,7 +569,7 @@ def test_an_export_storage_takes_only_part_of_is_503_and_its_retry_stores_the_re
                 raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
             return real.put_item(**kwargs)
 
-    monkeypatch.setattr("chalicelib.repository.BACKOFF_BASE_S", 0)
+    monkeypatch.setattr("chalicelib.repository.calls.BACKOFF_BASE_S", 0)
     service.reset()
     monkeypatch.setattr(aws, "client", lambda name: DropsOneRecord())
     body = export(record(body="kept"), record(body="dropped"))

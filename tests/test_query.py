@@ -123,7 +123,7 @@ def test_a_time_before_1970_or_past_year_9999_is_400(params, field):
 
 def position(**changes):
     made = query(service_name="billing", min_level="ERROR", hours="2")
-    values = {"after_log_id": "0" * 26, "since_ms": made.since_ms, "until_ms": made.until_ms,
+    values = {"after": "0" * 26, "since_ms": made.since_ms, "until_ms": made.until_ms,
               "fingerprint": made.fingerprint, **changes}
     return Position(**values)
 

@@ -57,6 +57,10 @@ class Recorder:
         self.scanned += parsed.get("ScannedCount", 0)
         if event_name.endswith(".Query"):
             self.units += parsed.get("ConsumedCapacity", {}).get("CapacityUnits", 0)
+        if event_name.endswith(".BatchGetItem") and "ConsumedCapacity" in parsed:
+            # A cursor's packs that reach below where it stopped are read by key (writes read keys unmetered).
+            self.scanned += sum(len(items) for items in parsed.get("Responses", {}).values())
+            self.units += sum(use.get("CapacityUnits", 0) for use in parsed["ConsumedCapacity"])
 
     @staticmethod
     def _no_scan(**kwargs):
@@ -73,9 +77,18 @@ def sleeps():
     return []
 
 
+@pytest.fixture(params=["packed", "items"])
+def repo(request, dynamodb, recorder, sleeps):
+    """Every behaviour holds in both layouts: packs, and the one item per event written before them."""
+    return LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=4, sleep=sleeps.append,
+                         packed=request.param == "packed")
+
+
 @pytest.fixture
-def repo(dynamodb, recorder, sleeps):
-    return LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=4, sleep=sleeps.append)
+def item_repo(dynamodb, recorder, sleeps):
+    """The one-item-per-event layout, for tests that look at its items or its calls."""
+    return LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=4, sleep=sleeps.append,
+                         packed=False)
 
 
 def store(repo, events, ingested_by=WRITER):
@@ -248,7 +261,7 @@ def test_events_sharing_a_timestamp_are_recognised_whatever_batch_they_are_resen
 
 @pytest.mark.parametrize("make", [make_event, lambda **fields: stamped(**fields)])
 def test_two_first_sends_with_other_content_that_race_store_exactly_one_of_them(dynamodb, make):
-    repos = [LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS) for _ in range(4)]
+    repos = [LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, packed=False) for _ in range(4)]
     start = threading.Barrier(len(repos))
 
     def send(pair):
@@ -321,7 +334,7 @@ def test_a_resend_rewrites_no_stored_bytes_however_large_the_event(repo, dynamod
 
 @pytest.mark.parametrize("make", [make_event, lambda **fields: stamped(**fields)])
 def test_concurrent_first_sends_of_one_event_store_it_once_with_one_log_id(dynamodb, make):
-    repos = [LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS) for _ in range(4)]
+    repos = [LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, packed=False) for _ in range(4)]
     start = threading.Barrier(len(repos))
 
     def send(repository):
@@ -456,7 +469,8 @@ def throttled():
 
 def flaky_repo(dynamodb, sleeps, **failures):
     client = FlakyClient(dynamodb, **failures)
-    return LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=4, sleep=sleeps.append), client
+    return LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=4, sleep=sleeps.append,
+                         packed=False), client
 
 
 def test_unprocessed_items_are_retried_with_growing_jittered_backoff(dynamodb, sleeps):
@@ -535,7 +549,8 @@ def test_a_non_transient_claim_error_propagates(dynamodb, sleeps):
         def put_item(self, **kwargs):
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutItem")
 
-    repo = LogRepository(Broken(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=2, sleep=sleeps.append)
+    repo = LogRepository(Broken(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=2,
+                         sleep=sleeps.append, packed=False)
     with pytest.raises(ClientError):
         repo.put_events([stamped(event_id="a")], None, NOW)
 
@@ -553,7 +568,7 @@ def test_past_the_deadline_no_new_attempt_starts_and_the_rest_is_retryable(dynam
     deadline = aws.Deadline(1_000, clock=clock)
     client = FlakyClient(dynamodb, unprocessed_rounds=100)
     repo = LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS, max_attempts=20,
-                         sleep=lambda seconds: setattr(clock, "now", clock.now + 0.6))
+                         sleep=lambda seconds: setattr(clock, "now", clock.now + 0.6), packed=False)
 
     with aws.within(deadline):
         outcomes = repo.put_events([make_event(message=str(n)) for n in range(8)], None, NOW)
@@ -567,7 +582,7 @@ def test_a_botocore_call_past_the_deadline_is_not_sent(dynamodb):
     clock = FakeClock()
     service.reset()
     client = aws.client("dynamodb")
-    repo = LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS)
+    repo = LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS, packed=False)
     sent = []
     client.meta.events.register("before-send.dynamodb", lambda **kwargs: sent.append(kwargs))
 
@@ -603,7 +618,8 @@ def test_read_throttling_is_storage_unavailable(dynamodb, sleeps):
         def query(self, **kwargs):
             raise throttled()
 
-    repo = LogRepository(ThrottledReads(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, sleep=sleeps.append)
+    repo = LogRepository(ThrottledReads(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, sleep=sleeps.append,
+                         packed=False)
     with pytest.raises(StorageUnavailable):
         repo.recent(query(), NOW)
 
@@ -616,7 +632,8 @@ def test_a_severity_index_still_being_built_is_storage_unavailable_not_a_crash(d
                 raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "Query")
             return self._client.query(**kwargs)
 
-    repo = LogRepository(Backfilling(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, sleep=sleeps.append)
+    repo = LogRepository(Backfilling(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, sleep=sleeps.append,
+                         packed=False)
     with pytest.raises(StorageUnavailable):
         repo.recent(query(level="ERROR"), NOW)
     assert repo.recent(query(), NOW).events == []
@@ -627,7 +644,8 @@ def test_a_non_transient_read_error_propagates(dynamodb, sleeps):
         def query(self, **kwargs):
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Query")
 
-    repo = LogRepository(Denied(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, sleep=sleeps.append)
+    repo = LogRepository(Denied(dynamodb), TABLE_NAME, RETENTION, SHARDS, SHARDS, sleep=sleeps.append,
+                         packed=False)
     with pytest.raises(ClientError):
         repo.recent(query(), NOW)
 
@@ -742,11 +760,11 @@ def seed_levels(repo, count, services=("billing", "auth"), step_ms=1000):
     (None, "WARN", {"WARN", "ERROR", "FATAL"}), (None, "ERROR", {"ERROR", "FATAL"}), (None, "FATAL", {"FATAL"}),
 ])
 def test_severe_levels_page_newest_first_from_the_sparse_indexes_without_a_level_filter(
-        repo, recorder, service_name, level, min_level, expected):
+        repo, recorder, dynamodb, service_name, level, min_level, expected):
     events = seed_levels(repo, 200)
     queries = []
-    repo._client.meta.events.register("before-parameter-build.dynamodb.Query",
-                                      lambda params, **_: queries.append(params))
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.Query",
+                                 lambda params, **_: queries.append(params))
 
     seen, pages = read_all(repo, query(limit=7, service_name=service_name, level=level, min_level=min_level))
 
@@ -774,8 +792,9 @@ def test_min_level_below_warn_pages_the_general_view_with_a_level_filter(repo, s
 def test_ties_on_the_severity_index_are_broken_by_log_id_descending(repo):
     store(repo, [make_event(level="ERROR", message=str(n)) for n in range(6)]
           + [make_event(level="WARN", message=f"w{n}") for n in range(6)])
-    returned = repo.recent(query(min_level="WARN", limit=5), NOW).events
-    rest = repo.recent(query(min_level="WARN"), NOW, after=returned[-1]["log_id"]).events
+    first = repo.recent(query(min_level="WARN", limit=5), NOW)
+    returned = first.events
+    rest = repo.recent(query(min_level="WARN"), NOW, after=first.next_after).events
     ids_in_order = [e["log_id"] for e in returned + rest]
     assert ids_in_order == sorted(ids_in_order, reverse=True) and len(ids_in_order) == 12
 
@@ -791,7 +810,9 @@ def test_expired_severe_events_are_never_returned(repo):
 def test_only_severe_events_carry_the_sparse_index_keys(repo, dynamodb):
     store(repo, [make_event(level=level, message=level) for level in ev.LEVELS])
     for item in raw_items():
-        assert ("vpk" in item) == ("wpk" in item) == (item["level"]["S"] in {"WARN", "ERROR", "FATAL"})
+        levels = set(item["levels"]["SS"]) if "levels" in item else {item["level"]["S"]}  # a pack, or an event
+        assert ("vpk" in item) == ("wpk" in item) == (levels <= {"WARN", "ERROR", "FATAL"})
+        assert "vpk" not in item or (len(levels) == 1 and item["vpk"]["S"].startswith(f"V#{min(levels)}#"))
 
 
 @pytest.mark.parametrize("service_name", [None, "billing"])
@@ -829,7 +850,8 @@ def test_a_read_stops_at_its_budget_with_a_cursor_that_resumes_exactly_there(rep
     assert pages > 2
 
 
-def test_a_budget_spent_before_any_match_still_moves_the_cursor_on(repo):
+def test_a_budget_spent_before_any_match_still_moves_the_cursor_on(item_repo):
+    repo = item_repo
     store(repo, [make_event(message=str(n), timestamp_ms=NOW - n, log_type="noise") for n in range(300)]
           + [make_event(message="needle", timestamp_ms=NOW - 1000, log_type="rare")])
     pages, after, found = 0, None, []
@@ -887,7 +909,8 @@ def large_events(count, log_type="big"):
             for n in range(count)]
 
 
-def test_a_filter_that_matches_nothing_over_large_items_stops_at_the_read_units_budget(repo, recorder):
+def test_a_filter_that_matches_nothing_over_large_items_stops_at_the_read_units_budget(item_repo, recorder):
+    repo = item_repo
     events = large_events(75)
     for start in range(0, len(events), 25):
         store(repo, events[start:start + 25])
@@ -910,7 +933,7 @@ def test_a_read_cut_short_by_its_deadline_answers_what_it_found_with_a_cursor(dy
     clock = FakeClock()
     service.reset()
     client = aws.client("dynamodb")
-    repo = LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS)
+    repo = LogRepository(client, TABLE_NAME, RETENTION, SHARDS, SHARDS, packed=False)
     events = seed(repo, 40)
     queries = []
 
@@ -966,10 +989,10 @@ def test_a_guard_written_whose_event_was_not_is_completed_by_a_resend(dynamodb, 
         return client.put_item(**params)
 
     (plain, first) = LogRepository(PutHook(dynamodb, event_throttled), TABLE_NAME, RETENTION, SHARDS, SHARDS,
-                                   sleep=sleeps.append).put_events(guarded(), WRITER, NOW)
+                                   sleep=sleeps.append, packed=False).put_events(guarded(), WRITER, NOW)
     assert plain.stored and not first.stored and first.error
 
-    repo = LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS)
+    repo = LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, packed=False)
     (again,) = repo.put_events([make_event(message="A", event_id="A")], WRITER, NOW + 1)
     (once_more,) = repo.put_events([make_event(message="A", event_id="A")], WRITER, NOW + 2)
 
@@ -986,7 +1009,7 @@ def test_a_write_whose_answer_was_lost_and_that_botocore_sent_again_is_stored(dy
         return client.put_item(**params)
 
     outcomes = LogRepository(PutHook(dynamodb, applied_then_sent_again), TABLE_NAME, RETENTION, SHARDS,
-                             SHARDS).put_events(guarded(), WRITER, NOW)
+                             SHARDS, packed=False).put_events(guarded(), WRITER, NOW)
 
     assert all(outcome.stored and not outcome.error for outcome in outcomes)
     assert event_items(dynamodb) == ["A", "p"]
@@ -1005,8 +1028,8 @@ def test_a_send_that_meets_another_sends_guard_before_its_event_stores_the_event
         return client.put_item(**params)
 
     (s1,) = LogRepository(PutHook(dynamodb, guard_lands_first), TABLE_NAME, RETENTION, SHARDS,
-                          SHARDS).put_events([make_event(message="A", event_id="A")], WRITER, NOW)
-    s2 = LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS).put_events(guarded(), WRITER, NOW)
+                          SHARDS, packed=False).put_events([make_event(message="A", event_id="A")], WRITER, NOW)
+    s2 = LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, packed=False).put_events(guarded(), WRITER, NOW)
 
     assert s1.stored and s1.log_id == racing["guard"]["guard_of"]["S"]
     assert s2[1].repeat and s2[1].log_id == s1.log_id
@@ -1024,7 +1047,7 @@ def test_a_second_copy_in_a_request_is_judged_against_what_is_stored_not_against
 
 
 def test_a_conflict_beside_a_throttled_event_is_answered_not_turned_into_a_503(dynamodb, sleeps):
-    LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS).put_events(
+    LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS, packed=False).put_events(
         [make_event(message="A", event_id="A")], WRITER, NOW)
     repo, _ = flaky_repo(dynamodb, sleeps, fail_rounds=100, error=throttled())
 

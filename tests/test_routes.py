@@ -274,7 +274,7 @@ class AlwaysUnprocessed:
 @pytest.fixture
 def failing_storage(api, dynamodb):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("chalicelib.repository.BACKOFF_BASE_S", 0)
+        patch.setattr("chalicelib.repository.calls.BACKOFF_BASE_S", 0)
         service.reset()
         real = aws.client("dynamodb")
         patch.setattr(aws, "client", lambda name: AlwaysUnprocessed(real, "flaky"))

@@ -1,0 +1,490 @@
+"""Reads: the newest events of a view, newest first, from event items and packs alike, within a budget.
+
+Log ids sort by timestamp, so a time window is a key condition on ``sk`` and "newest first" is a descending
+Query. Writes spread over ``SERVICE_SHARDS`` partitions per service and ``TIMELINE_SHARDS`` timeline
+partitions; a read merges the shards lazily, fetching about ``limit / shards`` items from each and more only
+from a shard whose items are being used up.
+
+A pack is keyed just above its newest event, so one max-heap of every shard's next item and of the events of
+the packs opened so far gives the exact order: a pack is opened (decoded) only when its key is the greatest
+left, and its events then wait in the heap for their turn. A read whose window stops below the newest events
+(a cursor, or ``until``) also reads the packs keyed up to ``PACK_SPAN_MS`` above that point whose oldest event
+is below it: a filter keeps only those there, and only their events below the point are used.
+"""
+import heapq
+import itertools
+import math
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import aws, ids
+from chalicelib import events as ev
+from chalicelib.errors import StorageUnavailable
+from chalicelib.repository import items as item_layout
+from chalicelib.repository import keys, packs
+from chalicelib.repository.calls import is_backfilling, is_transient, parallel
+from chalicelib.repository.keys import GUARD_OF, OLDEST, RANGE_KEY, TTL_ATTRIBUTE
+
+# What one read may examine, whatever its filters: a page stops there, with a cursor. Items
+# (ScannedCount) bound the work per request; read units bound what it costs: an eventually
+# consistent Query consumes half a unit per started 4 KB of every item it evaluates, the ones a
+# filter drops included, rounded up per call. One request reads at most ``READ_UNITS`` units
+# (README "Read budget"), or one page of each of its partitions if those alone could cost more.
+READ_BUDGET = 5_000
+READ_UNITS = 1_000
+READ_UNIT_BYTES = 4096
+# The largest item the service writes: a message and metadata at their limits, and under 4 KiB of
+# keys, names, times, the event id and the caller's ARN (an index entry of it is no larger).
+MAX_ITEM_BYTES = ev.MAX_MESSAGE_BYTES + ev.MAX_METADATA_BYTES + 4096
+# A Query page stops once it has read 1 MB; the item that crosses that line is read whole.
+MAX_QUERY_PAGE_BYTES = 1_048_576 + MAX_ITEM_BYTES
+# Events decoded by one request, whatever its filters: a page stops before a pack that would pass it, with a
+# cursor. Packs that reach below where the request starts are decoded even past it (the page could not move
+# on otherwise); there are as many as requests wrote that service's events in the same second.
+DECODE_BUDGET = 10_000
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[dict]
+    next_after: str | None
+    items_read: int
+    units_read: float
+    calls: int
+    events_decoded: int = 0
+
+@dataclass(frozen=True)
+class _Resume:
+    """Where a shard stopped when the read budget or the deadline ran out: every item of it newer than
+    ``log_id`` is known."""
+
+    log_id: str
+
+
+def _worst_units(limit):
+    """The most read units a Query with ``limit`` can consume, whatever the items it meets."""
+    return math.ceil(min(limit * MAX_ITEM_BYTES, MAX_QUERY_PAGE_BYTES) / READ_UNIT_BYTES) / 2
+
+
+def _most_items_within(units):
+    """The largest Limit whose worst case is within ``units`` (0 if none is)."""
+    return int(units * 2 * READ_UNIT_BYTES // MAX_ITEM_BYTES)
+
+
+class _ReadBudget:
+    """What one request may still read, shared by its shards: items examined, and read units.
+
+    A fetch reserves its Limit in items and its worst case in read units
+    before it starts, and settles with what DynamoDB reports after, so fetches
+    in flight together never pass the budget, whatever items they meet.
+    """
+
+    def __init__(self, items, units, decoded):
+        # Both reserved by fetches in flight, so neither is passed however they overlap.
+        self.items_left = items
+        self.units_left = units
+        self.items_spent = 0
+        self.units_spent = 0
+        # Events decoded from packs (only the merge decodes, in the request's thread).
+        self.decode_left = decoded
+        self.decoded = 0
+        self._lock = threading.Lock()
+
+    def share(self, limit, ways):
+        """A Limit for each of ``ways`` fetches made at once: at most ``limit``, and at least 1 (so a read
+        always learns every shard's newest item), within the budget between them if it can be."""
+        with self._lock:
+            each = self.units_left / ways
+        return max(1, min(limit, self.items_left, _most_items_within(each)))
+
+    def reserve(self, limit, forced=False):
+        """``(Limit, units reserved)`` for a fetch of up to ``limit`` items, or None if none fits."""
+        with self._lock:
+            if not forced:
+                if _worst_units(limit) > self.units_left:
+                    limit = _most_items_within(self.units_left)
+                limit = min(limit, self.items_left)
+                if limit < 1:
+                    return None
+            units = _worst_units(limit)
+            self.units_left -= units
+            self.items_left -= limit
+            return limit, units
+
+    def settle(self, reservation, consumed, items):
+        """Give back what ``reservation`` held beyond what the fetch read: ``consumed`` units, ``items`` items."""
+        limit, units = reservation
+        with self._lock:
+            self.units_left += units - consumed
+            self.units_spent += consumed
+            self.items_left += limit - items
+            self.items_spent += items
+
+
+def _prefetch(streams, budget):
+    """Every shard's first page at once, then each shard topped up to its share of the page, as many
+    at once as the budget's worst cases allow; what is still missing is fetched as the merge needs it."""
+    first = budget.share(streams[0].page_size, len(streams))
+    parallel(lambda stream: stream.fetch(budget.reserve(first, forced=True)), streams)
+    wanting = [stream for stream in streams if stream.wants_more()]
+    while wanting and not aws.current_deadline().expired:
+        batch = []
+        for stream in wanting:
+            reservation = budget.reserve(stream.page_size - stream.buffered)
+            if reservation is None:
+                break
+            batch.append((stream, reservation))
+        if not batch:
+            return
+        parallel(lambda pair: pair[0].fetch(pair[1], late=True), batch)
+        wanting = wanting[len(batch):]
+
+
+class _ShardStream:
+    """One shard's matching items, newest first, fetched a page at a time on demand."""
+
+    def __init__(self, client, request, page_size, budget, floor):
+        self._client = client
+        # Items keyed above this are read whatever the budget: the packs there may reach below the read's
+        # window top, and nothing below it can be answered before every one of them is known.
+        self._floor = floor
+        self._request = dict(request, ReturnConsumedCapacity="TOTAL")
+        self.page_size = page_size
+        self._budget = budget
+        self._start_key = None
+        self._buffer = deque()
+        self._more = True
+        self._stopped = False
+        self.calls = 0
+
+    @property
+    def buffered(self):
+        return len(self._buffer)
+
+    def wants_more(self):
+        return self._more and not self._stopped and self.buffered < self.page_size
+
+    def fetch(self, reservation, late=False):
+        """Read the next page within ``reservation`` (``(Limit, units)``), and settle its cost.
+
+        A ``late`` fetch (not a shard's first) that the request's deadline cuts
+        short stops the shard instead of failing the request: the page found so
+        far is answered, with a cursor.
+        """
+        request = dict(self._request, Limit=reservation[0])
+        if self._start_key is not None:
+            request["ExclusiveStartKey"] = self._start_key
+        try:
+            response = self._client.query(**request)
+        except aws.DeadlineExceeded:
+            self._budget.settle(reservation, 0, 0)
+            if not late:
+                raise StorageUnavailable() from None
+            self._stopped = True
+            return
+        except (ClientError, BotoCoreError) as error:
+            self._budget.settle(reservation, 0, 0)
+            if is_transient(error) or is_backfilling(error):
+                raise StorageUnavailable() from error
+            raise
+        self.calls += 1
+        # Without a figure from storage (an emulator may give none), the worst case counts as spent.
+        consumed = response.get("ConsumedCapacity", {}).get("CapacityUnits", reservation[1])
+        self._budget.settle(reservation, consumed, response.get("ScannedCount", 0))
+        self._buffer.extend(response.get("Items", []))
+        self._start_key = response.get("LastEvaluatedKey")
+        self._more = self._start_key is not None
+        if response.get("Count", 0) < response.get("ScannedCount", 0):
+            # A filter dropped items: read further ahead next time.
+            self.page_size = min(1000, self.page_size * 4)
+
+    def entries(self):
+        """Items newest first; a ``_Resume`` last if the budget or the deadline ran out before the shard did."""
+        while True:
+            while self._buffer:
+                yield self._buffer.popleft()
+            if not self._more:
+                return
+            reservation = None if aws.current_deadline().expired else self._budget.reserve(self.page_size)
+            if reservation is None and self._start_key[RANGE_KEY]["S"] > self._floor:
+                if aws.current_deadline().expired:
+                    raise StorageUnavailable()
+                reservation = self._budget.reserve(self.page_size, forced=True)
+            if reservation is not None:
+                self.fetch(reservation, late=True)
+            if self._stopped or reservation is None:
+                yield _Resume(self._start_key[RANGE_KEY]["S"])
+                return
+
+
+# heapq pops the smallest entry; the merge wants the greatest key. Keys use characters from ``!`` to ``~``:
+# mirrored, and ended with a character above every mirrored one, they sort in reverse, a prefix included
+# ("X.d" before "X").
+_REVERSED = {code: 0x21 + 0x7E - code for code in range(0x21, 0x7F)}
+_END = "\x7f"
+_ITEM, _ROW, _RESUME = 0, 1, 2
+
+
+def _newest_first_key(key):
+    return key.translate(_REVERSED) + _END
+
+
+class Reads:
+    """``recent`` over both layouts (``calls``: a ``Calls``)."""
+
+    def __init__(self, calls, retention_ms, shards):
+        self._calls = calls
+        self._retention_ms = retention_ms
+        self._service_shards, self._timeline_shards, self._severity_shards = shards
+
+    def recent(self, query, now_ms, after=None, budget=READ_BUDGET, units=READ_UNITS, fits=None,
+               decoded=DECODE_BUDGET):
+        """The newest events matching ``query``, newest first, strictly before position ``after``.
+
+        Expired events are never returned, even before DynamoDB deletes them.
+        At most ``budget`` items and ``units`` read units are read (see
+        ``READ_UNITS``), at most ``decoded`` events decoded from packs (see
+        ``DECODE_BUDGET``), and no new call starts once the request's deadline
+        has come: when any stops the read first, the page holds what was found
+        so far. ``fits(event)``, if given, is asked about each event in turn
+        (it takes the first of a page); the page stops before the first it
+        refuses. Then ``next_after`` says where to resume (a log id, or a
+        pack's key), so a page may hold fewer than ``query.limit`` events while
+        more exist. ``next_after`` is None only when nothing is left.
+        """
+        low = ids.lowest_id_at(max(query.since_ms, now_ms - self._retention_ms))
+        high = ids.highest_id_at(query.until_ms)
+        resume = _Position.parse(after) if after is not None else None
+        if resume is not None:
+            high = min(high, keys.just_below(resume.key))
+        if low > high:
+            return Page([], None, 0, 0, 0)
+        # A first page, or a cursor that could not name every pack reaching below it, also reads the packs
+        # keyed up to a span above the window that reach into it.
+        top = high
+        if resume is None or resume.refs is None:
+            top = ids.highest_id_at(min(ids.MAX_TIME_MS, ids.time_of(high) + packs.PACK_SPAN_MS)) + "~"
+
+        index, hash_key, partitions, levels = self._view(query)
+        # A shard's share of the page, plus one so that a shard holding a
+        # little more than its share rarely needs a second call.
+        page_size = math.ceil(query.limit / len(partitions)) + 1
+        reads = _ReadBudget(budget, units, decoded)
+        streams = [
+            _ShardStream(self._calls.client,
+                         self._query_request(index, hash_key, partition, (low, high, top), query, now_ms, levels),
+                         page_size, reads, high)
+            for partition in partitions
+        ]
+        _prefetch(streams, reads)
+        if resume is not None and resume.refs:
+            streams.append(_Fixed(self._read_refs(resume.refs, reads)))
+        found, stop = _merge(streams, _RowFilter(low, high, levels, query.log_type), query.limit, fits, reads)
+        return Page(
+            events=found,
+            next_after=stop.encode() if stop is not None else None,
+            items_read=reads.items_spent,
+            units_read=reads.units_spent,
+            calls=sum(getattr(stream, "calls", 1) for stream in streams),
+            events_decoded=reads.decoded,
+        )
+
+    def _read_refs(self, refs, reads):
+        """The packs a cursor names (they reach below where it stopped), read whatever the budget."""
+        found, consumed = [], []
+
+        def send(pending):
+            response = self._calls.client.batch_get_item(
+                RequestItems={self._calls.table: {"Keys": pending}}, ReturnConsumedCapacity="TOTAL")
+            found.extend(response.get("Responses", {}).get(self._calls.table, []))
+            consumed.extend(use.get("CapacityUnits", 0) for use in response.get("ConsumedCapacity", []))
+            return response.get("UnprocessedKeys", {}).get(self._calls.table, {}).get("Keys", [])
+
+        wanted = [{keys.HASH_KEY: {"S": keys.service_partition(
+            service_name, ids.shard_of(sort_key[:ids.LENGTH], self._service_shards))}, RANGE_KEY: {"S": sort_key}}
+            for service_name, sort_key in refs]
+        try:
+            left = self._calls.until_processed(send, wanted)
+        except (ClientError, BotoCoreError) as error:
+            raise StorageUnavailable() from error
+        if left:
+            raise StorageUnavailable()
+        reads.settle(reads.reserve(len(wanted), forced=True), sum(consumed), len(found))
+        return sorted(found, key=lambda item: item[RANGE_KEY]["S"], reverse=True)
+
+    def _view(self, query):
+        """``(index, hash key, partitions, levels to filter on)`` for a query.
+
+        WARN, ERROR and FATAL events (and packs) are also in the sparse indexes, keyed by
+        level: ``level`` or ``min_level`` at those levels is a key condition.
+        ``level`` at TRACE, DEBUG or INFO stays a filter on the general views.
+        """
+        if query.level is None and query.min_level is None:
+            return self._general_view(query, None)
+        levels = ev.levels_at_least(query.min_level) if query.min_level else (query.level,)
+        if not set(levels) <= set(ev.SEVERE_LEVELS):
+            return self._general_view(query, levels)
+        shards = range(self._severity_shards)
+        if query.service_name is not None:
+            partitions = [keys.service_severity_partition(query.service_name, level, shard)
+                          for level in levels for shard in shards]
+            return keys.SERVICE_SEVERITY_INDEX, keys.SERVICE_SEVERITY_HASH_KEY, partitions, None
+        partitions = [keys.severity_partition(level, shard) for level in levels for shard in shards]
+        return keys.SEVERITY_INDEX, keys.SEVERITY_HASH_KEY, partitions, None
+
+    def _general_view(self, query, levels):
+        """The service's or the timeline's shards, filtering on ``levels`` if given."""
+        if query.service_name is not None:
+            partitions = [keys.service_partition(query.service_name, shard) for shard in range(self._service_shards)]
+            return None, keys.HASH_KEY, partitions, levels
+        partitions = [keys.timeline_partition(shard) for shard in range(self._timeline_shards)]
+        return keys.TIMELINE_INDEX, keys.TIMELINE_HASH_KEY, partitions, levels
+
+    def _query_request(self, index, hash_key, partition, bounds, query, now_ms, levels):
+        low, high, top = bounds
+        names = {"#h": hash_key, "#r": RANGE_KEY, "#ttl": TTL_ATTRIBUTE, "#lo": OLDEST}
+        values = {":h": {"S": partition}, ":low": {"S": low}, ":top": {"S": top}, ":high": {"S": high},
+                  ":now": {"N": str(now_ms // 1000)}}
+        # Above ``high`` only packs that reach below it: event items there are dropped by the merge.
+        filters = ["#ttl > :now", "(attribute_not_exists(#lo) OR #lo <= :high)"]
+        if index is None:  # the service view's partitions also hold identity guards, which are no events
+            names["#guard"] = GUARD_OF
+            filters.append("attribute_not_exists(#guard)")
+        if levels:
+            names.update({"#level": "level", "#levels": packs.LEVELS})
+            values.update({f":level{number}": {"S": level} for number, level in enumerate(levels)})
+            named = [f":level{number}" for number in range(len(levels))]
+            filters.append("(#level IN (" + ", ".join(named) + ")"
+                           + "".join(f" OR contains(#levels, {value})" for value in named) + ")")
+        if query.log_type is not None:
+            names.update({"#log_type": "log_type", "#log_types": packs.LOG_TYPES})
+            values[":log_type"] = {"S": query.log_type}
+            filters.append("(#log_type = :log_type OR contains(#log_types, :log_type))")
+        request = {
+            "TableName": self._calls.table,
+            "KeyConditionExpression": "#h = :h AND #r BETWEEN :low AND :top",
+            "FilterExpression": " AND ".join(filters),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if index is not None:
+            request["IndexName"] = index
+        return request
+
+
+@dataclass(frozen=True)
+class _RowFilter:
+    """What a pack's rows must be to be answered: in the window, and at the levels and log type asked for."""
+
+    low: str
+    high: str
+    levels: tuple | None
+    log_type: str | None
+
+    def matching(self, rows):
+        return [row for row in rows if self.low <= row[0] <= self.high
+                and (self.levels is None or row[1] in self.levels)
+                and (self.log_type is None or row[2] == self.log_type)]
+
+
+# A cursor names at most this many packs that reach below where it stopped; with more, the next page finds them
+# by reading the span above that point instead.
+MAX_REFS = 32
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where a page stopped: events below ``key`` are left, and the packs ``refs`` ((service, key) each), keyed
+    above it, hold some of them (None: not named; read the span above ``key`` to find them).
+
+    Encoded ``key``, ``key|*``, or ``key|service,pack key|...``: service names hold neither ``|`` nor ``,``.
+    """
+
+    key: str
+    refs: tuple | None
+
+    def encode(self):
+        if self.refs is None:
+            return self.key + "|*"
+        return "|".join((self.key, *(f"{service},{sort_key}" for service, sort_key in self.refs)))
+
+    @classmethod
+    def parse(cls, text):
+        key, *rest = text.split("|")
+        if rest == ["*"]:
+            return cls(key, None)
+        return cls(key, tuple(tuple(ref.split(",", 1)) for ref in rest))
+
+
+def _stop(key, heap, opened=None):
+    """The position at ``key``, naming the opened packs keyed at or above it whose events below it were not
+    answered yet (the next page's Queries find those keyed below it)."""
+    packs_left = {source[RANGE_KEY]["S"]: source for _, _, _, kind, _, source in heap
+                  if kind == _ROW and source[RANGE_KEY]["S"] >= key}
+    if opened is not None:
+        packs_left[opened[RANGE_KEY]["S"]] = opened
+    if len(packs_left) > MAX_REFS:
+        return _Position(key, None)
+    return _Position(key, tuple(sorted((item["service_name"]["S"], sort_key) for sort_key, item in packs_left.items())))
+
+
+def _merge(streams, row_filter, limit, fits, budget):
+    """``(events, stop)``: the newest ``limit`` events of ``streams`` that ``fits`` takes, newest first, and
+    where they stopped (a ``_Position``, None if nothing is left)."""
+    heap, order = [], itertools.count()
+
+    def next_of(entries):
+        entry = next(entries, None)
+        if isinstance(entry, _Resume):
+            heapq.heappush(heap, (_newest_first_key(entry.log_id), 1, next(order), _RESUME, entry.log_id, None))
+        elif entry is not None:
+            heapq.heappush(heap, (_newest_first_key(entry[RANGE_KEY]["S"]), 0, next(order), _ITEM, entry, entries))
+
+    for stream in streams:
+        next_of(stream.entries())
+    found = []
+    while heap:
+        _, _, _, kind, value, source = heapq.heappop(heap)
+        if kind == _RESUME:
+            if value > row_filter.high:
+                # A shard stopped before it knew every pack that reaches into the window: no event can be
+                # answered, and a cursor could only go back.
+                raise StorageUnavailable()
+            return found, _stop(value, heap)
+        if kind == _ITEM:
+            next_of(source)
+            key = value[RANGE_KEY]["S"]
+            if packs.is_pack(value):
+                count = int(value[packs.COUNT]["N"])
+                if key <= row_filter.high and count > budget.decode_left:
+                    return found, _stop(key, heap, opened=value)
+                budget.decode_left -= count
+                budget.decoded += count
+                for row in row_filter.matching(packs.rows(value)):
+                    heapq.heappush(heap, (_newest_first_key(row[0]), 0, next(order), _ROW, row, value))
+                continue
+            if key > row_filter.high:
+                continue
+            event = item_layout.to_event(value)
+        else:
+            event = packs.to_event(value, source)
+        if len(found) == limit or (fits is not None and not fits(event)):
+            # This event is left for the next page: its pack, if any, is named with the others.
+            heapq.heappush(heap, (_newest_first_key(event["log_id"]), 0, next(order), kind, value, source))
+            return found, _stop(found[-1]["log_id"], heap)
+        found.append(event)
+    return found, None
+
+
+class _Fixed:
+    """Items already read, as a stream: newest first."""
+
+    def __init__(self, items):
+        self._items = items
+
+    def entries(self):
+        yield from self._items
