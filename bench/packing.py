@@ -295,9 +295,12 @@ def _reads(batches, now_ms, limit, repeats):
         for table_name in (settings.table_name(), ONE_ITEM_TABLE):
             create_table(client, table_name)
         _load(repository_on(client), batches, now_ms)
-        _load(repository_on(client, ONE_ITEM_TABLE, packed=False), batches, now_ms)
-        for layout, table_name, options in (("packed", settings.table_name(), {}),
-                                            ("today", ONE_ITEM_TABLE, {"packed": False})):
+        # The newest quarter holds every view's newest events (the rarest, ERROR, is 1 %): loading the rest
+        # one item an event would only make moto slower.
+        newest = sorted(batches, key=lambda batch: batch[-1]["timestamp"])[-max(1, len(batches) // 4):]
+        _load(repository_on(client, ONE_ITEM_TABLE, packed=False), newest, now_ms)
+        for layout, table_name, options, loaded in (("packed", settings.table_name(), {}, batches),
+                                                    ("today", ONE_ITEM_TABLE, {"packed": False}, newest)):
             read_client = boto3.client("dynamodb")
             meter = DynamoDBMeter().attach(read_client)
             recorder = AnswerRecorder().attach(read_client)
@@ -309,7 +312,7 @@ def _reads(batches, now_ms, limit, repeats):
                     figures[(layout, name)] = {
                         "items_read": meter.scanned, "read_units": meter.read_units,
                         "events_decoded": getattr(repository.pages[-1], "events_decoded", None),
-                        "correct": is_exact(page, truth(batches, matches, limit), sent)}
+                        "correct": is_exact(page, truth(loaded, matches, limit), sent)}
             answers[layout] = (recorder.answers, table_name, options)
         service.reset()
     cpu = _read_cpu(app, views, answers, now_ms, repeats)

@@ -100,7 +100,7 @@ class _Stack:
         from chalicelib import aws, settings
 
         repository = _filter_design(aws.client("dynamodb"), settings.table_name(), self.retention_days,
-                                   settings.service_shards(), settings.timeline_shards(), settings.severity_shards())
+                                    settings.service_shards(), settings.timeline_shards(), settings.severity_shards())
         with serving(repository):
             return self.ours(limit, service_name, truth, **filters)
 
@@ -122,22 +122,30 @@ class _Stack:
                 "returned": len(items), "newest_found": len(set(found) & set(truth)), "correct": found == truth}
 
 
-def _filter_design(*args):
+def _filter_design(client, table_name, retention_days, *shards):
     """A repository that reads levels as it did before the severity indexes: a filter on the general views."""
     from chalicelib import events as ev
     from chalicelib.repository import LogRepository
+    from chalicelib.repository.calls import Calls
+    from chalicelib.repository.reads import Reads
 
-    class FilterDesign(LogRepository):
-        def recent(self, query, now_ms, **options):
-            # Before the severity indexes there was no read budget either.
-            return super().recent(query, now_ms, **{**options, "budget": 10 ** 9, "units": 10 ** 9})
-
+    class FilterReads(Reads):
         def _view(self, query):
             if query.min_level:
                 return self._general_view(query, ev.levels_at_least(query.min_level))
             return self._general_view(query, (query.level,) if query.level else None)
 
-    return FilterDesign(*args)
+    class FilterDesign(LogRepository):
+        def __init__(self):
+            super().__init__(client, table_name, retention_days, *shards)
+            self._reads = FilterReads(Calls(client, table_name, 6, time.sleep), retention_days * ev.DAY_MS, shards)
+
+        def recent(self, query, now_ms, **options):
+            # Before the severity indexes there was no read budget either.
+            return super().recent(query, now_ms, **{**options, "budget": 10 ** 9, "units": 10 ** 9,
+                                                    "decoded": 10 ** 9})
+
+    return FilterDesign()
 
 
 def _level_reads(stack, raws, limit):
