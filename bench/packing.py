@@ -30,7 +30,9 @@ in-process (the meter on the service's own client), sized by DynamoDB's rules
   ``packed=False`` in the same run, each the median of ``repeats`` taken in
   turn: ingest with the DynamoDB client's sends short-circuited (every write
   succeeds), read with each Query answered by the raw answer moto gave it (the
-  client still parses it), so neither includes an emulator.
+  client still parses it), so neither includes an emulator. The one-item table
+  of that comparison holds the newest quarter of the requests (every view's
+  newest events are there; ``today_read_items`` and ``today_correct`` are of it).
 * ``compression``: the packs' uncompressed text over their zlib level 6 bytes,
   and over zstd's (level 3) when the ``zstandard`` package imports.
 * ``projection``: write units per event of the 1,000-event requests with the
