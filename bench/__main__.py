@@ -12,17 +12,19 @@ import sys
 import time
 from pathlib import Path
 
-from bench import capacity, coldstart, hardening, ingest_cost, otlp, overhead, read_cost
+from bench import capacity, coldstart, hardening, ingest_cost, otlp, overhead, packing, read_cost
 from bench.env import ROOT, configure
 
 FULL = {
     "read": {"sizes": (2_000, 5_000, 10_000, 20_000, 40_000), "limit": 100},
     "overhead": {"batch": 1000, "repeats": 15, "baseline_requests": 300},
     "ingest": {"events": 10_000, "batch": 1000},
-    "capacity": {"rate": 10_000, "seconds": 60},
+    "capacity": {"rate": 10_000, "seconds": 30},
     "coldstart": {"runs": 7},
     "hardening": {"repeats": 9},
     "otlp": {"records": 1000, "repeats": 9},
+    "packing": {"counts": {"1": 200, "10": 50, "100": 10, "1000": 5}, "read_events": 40_000, "limit": 100,
+                "repeats": 7},
 }
 QUICK = {
     "read": {"sizes": (200, 1_000), "limit": 10},
@@ -33,6 +35,7 @@ QUICK = {
     # Still past both read limits without the bounds: 6 x 1.5 MB of answer, 40 x 256 KiB = 1,280 read units.
     "hardening": {"repeats": 1, "otlp_scale": 0.02, "hostile": {"control": 6, "large": 40, "small": 200}},
     "otlp": {"records": 100, "repeats": 1},
+    "packing": {"counts": {"1": 10, "10": 5, "100": 2, "1000": 1}, "read_events": 2_000, "limit": 10, "repeats": 1},
 }
 
 
@@ -58,6 +61,7 @@ def run_all(sizes, log=print):
     results["coldstart"] = coldstart.run(log=log, **sizes["coldstart"])
     results["hardening"] = hardening.run(log=log, **sizes["hardening"])
     results["otlp"] = otlp.run(log=log, **sizes["otlp"])
+    results["packing"] = packing.run(log=log, **sizes["packing"])
     results["machine"] = machine()
     results["seconds"] = round(time.perf_counter() - started, 1)
     return results
@@ -84,7 +88,7 @@ def main(argv=None):
     (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     from bench.plot import items_read_plot
 
-    items_read_plot(results["read"], out / "benchmarks.png")
+    items_read_plot(results["read"], out / "benchmarks.png", results["packing"])
     print(f"results: {out / 'results.json'}, plot: {out / 'benchmarks.png'} ({results['seconds']} s)")
     print(bench_line(results), flush=True)
     return 0

@@ -19,6 +19,8 @@ import json
 import statistics
 import tempfile
 import time
+import uuid
+from datetime import datetime
 from pathlib import Path
 
 import boto3
@@ -54,6 +56,43 @@ def export_bytes(records, now_ms, body_bytes=BODY_BYTES, resource=()):
         record.trace_id = sequence.to_bytes(16, "big")
         record.span_id = sequence.to_bytes(8, "big")
         record.attributes.add(key="request_id").value.string_value = f"req-{sequence:08d}"
+    return request.SerializeToString()
+
+
+SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
+
+
+def export_of(raws):
+    """The protobuf export an OpenTelemetry SDK would send for ``raws`` (JSON events of one service, of
+    ``bench.data``'s mix): the message as the body, the request id as the trace and span ids, the rest of the
+    metadata as attributes."""
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+
+    request = logs_service_pb2.ExportLogsServiceRequest()
+    resource_logs = request.resource_logs.add()
+    for key, value in (("service.name", raws[0]["service_name"]), ("service.version", "1.4.2"),
+                       ("telemetry.sdk.language", "python")):
+        resource_logs.resource.attributes.add(key=key).value.string_value = value
+    scope_logs = resource_logs.scope_logs.add()
+    scope_logs.scope.name = "app"
+    for raw in raws:
+        record = scope_logs.log_records.add()
+        moment = datetime.fromisoformat(raw["timestamp"].replace("Z", "+00:00"))
+        record.time_unix_nano = (int(moment.replace(microsecond=0).timestamp()) * 1_000_000 + moment.microsecond) * 1000
+        record.observed_time_unix_nano = record.time_unix_nano
+        record.severity_text = raw["level"]
+        record.severity_number = SEVERITY_NUMBERS[raw["level"]]
+        record.body.string_value = raw["message"]
+        metadata = dict(raw["metadata"])
+        request_id = uuid.UUID(metadata.pop("request_id")).bytes
+        record.trace_id = request_id
+        record.span_id = request_id[:8]
+        for key, value in metadata.items():
+            attribute = record.attributes.add(key=key).value
+            if isinstance(value, int):
+                attribute.int_value = value
+            else:
+                attribute.string_value = value
     return request.SerializeToString()
 
 

@@ -75,7 +75,8 @@ def run(batch=1000, repeats=15, baseline_requests=300, log=print):
     calls = list(recorder.calls)
 
     client = stub_sends(boto3.client("dynamodb"))
-    client.batch_write_item(**calls[0][1])
+    method, params = calls[0]
+    getattr(client, method)(**params)
 
     def replay():
         for method, params in calls:

@@ -4,7 +4,11 @@ Prices: AWS list prices, us-east-1, on-demand, as published on the AWS
 pricing pages (DynamoDB on-demand: $0.625 per million write request units
 and $0.125 per million read request units since the November 2024 reduction; API Gateway REST APIs: $3.50 per million
 requests for the first 333 million a month; Lambda x86: $0.20 per million
-requests and $0.0000166667 per GB-second, billed per started millisecond).
+requests and $0.0000166667 per GB-second, billed per started millisecond;
+DynamoDB Standard storage: $0.25 per GB-month; CloudWatch Logs Standard:
+$0.50 per GB ingested and $0.03 per GB-month stored, here on the events' raw
+bytes, which overstates CloudWatch's storage a little, as it bills archived
+logs compressed). A GB is 2^30 bytes and a month 730 hours, as AWS bills them.
 Free tiers are left out. Check them against the pricing pages before quoting
 a figure; the arithmetic is here so that a new price is one edit.
 
@@ -23,7 +27,12 @@ PRICES_USD = {
     "api_gateway_rest_request": 3.50 / 1e6,
     "lambda_request": 0.20 / 1e6,
     "lambda_gb_second": 0.0000166667,
+    "dynamodb_storage_gb_month": 0.25,
+    "cloudwatch_logs_ingest_gb": 0.50,
+    "cloudwatch_logs_storage_gb_month": 0.03,
 }
+GB = 2 ** 30
+DAYS_PER_MONTH = 730 / 24
 LAMBDA_FULL_VCPU_MB = 1769
 DYNAMODB_ROUND_TRIP_MS = 10.0
 
@@ -41,5 +50,20 @@ def usd_per_million_events(requests_per_event, wru_per_event, duration_ms, memor
         "api_gateway": requests * PRICES_USD["api_gateway_rest_request"],
         "lambda_requests": requests * PRICES_USD["lambda_request"],
         "lambda_duration": requests * duration_ms / 1000 * memory_mb / 1024 * PRICES_USD["lambda_gb_second"],
+    }
+    return round(sum(parts.values()), 4), {name: round(value, 4) for name, value in parts.items()}
+
+
+def storage_usd_per_million_events(bytes_per_event, retention_days, price_gb_month):
+    """Keeping a million events' bytes for the retention period (each event is stored that long, then expires)."""
+    return 1e6 * bytes_per_event / GB * retention_days / DAYS_PER_MONTH * price_gb_month
+
+
+def cloudwatch_usd_per_million_events(raw_bytes_per_event, retention_days):
+    """CloudWatch Logs' ingest and storage of the same events, on their raw bytes."""
+    parts = {
+        "ingest": 1e6 * raw_bytes_per_event / GB * PRICES_USD["cloudwatch_logs_ingest_gb"],
+        "storage": storage_usd_per_million_events(raw_bytes_per_event, retention_days,
+                                                  PRICES_USD["cloudwatch_logs_storage_gb_month"]),
     }
     return round(sum(parts.values()), 4), {name: round(value, 4) for name, value in parts.items()}

@@ -14,7 +14,6 @@ served by the sparse severity indexes; the baseline is the same reads on the
 general views with a ``FilterExpression`` on level (the design before those
 indexes). The write cost of that traffic is averaged over every item loaded.
 """
-import contextlib
 import time
 
 import boto3
@@ -23,6 +22,7 @@ from moto import mock_aws
 from bench import baseline, data, sizes
 from bench.env import CALLER_ARN, configure, invoke, lambda_event
 from bench.meter import DynamoDBMeter
+from bench.stub import serving
 from devtools.moto_capacity import make_faithful
 
 BASELINE_TABLE = "simple-log-service-original"
@@ -97,11 +97,11 @@ class _Stack:
 
     def filtered(self, limit, service_name, truth, **filters):
         """The same read with the level as a FilterExpression on the general views."""
-        from chalicelib import aws, service, settings
+        from chalicelib import aws, settings
 
         repository = _filter_design(aws.client("dynamodb"), settings.table_name(), self.retention_days,
-                                   settings.service_shards(), settings.timeline_shards(), settings.severity_shards())
-        with _serving(service, repository):
+                                    settings.service_shards(), settings.timeline_shards(), settings.severity_shards())
+        with serving(repository):
             return self.ours(limit, service_name, truth, **filters)
 
     def write_units_per_event(self):
@@ -122,32 +122,30 @@ class _Stack:
                 "returned": len(items), "newest_found": len(set(found) & set(truth)), "correct": found == truth}
 
 
-@contextlib.contextmanager
-def _serving(service, repository):
-    original = service.repository
-    service.repository = lambda: repository
-    try:
-        yield
-    finally:
-        service.repository = original
-
-
-def _filter_design(*args):
+def _filter_design(client, table_name, retention_days, *shards):
     """A repository that reads levels as it did before the severity indexes: a filter on the general views."""
     from chalicelib import events as ev
     from chalicelib.repository import LogRepository
+    from chalicelib.repository.calls import Calls
+    from chalicelib.repository.reads import Reads
 
-    class FilterDesign(LogRepository):
-        def recent(self, query, now_ms, **options):
-            # Before the severity indexes there was no read budget either.
-            return super().recent(query, now_ms, **{**options, "budget": 10 ** 9, "units": 10 ** 9})
-
+    class FilterReads(Reads):
         def _view(self, query):
             if query.min_level:
                 return self._general_view(query, ev.levels_at_least(query.min_level))
             return self._general_view(query, (query.level,) if query.level else None)
 
-    return FilterDesign(*args)
+    class FilterDesign(LogRepository):
+        def __init__(self):
+            super().__init__(client, table_name, retention_days, *shards)
+            self._reads = FilterReads(Calls(client, table_name, 6, time.sleep), retention_days * ev.DAY_MS, shards)
+
+        def recent(self, query, now_ms, **options):
+            # Before the severity indexes there was no read budget either.
+            return super().recent(query, now_ms, **{**options, "budget": 10 ** 9, "units": 10 ** 9,
+                                                    "decoded": 10 ** 9})
+
+    return FilterDesign()
 
 
 def _level_reads(stack, raws, limit):

