@@ -29,10 +29,10 @@ from chalicelib.repository.keys import OLDEST, RANGE_KEY, TTL_ATTRIBUTE
 PACK_SPAN_MS = 1_000
 # Events decoded to show one of them: a read opens whole packs.
 MAX_PACK_EVENTS = 100
-# Bounds a pack's item under DynamoDB's 400 KB whatever the events (one larger event is a pack of its own).
+# Bounds a pack's item under DynamoDB's 400 KB whatever the events: zlib never grows text by more than a few
+# bytes per 16 KiB, and one larger event (at most 256 KiB of message and 16 KiB of metadata, whose JSON escapes
+# compress) is a pack of its own.
 MAX_PACK_TEXT_BYTES = 128 * 1024
-# A pack whose compressed payload passes this (events that do not compress) is split in two.
-MAX_PAYLOAD_BYTES = 350_000
 ZLIB_LEVEL = 6
 
 PAYLOAD = "pack"
@@ -93,13 +93,9 @@ def groups(members):
 
 
 def items(pack, ingested_at_ms, ingested_by, shards, retention_ms):
-    """``[(members, item)]`` for a pack: one item, or more if its payload does not compress under the limit."""
+    """``[(members, item)]`` for a pack: its one item."""
     body = b"[" + b",".join(entry.row for entry in pack) + b"]"
     payload = zlib.compress(body, ZLIB_LEVEL)
-    if len(payload) > MAX_PAYLOAD_BYTES and len(pack) > 1:
-        half = len(pack) // 2
-        return (items(pack[:half], ingested_at_ms, ingested_by, shards, retention_ms)
-                + items(pack[half:], ingested_at_ms, ingested_by, shards, retention_ms))
     newest, level = pack[-1], pack[-1].event.level
     item = {
         **keys.partitions(newest.log_id, newest.event.service_name, level, shards, level in ev.SEVERE_LEVELS),
