@@ -113,6 +113,8 @@ def decode(keys, token, now=None):
         after, (since_ms, until_ms), fingerprint = body["a"], body["w"], tuple(body["f"])
     except (ValueError, KeyError, TypeError):
         raise _invalid() from None
-    if body.get("v") != VERSION or not isinstance(after, str) or not ids.is_log_id(after[:ids.LENGTH]):
+    # ``after`` is the repository's position: it starts with a log id's time (its own format is its own).
+    if (body.get("v") != VERSION or not isinstance(after, str)
+            or not ids.is_log_id(after[:ids.TIME_CHARS].ljust(ids.LENGTH, "0"))):
         raise _invalid()
     return Position(after, since_ms, until_ms, fingerprint)

@@ -413,8 +413,6 @@ def test_a_cursor_issued_over_the_old_layout_alone_still_pages_exactly_after_pac
         assert [event["log_id"] for event in seen] == true_order(below, **view), view
 
 
-@pytest.mark.xfail(strict=True, reason="a cursor that names its packs (none, for an old-layout page) does not "
-                                       "read the span above it: a pack written later reaching below it is missed")
 def test_a_pack_written_after_a_cursor_and_reaching_below_it_is_returned_by_the_next_pages(dynamodb, repo):
     old, after = old_events_and_a_cursor(dynamodb, repo)
     # One pack from NOW - 401 down to NOW - 599: keyed above the cursor, with 51 events below it.

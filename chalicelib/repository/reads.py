@@ -86,6 +86,10 @@ class _ReadBudget:
         # Both reserved by fetches in flight, so neither is passed however they overlap.
         self.items_left = items
         self.units_left = units
+        # The span above the window may take half of each; the window itself always has the rest.
+        self._span_items = items / 2
+        self._span_units = units / 2
+        self.span_left = False  # a shard left the span above the window unread
         self.items_spent = 0
         self.units_spent = 0
         # Events decoded from packs (only the merge decodes, in the request's thread).
@@ -113,6 +117,11 @@ class _ReadBudget:
             self.units_left -= units
             self.items_left -= limit
             return limit, units
+
+    def span_allows(self):
+        """Whether a shard may read further in the span above the window."""
+        with self._lock:
+            return self.items_spent < self._span_items and self.units_spent < self._span_units
 
     def settle(self, reservation, consumed, items):
         """Give back what ``reservation`` held beyond what the fetch read: ``consumed`` units, ``items`` items."""
@@ -148,8 +157,9 @@ class _ShardStream:
 
     def __init__(self, client, request, page_size, budget, floor):
         self._client = client
-        # Items keyed above this are read whatever the budget: the packs there may reach below the read's
-        # window top, and nothing below it can be answered before every one of them is known.
+        # Items keyed above this (the window's top) are the span above it: read while half the budget
+        # allows, and then left, so that a span crowded with packs (a sender may key any number of them
+        # into one second) can neither stall nor overspend a read: the packs left unread there are missed.
         self._floor = floor
         self._request = dict(request, ReturnConsumedCapacity="TOTAL")
         self.page_size = page_size
@@ -159,6 +169,13 @@ class _ShardStream:
         self._more = True
         self._stopped = False
         self.calls = 0
+
+    def _leave_span(self):
+        """Read on from the window's top, leaving the rest of the span above it."""
+        values = dict(self._request["ExpressionAttributeValues"], **{":top": {"S": self._floor}})
+        self._request = dict(self._request, ExpressionAttributeValues=values)
+        self._start_key = None
+        self._budget.span_left = True
 
     @property
     def buffered(self):
@@ -208,15 +225,16 @@ class _ShardStream:
                 yield self._buffer.popleft()
             if not self._more:
                 return
+            if self._start_key[RANGE_KEY]["S"] > self._floor and not self._budget.span_allows():
+                self._leave_span()
             reservation = None if aws.current_deadline().expired else self._budget.reserve(self.page_size)
-            if reservation is None and self._start_key[RANGE_KEY]["S"] > self._floor:
-                if aws.current_deadline().expired:
-                    raise StorageUnavailable()
-                reservation = self._budget.reserve(self.page_size, forced=True)
             if reservation is not None:
                 self.fetch(reservation, late=True)
             if self._stopped or reservation is None:
-                yield _Resume(self._start_key[RANGE_KEY]["S"])
+                # Stopped in the span above the window (or having left it with nothing read below): every item
+                # the window needs above its top is what was read, so a page may stop at the top.
+                known = self._start_key[RANGE_KEY]["S"] if self._start_key is not None else self._floor
+                yield _Resume(min(known, self._floor))
                 return
 
 
@@ -262,10 +280,11 @@ class Reads:
             high = min(high, keys.just_below(resume.key))
         if low > high:
             return Page([], None, 0, 0, 0)
-        # A first page, or a cursor that could not name every pack reaching below it, also reads the packs
-        # keyed up to a span above the window that reach into it.
+        # Packs keyed up to a span above the window may reach into it: those a cursor names are read by key,
+        # and the span is read too (within half the budget), for packs written since, or too many to name;
+        # not again after a page that had to leave it, so that the next one spends its budget below.
         top = high
-        if resume is None or resume.refs is None:
+        if resume is None or not resume.past_span:
             top = ids.highest_id_at(min(ids.MAX_TIME_MS, ids.time_of(high) + packs.PACK_SPAN_MS)) + "~"
 
         index, hash_key, partitions, levels = self._view(query)
@@ -399,28 +418,32 @@ MAX_REFS = 32
 @dataclass(frozen=True)
 class _Position:
     """Where a page stopped: events below ``key`` are left, and the packs ``refs`` ((service, key) each), keyed
-    above it, hold some of them (None: not named; read the span above ``key`` to find them).
+    above it, hold some of them (None: too many to name). ``past_span``: the page left the span above its
+    window unread, and the next one does not read it again.
 
-    Encoded ``key``, ``key|*``, or ``key|service,pack key|...``: service names hold neither ``|`` nor ``,``.
+    Encoded ``key``, then ``|*`` or ``|service,pack key`` per pack, then ``|!`` if ``past_span``: service
+    names hold neither ``|`` nor ``,``.
     """
 
     key: str
     refs: tuple | None
+    past_span: bool = False
 
     def encode(self):
-        if self.refs is None:
-            return self.key + "|*"
-        return "|".join((self.key, *(f"{service},{sort_key}" for service, sort_key in self.refs)))
+        named = ("*",) if self.refs is None else tuple(f"{service},{sort_key}" for service, sort_key in self.refs)
+        return "|".join((self.key, *named, *("!",) * self.past_span))
 
     @classmethod
     def parse(cls, text):
         key, *rest = text.split("|")
+        past_span = rest[-1:] == ["!"]
+        rest = rest[:-1] if past_span else rest
         if rest == ["*"]:
-            return cls(key, None)
-        return cls(key, tuple(tuple(ref.split(",", 1)) for ref in rest))
+            return cls(key, None, past_span)
+        return cls(key, tuple(tuple(ref.split(",", 1)) for ref in rest), past_span)
 
 
-def _stop(key, heap, opened=None):
+def _stop(key, heap, budget, opened=None):
     """The position at ``key``, naming the opened packs keyed at or above it whose events below it were not
     answered yet (the next page's Queries find those keyed below it)."""
     packs_left = {source[RANGE_KEY]["S"]: source for _, _, _, kind, _, source in heap
@@ -428,8 +451,9 @@ def _stop(key, heap, opened=None):
     if opened is not None:
         packs_left[opened[RANGE_KEY]["S"]] = opened
     if len(packs_left) > MAX_REFS:
-        return _Position(key, None)
-    return _Position(key, tuple(sorted((item["service_name"]["S"], sort_key) for sort_key, item in packs_left.items())))
+        return _Position(key, None, budget.span_left)
+    named = tuple(sorted((item["service_name"]["S"], sort_key) for sort_key, item in packs_left.items()))
+    return _Position(key, named, budget.span_left)
 
 
 def _merge(streams, row_filter, limit, fits, budget):
@@ -450,18 +474,14 @@ def _merge(streams, row_filter, limit, fits, budget):
     while heap:
         _, _, _, kind, value, source = heapq.heappop(heap)
         if kind == _RESUME:
-            if value > row_filter.high:
-                # A shard stopped before it knew every pack that reaches into the window: no event can be
-                # answered, and a cursor could only go back.
-                raise StorageUnavailable()
-            return found, _stop(value, heap)
+            return found, _stop(value, heap, budget)
         if kind == _ITEM:
             next_of(source)
             key = value[RANGE_KEY]["S"]
             if packs.is_pack(value):
                 count = int(value[packs.COUNT]["N"])
                 if key <= row_filter.high and count > budget.decode_left:
-                    return found, _stop(key, heap, opened=value)
+                    return found, _stop(key, heap, budget, opened=value)
                 budget.decode_left -= count
                 budget.decoded += count
                 for row in row_filter.matching(packs.rows(value)):
@@ -479,7 +499,7 @@ def _merge(streams, row_filter, limit, fits, budget):
         if len(found) == limit or (fits is not None and not fits(event)):
             # This event is left for the next page: its pack, if any, is named with the others.
             heapq.heappush(heap, (_newest_first_key(event["log_id"]), 0, next(order), kind, value, source))
-            return found, _stop(found[-1]["log_id"], heap)
+            return found, _stop(found[-1]["log_id"], heap, budget)
         found.append(event)
     return found, None
 
