@@ -132,28 +132,32 @@ class Calls:
             pass
         return None, UNSTORED
 
-    def read_keys(self, keys, attributes):
-        """``({index: item}, indexes unchecked)`` for ``{index: key}``: consistent BatchGetItems of the keys and
-        ``attributes`` (every attribute when None), so that a resend never downloads what it sent."""
+    def read_keys(self, keys, attributes, consistent=True, spent=None):
+        """``({index: item}, indexes unchecked)`` for ``{index: key}``: BatchGetItems of the keys and
+        ``attributes`` (every attribute when None), so that a resend never downloads what it sent; the read
+        units they consume are appended to ``spent`` if given."""
         by_identity = {identity_of(key): index for index, key in keys.items()}
         present, unchecked = {}, set()
-        for found, left in parallel(lambda chunk: self._get_chunk(chunk, attributes),
+        for found, left in parallel(lambda chunk: self._get_chunk(chunk, attributes, consistent, spent),
                                      chunks(list(keys.values()), BATCH_GET_SIZE)):
             present.update((by_identity[identity_of(item)], item) for item in found)
             unchecked.update(by_identity[identity] for identity in left)
         return present, unchecked
 
-    def _get_chunk(self, keys, attributes):
+    def _get_chunk(self, keys, attributes, consistent, spent):
         """``(items found, identities unchecked)`` for up to 100 keys."""
         found = []
-        request = {"ConsistentRead": True}
+        request = {"ConsistentRead": consistent}
+        metered = {} if spent is None else {"ReturnConsumedCapacity": "TOTAL"}
         if attributes is not None:
             names = {f"#a{number}": name for number, name in enumerate((HASH_KEY, RANGE_KEY, *attributes))}
             request.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
 
         def send(pending):
-            response = self.client.batch_get_item(RequestItems={self.table: {**request, "Keys": pending}})
+            response = self.client.batch_get_item(RequestItems={self.table: {**request, "Keys": pending}}, **metered)
             found.extend(response.get("Responses", {}).get(self.table, []))
+            if spent is not None:
+                spent.extend(use.get("CapacityUnits", 0) for use in response.get("ConsumedCapacity", []))
             return response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
 
         left = self.until_processed(send, keys)

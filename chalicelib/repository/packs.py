@@ -62,7 +62,8 @@ def content_text(event):
 
 
 def member(index, event, log_id, content):
-    return Member(index, event, log_id, ('["' + log_id + '",' + content + "]").encode("utf-8", "surrogatepass"))
+    """``event`` as a pack member: ``content`` is its ``content_text``, encoded."""
+    return Member(index, event, log_id, b'["' + log_id.encode("ascii") + b'",' + content + b"]")
 
 
 def is_pack(item):

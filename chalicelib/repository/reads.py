@@ -307,32 +307,21 @@ class Reads:
             next_after=stop.encode() if stop is not None else None,
             items_read=reads.items_spent,
             units_read=reads.units_spent,
-            calls=sum(getattr(stream, "calls", 1) for stream in streams),
+            calls=sum(stream.calls for stream in streams),
             events_decoded=reads.decoded,
         )
 
     def _read_refs(self, refs, reads):
         """The packs a cursor names (they reach below where it stopped), read whatever the budget."""
-        found, consumed = [], []
-
-        def send(pending):
-            response = self._calls.client.batch_get_item(
-                RequestItems={self._calls.table: {"Keys": pending}}, ReturnConsumedCapacity="TOTAL")
-            found.extend(response.get("Responses", {}).get(self._calls.table, []))
-            consumed.extend(use.get("CapacityUnits", 0) for use in response.get("ConsumedCapacity", []))
-            return response.get("UnprocessedKeys", {}).get(self._calls.table, {}).get("Keys", [])
-
-        wanted = [{keys.HASH_KEY: {"S": keys.service_partition(
+        wanted = {number: {keys.HASH_KEY: {"S": keys.service_partition(
             service_name, ids.shard_of(sort_key[:ids.LENGTH], self._service_shards))}, RANGE_KEY: {"S": sort_key}}
-            for service_name, sort_key in refs]
-        try:
-            left = self._calls.until_processed(send, wanted)
-        except (ClientError, BotoCoreError) as error:
-            raise StorageUnavailable() from error
-        if left:
+            for number, (service_name, sort_key) in enumerate(refs)}
+        consumed = []
+        found, unchecked = self._calls.read_keys(wanted, None, consistent=False, spent=consumed)
+        if unchecked:
             raise StorageUnavailable()
         reads.settle(reads.reserve(len(wanted), forced=True), sum(consumed), len(found))
-        return sorted(found, key=lambda item: item[RANGE_KEY]["S"], reverse=True)
+        return sorted(found.values(), key=lambda item: item[RANGE_KEY]["S"], reverse=True)
 
     def _view(self, query):
         """``(index, hash key, partitions, levels to filter on)`` for a query.
@@ -505,7 +494,9 @@ def _merge(streams, row_filter, limit, fits, budget):
 
 
 class _Fixed:
-    """Items already read, as a stream: newest first."""
+    """Items already read (in one call), as a stream: newest first."""
+
+    calls = 1
 
     def __init__(self, items):
         self._items = items

@@ -172,11 +172,11 @@ class Writes:
 
     def _member(self, index, event, sequence, caller):
         """``event`` ready for a pack, under a log id its content derives (random if the server stamped it)."""
-        content = packs.content_text(event)
+        content = packs.content_text(event).encode("utf-8", "surrogatepass")
         if event.server_stamped and event.event_id is None:
             log_id = ids.new_log_id(event.timestamp_ms, event.sub_ms_ns, sequence)
         else:
-            digest = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+            digest = hashlib.sha256(content).hexdigest()[:32]
             log_id = ids.derived_log_id(self._shard_key, event.timestamp_ms, event.sub_ms_ns, sequence,
                                         caller, event.service_name, "#" + digest)
         return packs.member(index, event, log_id, content)
