@@ -12,8 +12,8 @@ import random
 
 import pytest
 
+from chalicelib import cursor, ids
 from chalicelib import events as ev
-from chalicelib import ids
 from chalicelib.repository import READ_UNITS, LogRepository, packs
 from chalicelib.repository.reads import MAX_REFS
 from tests.conftest import TABLE_NAME
@@ -157,6 +157,26 @@ def test_more_overlapping_packs_than_a_cursor_can_name_still_page_exactly(repo):
     # Past the newest events every pack is open with events left: more than a cursor names.
     assert any(page.next_after.endswith("|*") for page in pages[:-1])
 
+
+
+def test_a_cursor_naming_packs_of_long_service_names_stays_within_a_cursors_length(repo):
+    """32 open packs of 128-character service names would name 5 KB: the cursor falls back to the span."""
+    rng = random.Random(32)
+    written = {}
+    for number in range(MAX_REFS):
+        service_name = f"{number:02d}" + "s" * 126
+        written.update(write(repo, [
+            make_event(service=service_name, message=f"{number}-old", timestamp_ms=NOW - 999 + rng.randrange(100)),
+            make_event(service=service_name, message=f"{number}-new", timestamp_ms=NOW - rng.randrange(100))]))
+
+    seen, pages = follow(repo, query(limit=MAX_REFS))
+    assert [event["log_id"] for event in seen] == true_order(written)
+    keys = cursor.CursorKeys(("k", "secret"))
+    for page in pages[:-1]:
+        token = cursor.encode(keys, cursor.Position(page.next_after, NOW - ev.DAY_MS, NOW + 1, ("x" * 128,) * 7))
+        assert len(token) <= cursor.MAX_CURSOR_CHARS
+        assert cursor.decode(keys, token).after == page.next_after
+    assert any(page.next_after.split("|")[1] == "*" for page in pages[:-1])
 
 # --- the decode budget --------------------------------------------------------------------
 

@@ -399,9 +399,10 @@ class _RowFilter:
                 and (self.log_type is None or row[2] == self.log_type)]
 
 
-# A cursor names at most this many packs that reach below where it stopped; with more, the next page finds them
-# by reading the span above that point instead.
+# A cursor names at most this many packs that reach below where it stopped, in at most this many characters
+# (service names run to 128): with more, the next page finds them by reading the span above that point.
 MAX_REFS = 32
+MAX_REFS_CHARS = 2_400
 
 
 @dataclass(frozen=True)
@@ -442,6 +443,8 @@ def _stop(key, heap, budget, opened=None):
     if len(packs_left) > MAX_REFS:
         return _Position(key, None, budget.span_left)
     named = tuple(sorted((item["service_name"]["S"], sort_key) for sort_key, item in packs_left.items()))
+    if sum(len(service) + len(sort_key) + 2 for service, sort_key in named) > MAX_REFS_CHARS:
+        return _Position(key, None, budget.span_left)
     return _Position(key, named, budget.span_left)
 
 
