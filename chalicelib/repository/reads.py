@@ -462,7 +462,7 @@ def _merge(streams, row_filter, limit, fits, budget):
 
     for stream in streams:
         next_of(stream.entries())
-    found = []
+    found, opened = [], set()
     while heap:
         _, _, _, kind, value, source = heapq.heappop(heap)
         if kind == _RESUME:
@@ -471,6 +471,9 @@ def _merge(streams, row_filter, limit, fits, budget):
             next_of(source)
             key = value[RANGE_KEY]["S"]
             if packs.is_pack(value):
+                if key in opened:  # named by the cursor and met again in the span above the window
+                    continue
+                opened.add(key)
                 count = int(value[packs.COUNT]["N"])
                 if key <= row_filter.high and count > budget.decode_left:
                     return found, _stop(key, heap, budget, opened=value)
