@@ -64,6 +64,8 @@ class DynamoDBMeter:
                 self.written.extend(_stored_puts(params, parsed))
             elif operation == "BatchGetItem":
                 self.keys_read += _keys_read(params, parsed)
+                # A read's packs fetched by key (the service asks for their capacity; a write's dedupe does not).
+                self.read_units += sum(use.get("CapacityUnits", 0) for use in parsed.get("ConsumedCapacity") or [])
 
 
 def _keys_read(params, parsed):

@@ -23,7 +23,7 @@ in-process (the meter on the service's own client), sized by DynamoDB's rules
   ingest and storage of the same raw bytes.
 * ``read_items``, ``events_decoded_per_page``, ``correct``: the newest ``limit``
   of four views at ``read_events`` events (packed writes of 1,000-event
-  requests): items read (``ScannedCount``), the page's ``events_decoded``, and
+  requests): items read (``ScannedCount``, and the packs fetched by key), the page's ``events_decoded``, and
   whether each page is the true newest ``limit``, computed from the events sent
   (order by full timestamp, content equal to what was sent).
 * ``cpu_ratio``: process CPU per event of the request, packed over
@@ -35,10 +35,10 @@ in-process (the meter on the service's own client), sized by DynamoDB's rules
   newest events are there; ``today_read_items`` and ``today_correct`` are of it).
 * ``compression``: the packs' uncompressed text over their zlib level 6 bytes,
   and over zstd's (level 3) when the ``zstandard`` package imports.
-* ``projection``: write units per event of the 1,000-event requests with the
-  timeline index's projection ALL (as built) and KEYS_ONLY, with the read units a
-  page would then spend fetching the packs it reads (``BatchGetItem``,
-  eventually consistent: half a unit per started 4 KB).
+* ``projection``: write units per event and stored bytes over raw bytes of the
+  1,000-event requests with GSI ``pack_timeline`` as built (INCLUDE: no payload;
+  the all-services page fetches the packs it opens, in its ``read_units``) and
+  with ALL (every pack copied whole into the index).
 """
 import copy
 import json
@@ -196,26 +196,28 @@ def compression(items):
     return result
 
 
-def _keys_only(schema, index_name):
+def _projected_all(schema, index_name):
     schema = copy.deepcopy(schema)
     for index in schema["global_secondary_indexes"]:
         if index["name"] == index_name:
-            index["projection_type"] = "KEYS_ONLY"
+            index["projection_type"] = "ALL"
+            index.pop("non_key_attributes", None)
     return schema
 
 
-def projection(items, events, items_read_all):
-    """The timeline index as built (ALL) against KEYS_ONLY: write units per event, and what a page then reads."""
-    from chalicelib.repository import TIMELINE_HASH_KEY
+def projection(items, events, raw_bytes):
+    """GSI pack_timeline as built (INCLUDE: no payload; a page fetches the packs it opens) against ALL (every
+    pack written and stored twice): write units per event and stored bytes over raw bytes."""
+    from chalicelib.repository import PACK_TIMELINE_INDEX
     from devtools.table import load_schema
 
     schema = load_schema()
-    timeline = [item for item in items if TIMELINE_HASH_KEY in item]
-    fetch_units = sum(math.ceil(sizes.item_size(item) / READ_UNIT_BYTES) / 2 for item in timeline) / len(timeline)
+    copied = _projected_all(schema, PACK_TIMELINE_INDEX)
     return {
-        "timeline_all_wru_per_event": _per_event(items, events, schema),
-        "timeline_keys_only_wru_per_event": _per_event(items, events, _keys_only(schema, "timeline")),
-        "keys_only_extra_read_units_per_page": round(items_read_all * fetch_units, 1),
+        "pack_timeline_include_wru_per_event": _per_event(items, events, schema),
+        "pack_timeline_all_wru_per_event": _per_event(items, events, copied),
+        "pack_timeline_include_stored_bytes_ratio": round(_stored_bytes(items, schema) / raw_bytes, 3),
+        "pack_timeline_all_stored_bytes_ratio": round(_stored_bytes(items, copied) / raw_bytes, 3),
     }
 
 
@@ -312,7 +314,7 @@ def _reads(batches, now_ms, limit, repeats):
                     meter.reset()
                     page = _read(app, query)
                     figures[(layout, name)] = {
-                        "items_read": meter.scanned, "read_units": meter.read_units,
+                        "items_read": meter.scanned + meter.keys_read, "read_units": meter.read_units,
                         "events_decoded": getattr(repository.pages[-1], "events_decoded", None),
                         "correct": is_exact(page, truth(loaded, matches, limit), sent)}
             answers[layout] = (recorder.answers, table_name, options)
@@ -429,7 +431,7 @@ def run(counts=None, read_events=40_000, limit=100, repeats=7, log=print):
             "ingest": {layout: round(ms / COST_BATCH * 1000, 1) for layout, ms in ingest_cpu.items()},
             "read": {layout: round(ms / (limit * len(names)) * 1000, 1) for layout, ms in read_cpu.items()}},
         "compression": compression(cost["items"]),
-        "projection": projection(cost["items"], events, read_figures[("packed", "all")]["items_read"]),
+        "projection": projection(cost["items"], events, raw_bytes),
     }
     log(f"packing: {result['wru_per_event_by_batch']} write units per event by request size "
         f"(today {today_by_batch}), OTLP {otlp_wru}, with event_id {with_ids_wru}; stored bytes "

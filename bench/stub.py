@@ -72,21 +72,24 @@ def repository_client(client, table_name=None, **options):
 
 
 def _request_key(body):
-    """A Query's parameters as sent, without what only the bench's meter adds."""
+    """A read's parameters as sent, without what only the bench's meter adds."""
     params = json.loads(body)
     params.pop("ReturnConsumedCapacity", None)
     return json.dumps(params, sort_keys=True)
 
 
 class AnswerRecorder:
-    """Keeps the raw HTTP answer DynamoDB gave to each Query of a client, to be replayed by ``replay_answers``."""
+    """Keeps the raw HTTP answer DynamoDB gave to each read (Query, BatchGetItem) of a client, to be replayed by
+    ``replay_answers``."""
 
     def __init__(self):
         self.answers = {}
 
     def attach(self, client):
-        client.meta.events.register("before-call.dynamodb.Query", self._before)
-        client.meta.events.register("after-call.dynamodb.Query", self._after)
+        # BatchGetItem too: the all-services view fetches the packs it opens.
+        for operation in ("Query", "BatchGetItem"):
+            client.meta.events.register(f"before-call.dynamodb.{operation}", self._before)
+            client.meta.events.register(f"after-call.dynamodb.{operation}", self._after)
         return self
 
     @staticmethod
@@ -98,7 +101,7 @@ class AnswerRecorder:
 
 
 def replay_answers(client, answers):
-    """Answer each Query of ``client`` with the recorded answer to the same request: the client parses it as
+    """Answer each read of ``client`` with the recorded answer to the same request: the client parses it as
     it would DynamoDB's, with no network and no emulator in the CPU time."""
 
     def answer(request, **_):

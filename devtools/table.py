@@ -19,7 +19,9 @@ def create_table(client, table_name):
             "IndexName": index["name"],
             "KeySchema": [{"AttributeName": index["hash_key"], "KeyType": "HASH"},
                           {"AttributeName": index["range_key"], "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": index["projection_type"]},
+            "Projection": {"ProjectionType": index["projection_type"],
+                           **({"NonKeyAttributes": index["non_key_attributes"]} if "non_key_attributes" in index
+                              else {})},
         }
         for index in schema["global_secondary_indexes"]
     ]

@@ -29,6 +29,8 @@ resource "aws_dynamodb_table" "logs" {
       hash_key        = global_secondary_index.value.hash_key
       range_key       = global_secondary_index.value.range_key
       projection_type = global_secondary_index.value.projection_type
+      # Only pack_timeline (INCLUDE) names the attributes it projects besides the keys.
+      non_key_attributes = lookup(global_secondary_index.value, "non_key_attributes", null)
       read_capacity   = local.provisioned ? var.read_capacity : null
       write_capacity  = local.provisioned ? var.write_capacity : null
     }

@@ -247,9 +247,15 @@ def test_the_repository_uses_the_keys_of_the_one_table_definition():
     assert (schema["hash_key"], schema["range_key"]) == (repository.HASH_KEY, repository.RANGE_KEY)
     assert {(index["name"], index["hash_key"], index["range_key"]) for index in schema["global_secondary_indexes"]} == {
         (repository.TIMELINE_INDEX, repository.TIMELINE_HASH_KEY, repository.RANGE_KEY),
+        (repository.PACK_TIMELINE_INDEX, repository.PACK_TIMELINE_HASH_KEY, repository.RANGE_KEY),
         (repository.SEVERITY_INDEX, repository.SEVERITY_HASH_KEY, repository.RANGE_KEY),
         (repository.SERVICE_SEVERITY_INDEX, repository.SERVICE_SEVERITY_HASH_KEY, repository.RANGE_KEY)}
     assert schema["ttl_attribute"] == repository.TTL_ATTRIBUTE
+    projections = {index["name"]: (index["projection_type"], index.get("non_key_attributes"))
+                   for index in schema["global_secondary_indexes"]}
+    # Reads fetch a pack's payload from the table for what pack_timeline does not hold: exactly the stub's.
+    assert projections.pop(repository.PACK_TIMELINE_INDEX) == ("INCLUDE", list(repository.PACK_STUB_ATTRIBUTES))
+    assert set(projections.values()) == {("ALL", None)}
 
 
 def test_the_table_created_locally_matches_the_definition(dynamodb):
@@ -259,8 +265,10 @@ def test_the_table_created_locally_matches_the_definition(dynamodb):
     schema = load_schema()
     assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {
         schema["hash_key"]: "HASH", schema["range_key"]: "RANGE"}
-    assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == sorted(
-        index["name"] for index in schema["global_secondary_indexes"])
+    assert {index["IndexName"]: index["Projection"] for index in table["GlobalSecondaryIndexes"]} == {
+        index["name"]: {"ProjectionType": index["projection_type"],
+                        **({"NonKeyAttributes": index["non_key_attributes"]} if "non_key_attributes" in index else {})}
+        for index in schema["global_secondary_indexes"]}
     ttl = dynamodb.describe_time_to_live(TableName=TABLE_NAME)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == schema["ttl_attribute"] and ttl["TimeToLiveStatus"] == "ENABLED"
 

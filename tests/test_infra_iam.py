@@ -285,7 +285,7 @@ def test_lambda_role_reaches_only_its_table_index_key_parameter_and_log_group(mo
     policy = lambda_policy(module)
     for action in ("dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"):
         assert allowed(policy, action, TABLE_ARN)
-    for index in ("timeline", "severity", "service_severity"):
+    for index in ("timeline", "pack_timeline", "severity", "service_severity"):
         assert allowed(policy, "dynamodb:Query", f"{TABLE_ARN}/index/{index}")
     assert not allowed(policy, "dynamodb:Scan", TABLE_ARN)
     assert not allowed(policy, "dynamodb:DeleteItem", TABLE_ARN)

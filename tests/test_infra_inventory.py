@@ -307,6 +307,7 @@ def test_table_keys_index_and_ttl_are_one_definition(module):
     indexes = SCHEMA["global_secondary_indexes"]
     assert {(index["name"], index["hash_key"], index["range_key"]) for index in indexes} == {
         (repository.TIMELINE_INDEX, repository.TIMELINE_HASH_KEY, repository.RANGE_KEY),
+        (repository.PACK_TIMELINE_INDEX, repository.PACK_TIMELINE_HASH_KEY, repository.RANGE_KEY),
         (repository.SEVERITY_INDEX, repository.SEVERITY_HASH_KEY, repository.RANGE_KEY),
         (repository.SERVICE_SEVERITY_INDEX, repository.SERVICE_SEVERITY_HASH_KEY, repository.RANGE_KEY)}
     assert {a["name"] for a in SCHEMA["attributes"]} == {
@@ -323,6 +324,7 @@ def test_table_keys_index_and_ttl_are_one_definition(module):
     content = dynamic["global_secondary_index"]["content"][0]
     for key in ("name", "hash_key", "range_key", "projection_type"):
         assert content[key] == f"${{global_secondary_index.value.{key}}}"
+    assert content["non_key_attributes"] == '${lookup(global_secondary_index.value, "non_key_attributes", null)}'
 
 
 def test_terraform_and_chalice_config_pass_exactly_the_settings_the_code_reads(module):

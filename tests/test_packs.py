@@ -10,11 +10,12 @@ import base64
 import hashlib
 import random
 
+import boto3
 import pytest
 
 from chalicelib import cursor, ids
 from chalicelib import events as ev
-from chalicelib.repository import READ_UNITS, LogRepository, packs
+from chalicelib.repository import PACK_TIMELINE_INDEX, READ_UNITS, LogRepository, packs
 from chalicelib.repository.reads import MAX_REFS
 from tests.conftest import TABLE_NAME
 from tests.test_repository import (
@@ -181,13 +182,21 @@ def test_a_cursor_naming_packs_of_long_service_names_stays_within_a_cursors_leng
 # --- the decode budget --------------------------------------------------------------------
 
 class BatchGets:
-    """The packs read by key (those a cursor names), as storage answered them."""
+    """The packs read whole by key (those a cursor names), as storage answered them; not the payloads fetched
+    for packs met in GSI pack_timeline, which are within the read budget."""
 
     def __init__(self, client):
         self.items, self.units = [], 0
+        client.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", self._before)
         client.meta.events.register("after-call.dynamodb.BatchGetItem", self._after)
 
-    def _after(self, parsed, **kwargs):
+    @staticmethod
+    def _before(params, context, **kwargs):
+        context["whole_packs"] = not any("ProjectionExpression" in read for read in params["RequestItems"].values())
+
+    def _after(self, parsed, context, **kwargs):
+        if not context["whole_packs"]:
+            return
         self.items.extend(item for found in parsed.get("Responses", {}).values() for item in found)
         self.units += sum(use.get("CapacityUnits", 0) for use in parsed.get("ConsumedCapacity", []))
 
@@ -249,6 +258,24 @@ def incompressible(length, seed):
     return base64.b64encode(random.Random(seed).randbytes(length * 3 // 4)).decode("ascii")
 
 
+def pages_within_read_units(repo, q, recorder, gets):
+    """``(log ids, pages)`` of every page of ``q``, each checked to consume at most ``READ_UNITS`` read units
+    besides the packs its cursor names (read whatever the budget), as ``units_read`` says."""
+    seen, pages, after = [], 0, None
+    while True:
+        units_before, named_before = recorder.units, gets.units
+        page = repo.recent(q, NOW, after=after)
+        spent = recorder.units - units_before
+        assert spent <= READ_UNITS + (gets.units - named_before), "one request consumed more than its read units"
+        assert page.units_read == spent
+        seen.extend(event["log_id"] for event in page.events)
+        pages += 1
+        if page.next_after is None:
+            return seen, pages
+        assert page.next_after != after
+        after = page.next_after
+
+
 def test_a_filter_that_matches_nothing_over_large_incompressible_packs_stays_within_the_read_units(
         repo, dynamodb, recorder):
     events = [make_event(message=incompressible(128 * 1024, n), timestamp_ms=NOW - n * 10) for n in range(120)]
@@ -257,19 +284,65 @@ def test_a_filter_that_matches_nothing_over_large_incompressible_packs_stays_wit
     gets = BatchGets(dynamodb)
     assert len(pack_items()) == 120
 
-    pages, after = 0, None
-    while True:
-        units_before, named_before = recorder.units, gets.units
-        page = repo.recent(query(limit=1, log_type="nomatch"), NOW, after=after)
-        spent = recorder.units - units_before
-        assert spent <= READ_UNITS + (gets.units - named_before), "one request consumed more than its read units"
-        assert page.units_read == spent and page.events == []
-        pages += 1
-        if page.next_after is None:
-            break
-        assert page.next_after != after
-        after = page.next_after
-    assert pages >= 2
+    # The service view: its Queries read the packs whole (the all-services view's index holds no payload).
+    seen, pages = pages_within_read_units(repo, query(limit=1, log_type="nomatch", service_name="billing"),
+                                          recorder, gets)
+    assert seen == [] and pages >= 2
+
+
+def test_the_all_services_view_fetches_large_packs_within_the_read_units_and_follows_them_exactly(
+        dynamodb, recorder):
+    repo = LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS)
+    events = [make_event(message=incompressible(128 * 1024, n), timestamp_ms=NOW - n * 10) for n in range(120)]
+    written = {}
+    for start in range(0, len(events), 30):
+        written.update(write(repo, events[start:start + 30]))
+    gets = BatchGets(dynamodb)
+
+    # 120 packs of 128 KiB are about 4,000 read units: a page fetches what its budget pays for.
+    seen, pages = pages_within_read_units(repo, query(limit=1000), recorder, gets)
+    assert seen == true_order(written)
+    assert pages >= 4
+
+
+# --- GSI pack_timeline: packs without their payload ------------------------------------------------
+
+def test_the_all_services_view_reads_packs_from_an_index_without_their_payload_and_fetches_what_it_opens(
+        repo, dynamodb):
+    written = {}
+    for number in range(20):  # 20 packs, 2 seconds apart
+        written.update(write(repo, [make_event(message=f"{number}-{n}", timestamp_ms=NOW - number * 2000 - n)
+                                    for n in range(50)]))
+    fetched = []
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", lambda params, **_: fetched.extend(
+        key["sk"]["S"] for read in params["RequestItems"].values() for key in read["Keys"]))
+    entries = dynamodb.query(TableName=TABLE_NAME, IndexName=PACK_TIMELINE_INDEX,
+                             KeyConditionExpression="ppk = :p", ExpressionAttributeValues={":p": {"S": "P#0"}})
+    assert entries["Items"] and not any(packs.PAYLOAD in entry for entry in entries["Items"])
+
+    page = repo.recent(query(limit=120), NOW)
+
+    assert [event["log_id"] for event in page.events] == true_order(written)[:120]
+    # The newest 120 events are in the newest three packs: those, and not the 17 others, are fetched.
+    assert sorted(fetched) == sorted(item["sk"]["S"] for item in pack_items())[-3:]
+
+
+def test_a_pack_deleted_between_its_index_entry_and_its_fetch_is_skipped(repo, dynamodb):
+    written = {}
+    for number in range(3):
+        written.update(write(repo, [make_event(message=f"{number}-{n}", timestamp_ms=NOW - number * 2000 - n)
+                                    for n in range(50)]))
+    newest = max(pack_items(), key=lambda item: item["sk"]["S"])
+
+    def retention_ends(params, **_):  # DynamoDB's TTL deletes the newest pack after the Query saw it
+        boto3.client("dynamodb").delete_item(TableName=TABLE_NAME, Key={"pk": newest["pk"], "sk": newest["sk"]})
+
+    dynamodb.meta.events.register_first("before-parameter-build.dynamodb.BatchGetItem", retention_ends)
+    page = repo.recent(query(limit=100), NOW)
+
+    deleted = {row[0] for row in packs.rows(newest)}
+    assert [event["log_id"] for event in page.events] == [
+        log_id for log_id in true_order(written) if log_id not in deleted][:100]
 
 
 # --- writes: whole or nothing, and resends ---------------------------------------------------------

@@ -2,7 +2,7 @@
 
 A small package whose modules name its parts:
 
-* ``keys``: the key layout, attribute and index names (one table, three global secondary indexes);
+* ``keys``: the key layout, attribute and index names (one table, four global secondary indexes);
 * ``packs``: the pack codec (the events of one request, one service, one level class and one second,
   compressed in one item);
 * ``items``: the one-item-per-event layout (events with a caller-chosen ``event_id``, and everything written
@@ -21,6 +21,8 @@ from chalicelib.repository.calls import BACKOFF_BASE_S, WORKERS, Calls
 from chalicelib.repository.items import ItemLayout
 from chalicelib.repository.keys import (
     HASH_KEY,
+    PACK_TIMELINE_HASH_KEY,
+    PACK_TIMELINE_INDEX,
     RANGE_KEY,
     SERVICE_SEVERITY_HASH_KEY,
     SERVICE_SEVERITY_INDEX,
@@ -30,6 +32,7 @@ from chalicelib.repository.keys import (
     TIMELINE_INDEX,
     TTL_ATTRIBUTE,
 )
+from chalicelib.repository.packs import STUB_ATTRIBUTES as PACK_STUB_ATTRIBUTES
 from chalicelib.repository.reads import (
     DECODE_BUDGET,
     MAX_ITEM_BYTES,
@@ -42,7 +45,8 @@ from chalicelib.repository.reads import (
 from chalicelib.repository.writes import WriteOutcome, Writes, caller_key
 
 __all__ = [
-    "BACKOFF_BASE_S", "DECODE_BUDGET", "HASH_KEY", "MAX_ITEM_BYTES", "RANGE_KEY", "READ_BUDGET", "READ_UNITS",
+    "BACKOFF_BASE_S", "DECODE_BUDGET", "HASH_KEY", "MAX_ITEM_BYTES", "PACK_STUB_ATTRIBUTES",
+    "PACK_TIMELINE_HASH_KEY", "PACK_TIMELINE_INDEX", "RANGE_KEY", "READ_BUDGET", "READ_UNITS",
     "READ_UNIT_BYTES", "SERVICE_SEVERITY_HASH_KEY", "SERVICE_SEVERITY_INDEX", "SEVERITY_HASH_KEY",
     "SEVERITY_INDEX", "TIMELINE_HASH_KEY", "TIMELINE_INDEX", "TTL_ATTRIBUTE", "WORKERS", "LogRepository", "Page",
     "WriteOutcome", "caller_key",

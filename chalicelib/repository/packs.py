@@ -39,6 +39,13 @@ PAYLOAD = "pack"
 COUNT = "n"
 LEVELS = "levels"
 LOG_TYPES = "log_types"
+# The payload's length: what a read reserves in read units before it fetches the pack.
+PAYLOAD_BYTES = "z"
+# What GSI ``pack_timeline`` projects of a pack besides its keys (infra/table_schema.json; a test checks): what
+# a read filters on and names in a cursor, not the payload, which it fetches from the table for the packs it opens.
+STUB_ATTRIBUTES = ("service_name", TTL_ATTRIBUTE, OLDEST, COUNT, LEVELS, LOG_TYPES, PAYLOAD_BYTES)
+# A pack's item beside its payload: keys, service name, caller, times and counts, in at most this many bytes.
+MAX_ATTRIBUTE_BYTES = 4096
 _GENERAL = ""
 
 
@@ -67,7 +74,17 @@ def member(index, event, log_id, content):
 
 
 def is_pack(item):
-    return PAYLOAD in item
+    return COUNT in item
+
+
+def is_stub(item):
+    """A pack as GSI ``pack_timeline`` holds it: without its payload."""
+    return PAYLOAD not in item
+
+
+def item_bytes_at_most(item):
+    """An upper bound on the size of pack ``item`` in the table, from its stub."""
+    return int(item[PAYLOAD_BYTES]["N"]) + MAX_ATTRIBUTE_BYTES
 
 
 def groups(members):
@@ -99,7 +116,8 @@ def items(pack, ingested_at_ms, ingested_by, shards, retention_ms):
     payload = zlib.compress(body, ZLIB_LEVEL)
     newest, level = pack[-1], pack[-1].event.level
     item = {
-        **keys.partitions(newest.log_id, newest.event.service_name, level, shards, level in ev.SEVERE_LEVELS),
+        **keys.partitions(newest.log_id, newest.event.service_name, level, shards, level in ev.SEVERE_LEVELS,
+                         pack=True),
         RANGE_KEY: {"S": newest.log_id + "." + hashlib.sha256(body).hexdigest()[:8]},
         OLDEST: {"S": pack[0].log_id},
         COUNT: {"N": str(len(pack))},
@@ -109,6 +127,7 @@ def items(pack, ingested_at_ms, ingested_by, shards, retention_ms):
         "ingested_at": {"N": str(ingested_at_ms)},
         TTL_ATTRIBUTE: expires_at(ids.time_of(newest.log_id), retention_ms),
         PAYLOAD: {"B": payload},
+        PAYLOAD_BYTES: {"N": str(len(payload))},
     }
     if ingested_by:
         item["ingested_by"] = {"S": ingested_by}

@@ -10,6 +10,10 @@ the packs opened so far gives the exact order: a pack is opened (decoded) only w
 left, and its events then wait in the heap for their turn. A read whose window stops below the newest events
 (a cursor, or ``until``) also reads the packs keyed up to ``PACK_SPAN_MS`` above that point whose oldest event
 is below it: a filter keeps only those there, and only their events below the point are used.
+
+The all-services view merges two indexes: ``timeline`` (event items, whole) and ``pack_timeline`` (packs
+without their payload); a pack met there is fetched from the table when the merge opens it, together with the
+other packs at the heads of the shards that the page may still need (one ``BatchGetItem``).
 """
 import heapq
 import itertools
@@ -95,6 +99,8 @@ class _ReadBudget:
         # Events decoded from packs (only the merge decodes, in the request's thread).
         self.decode_left = decoded
         self.decoded = 0
+        # BatchGetItem calls (packs read by key: the merge makes them, in the request's thread).
+        self.key_reads = 0
         self._lock = threading.Lock()
 
     def share(self, limit, ways):
@@ -117,6 +123,16 @@ class _ReadBudget:
             self.units_left -= units
             self.items_left -= limit
             return limit, units
+
+    def reserve_exactly(self, items, units, forced=False):
+        """``(items, units)`` reserved for a read whose cost is known before it starts, or None if it does not
+        fit (``forced``: reserved whatever is left)."""
+        with self._lock:
+            if not forced and (units > self.units_left or items > self.items_left):
+                return None
+            self.units_left -= units
+            self.items_left -= items
+            return items, units
 
     def span_allows(self):
         """Whether a shard may read further in the span above the window."""
@@ -287,44 +303,69 @@ class Reads:
         if resume is None or not resume.past_span:
             top = ids.highest_id_at(min(ids.MAX_TIME_MS, ids.time_of(high) + packs.PACK_SPAN_MS)) + "~"
 
-        index, hash_key, partitions, levels = self._view(query)
-        # A shard's share of the page, plus one so that a shard holding a
-        # little more than its share rarely needs a second call.
-        page_size = math.ceil(query.limit / len(partitions)) + 1
+        indexes, levels = self._view(query)
         reads = _ReadBudget(budget, units, decoded)
         streams = [
+            # A shard's share of the page, plus one so that a shard holding a
+            # little more than its share rarely needs a second call.
             _ShardStream(self._calls.client,
                          self._query_request(index, hash_key, partition, (low, high, top), query, now_ms, levels),
-                         page_size, reads, high)
-            for partition in partitions
+                         math.ceil(query.limit / len(partitions)) + 1, reads, high)
+            for index, hash_key, partitions in indexes for partition in partitions
         ]
         _prefetch(streams, reads)
         if resume is not None and resume.refs:
             streams.append(_Fixed(self._read_refs(resume.refs, reads)))
-        found, stop = _merge(streams, _RowFilter(low, high, levels, query.log_type), query.limit, fits, reads)
+        found, stop = _merge(streams, _RowFilter(low, high, levels, query.log_type), query.limit, fits, reads,
+                             lambda stubs, forced: self._payloads(stubs, reads, forced))
         return Page(
             events=found,
             next_after=stop.encode() if stop is not None else None,
             items_read=reads.items_spent,
             units_read=reads.units_spent,
-            calls=sum(stream.calls for stream in streams),
+            calls=sum(stream.calls for stream in streams) + reads.key_reads,
             events_decoded=reads.decoded,
         )
 
     def _read_refs(self, refs, reads):
         """The packs a cursor names (they reach below where it stopped), read whatever the budget."""
-        wanted = {number: {keys.HASH_KEY: {"S": keys.service_partition(
+        found = self._get({(service_name, sort_key): {keys.HASH_KEY: {"S": keys.service_partition(
             service_name, ids.shard_of(sort_key[:ids.LENGTH], self._service_shards))}, RANGE_KEY: {"S": sort_key}}
-            for number, (service_name, sort_key) in enumerate(refs)}
-        consumed = []
-        found, unchecked = self._calls.read_keys(wanted, None, consistent=False, spent=consumed)
-        if unchecked:
-            raise StorageUnavailable()
-        reads.settle(reads.reserve(len(wanted), forced=True), sum(consumed), len(found))
+            for service_name, sort_key in refs}, None, False, reads)
         return sorted(found.values(), key=lambda item: item[RANGE_KEY]["S"], reverse=True)
 
+    def _payloads(self, stubs, reads, forced):
+        """``{sort key: pack}`` for packs met in GSI ``pack_timeline`` (``stubs``): what the table adds to them,
+        or None if the read budget cannot pay for it or the deadline has come (``forced``: read whatever
+        the budget). Strongly
+        consistent: a pack the index shows is in the table, unless its retention deleted it since."""
+        if not forced and aws.current_deadline().expired:
+            return None
+        reservation = reads.reserve_exactly(len(stubs), _fetch_units(stubs), forced)
+        if reservation is None:
+            return None
+        wanted = {stub[RANGE_KEY]["S"]: {keys.HASH_KEY: stub[keys.HASH_KEY], RANGE_KEY: stub[RANGE_KEY]}
+                  for stub in stubs}
+        found = self._get(wanted, (packs.PAYLOAD, "ingested_at", "ingested_by"), True, reads, reservation)
+        return {sort_key: {**stub, **found[sort_key]} for sort_key, stub in zip(wanted, stubs, strict=True)
+                if sort_key in found}
+
+    def _get(self, wanted, attributes, consistent, reads, reservation=None):
+        """``{name: item}`` of the items ``wanted`` (``{name: key}``) that exist, counted in the budget against
+        ``reservation`` (by default, whatever the budget)."""
+        consumed, found, unchecked = [], {}, ()
+        reservation = reservation or reads.reserve(len(wanted), forced=True)
+        try:
+            found, unchecked = self._calls.read_keys(wanted, attributes, consistent=consistent, spent=consumed)
+        finally:
+            reads.settle(reservation, sum(consumed), len(found))
+            reads.key_reads += len(consumed)  # each answer reports the capacity it consumed once
+        if unchecked:
+            raise StorageUnavailable()
+        return found
+
     def _view(self, query):
-        """``(index, hash key, partitions, levels to filter on)`` for a query.
+        """``([(index, hash key, partitions), ...], levels to filter on)`` for a query.
 
         WARN, ERROR and FATAL events (and packs) are also in the sparse indexes, keyed by
         level: ``level`` or ``min_level`` at those levels is a key condition.
@@ -339,17 +380,19 @@ class Reads:
         if query.service_name is not None:
             partitions = [keys.service_severity_partition(query.service_name, level, shard)
                           for level in levels for shard in shards]
-            return keys.SERVICE_SEVERITY_INDEX, keys.SERVICE_SEVERITY_HASH_KEY, partitions, None
+            return [(keys.SERVICE_SEVERITY_INDEX, keys.SERVICE_SEVERITY_HASH_KEY, partitions)], None
         partitions = [keys.severity_partition(level, shard) for level in levels for shard in shards]
-        return keys.SEVERITY_INDEX, keys.SEVERITY_HASH_KEY, partitions, None
+        return [(keys.SEVERITY_INDEX, keys.SEVERITY_HASH_KEY, partitions)], None
 
     def _general_view(self, query, levels):
-        """The service's or the timeline's shards, filtering on ``levels`` if given."""
+        """The service's shards, or both timelines' (event items and packs), filtering on ``levels`` if given."""
         if query.service_name is not None:
             partitions = [keys.service_partition(query.service_name, shard) for shard in range(self._service_shards)]
-            return None, keys.HASH_KEY, partitions, levels
-        partitions = [keys.timeline_partition(shard) for shard in range(self._timeline_shards)]
-        return keys.TIMELINE_INDEX, keys.TIMELINE_HASH_KEY, partitions, levels
+            return [(None, keys.HASH_KEY, partitions)], levels
+        shards = range(self._timeline_shards)
+        return [(keys.TIMELINE_INDEX, keys.TIMELINE_HASH_KEY, [keys.timeline_partition(shard) for shard in shards]),
+                (keys.PACK_TIMELINE_INDEX, keys.PACK_TIMELINE_HASH_KEY,
+                 [keys.pack_timeline_partition(shard) for shard in shards])], levels
 
     def _query_request(self, index, hash_key, partition, bounds, query, now_ms, levels):
         low, high, top = bounds
@@ -448,10 +491,36 @@ def _stop(key, heap, budget, opened=None):
     return _Position(key, named, budget.span_left)
 
 
-def _merge(streams, row_filter, limit, fits, budget):
+def _fetch_units(stubs):
+    """The most read units a strongly consistent read of the packs of ``stubs`` consumes (each item's size is
+    rounded up to 4 KB)."""
+    return sum(math.ceil(packs.item_bytes_at_most(stub) / READ_UNIT_BYTES) for stub in stubs)
+
+
+def _stubs_to_fetch(stub, heap, fetched, wanted, budget):
+    """``stub``, and the other packs without payload at the heads of the shards (not ``fetched`` yet), newest
+    first, while the events of those before may not cover the ``wanted`` events still to find, and within the
+    decode and read budgets."""
+    heads = sorted((value for _, _, _, kind, value, _ in heap if kind == _ITEM and packs.is_pack(value)
+                    and packs.is_stub(value) and value[RANGE_KEY]["S"] not in fetched),
+                   key=lambda item: item[RANGE_KEY]["S"], reverse=True)
+    chosen, events = [stub], int(stub[packs.COUNT]["N"])
+    for head in heads:
+        count = int(head[packs.COUNT]["N"])
+        if (events >= wanted or events + count > budget.decode_left
+                or _fetch_units([*chosen, head]) > budget.units_left or len(chosen) + 1 > budget.items_left):
+            break
+        chosen.append(head)
+        events += count
+    return chosen
+
+
+def _merge(streams, row_filter, limit, fits, budget, payloads):
     """``(events, stop)``: the newest ``limit`` events of ``streams`` that ``fits`` takes, newest first, and
-    where they stopped (a ``_Position``, None if nothing is left)."""
-    heap, order = [], itertools.count()
+    where they stopped (a ``_Position``, None if nothing is left). ``payloads(stubs, forced)`` completes packs
+    met without their payload (``{sort key: pack}``; a pack missing there was deleted), or is None if the read
+    budget or the deadline does not allow it."""
+    heap, order, fetched = [], itertools.count(), {}
 
     def next_of(entries):
         entry = next(entries, None)
@@ -477,6 +546,17 @@ def _merge(streams, row_filter, limit, fits, budget):
                 count = int(value[packs.COUNT]["N"])
                 if key <= row_filter.high and count > budget.decode_left:
                     return found, _stop(key, heap, budget, opened=value)
+                if packs.is_stub(value):
+                    if key not in fetched:
+                        # Within the read budget, but whatever it in the span above the window, like the decode.
+                        more = payloads(_stubs_to_fetch(value, heap, fetched, limit - len(found), budget),
+                                        key > row_filter.high)
+                        if more is None:
+                            return found, _stop(key, heap, budget, opened=value)
+                        fetched.update(more)
+                    value = fetched.pop(key, None)
+                    if value is None:  # deleted when its retention ended
+                        continue
                 budget.decode_left -= count
                 budget.decoded += count
                 for row in row_filter.matching(packs.rows(value)):
@@ -500,9 +580,9 @@ def _merge(streams, row_filter, limit, fits, budget):
 
 
 class _Fixed:
-    """Items already read (in one call), as a stream: newest first."""
+    """Items already read (by key: the budget counts the calls), as a stream: newest first."""
 
-    calls = 1
+    calls = 0
 
     def __init__(self, items):
         self._items = items
