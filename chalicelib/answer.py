@@ -18,8 +18,8 @@ import json
 
 MAX_BODY_BYTES = 5_000_000
 LAMBDA_PAYLOAD_BYTES = 6_291_456
-# Room kept for what surrounds the events: the count, the cursor (at most 2,048
-# characters), and in the payload the status, the headers and the escaped envelope.
+# Room kept for what surrounds the events: the count, the cursor (at most 8,192
+# characters), what was scanned, and in the payload the status, the headers and the escaped envelope.
 ENVELOPE_BYTES = 16_384
 CONTENT_TYPE = "application/json; charset=utf-8"
 

@@ -76,7 +76,8 @@ def encode(keys, position):
     body = json.dumps(
         {"v": VERSION, "a": position.after, "w": [position.since_ms, position.until_ms],
          "f": list(position.fingerprint)},
-        separators=(",", ":"),
+        # A search's text is kept as UTF-8, not escaped: a cursor holds it within its length (query.SEARCH_BYTES).
+        separators=(",", ":"), ensure_ascii=False,
     )
     signed = named + "." + _b64encode(body.encode("utf-8"))
     return signed + "." + _b64encode(_signature(secret, signed))

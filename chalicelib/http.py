@@ -116,7 +116,8 @@ def ingest_response(result):
 def recent_response(page):
     """``GET /logs/recent``: 200 with the page, its events' texts joined as they were measured (``answer.Room``)."""
     body = (f'{{"count":{len(page.log_texts)},"logs":[' + ",".join(page.log_texts)
-            + f'],"next_cursor":{answer.dumps(page.next_cursor)}}}')
+            + f'],"next_cursor":{answer.dumps(page.next_cursor)},'
+            + f'"scanned":{{"events":{page.scanned_events},"bytes":{page.scanned_bytes}}}}}')
     return Response(body=body, status_code=200, headers={"Content-Type": answer.CONTENT_TYPE})
 
 

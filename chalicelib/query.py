@@ -5,12 +5,14 @@ for size before it is converted, and every time must fall between 1970 and
 year 9999 (the last a log id and ISO 8601 can both hold), so no parameter can cost more than its
 length or reach storage out of range.
 """
+import json
 import re
 from dataclasses import dataclass, replace
 
 from chalicelib import events as ev
 from chalicelib import ids
 from chalicelib.errors import ValidationError
+from chalicelib.search import Search, parse_attrs, parse_terms, parse_trace_id
 
 HOUR_MS = 3600 * 1000
 DEFAULT_LIMIT = 100
@@ -19,7 +21,18 @@ DEFAULT_WINDOW_HOURS = 24
 # The last millisecond that both a log id and ISO 8601 (year 9999) can hold.
 MAX_TIME_MS = min(ids.MAX_TIME_MS, 253_402_300_799_999)
 
-PARAMETERS = ("limit", "service_name", "level", "min_level", "log_type", "since", "until", "hours", "cursor")
+PARAMETERS = ("limit", "service_name", "level", "min_level", "log_type", "since", "until", "hours", "cursor", "q",
+              "trace_id", "attr")
+# What a cursor may keep of a search: its q, trace_id and attr as compact JSON, UTF-8 (under MAX_CURSOR_CHARS with
+# the rest of a cursor: the window, the filters, and the packs it names).
+SEARCH_BYTES = 2048
+# Given once at most, but for ``attr``.
+REPEATABLE = ("attr",)
+# A fingerprint's fields: the filters (strings), the window (integers), then the search (v1.2: ``q`` and
+# ``trace_id`` strings, ``attr`` a list of strings). A cursor made before the search has the first seven only.
+_FINGERPRINT_STRINGS = 4
+_FINGERPRINT_INTEGERS = 3
+_FINGERPRINT_BEFORE_SEARCH = _FINGERPRINT_STRINGS + _FINGERPRINT_INTEGERS
 
 _DIGITS = re.compile(r"[0-9]+\Z")
 # chalice local decodes "+" in a query string to a space: "...T10:00:00 01:00".
@@ -43,6 +56,7 @@ class RecentQuery:
     cursor: str | None
     fingerprint: tuple
     min_level: str | None = None
+    search: Search | None = None
 
 
 def _single(params, name):
@@ -89,7 +103,7 @@ def parse_recent_query(params, now_ms, retention_days):
     unknown = sorted(name for name in params if name not in PARAMETERS)
     if unknown:
         raise ValidationError(unknown[0], "unknown query parameter")
-    given = {name: _single(params, name) for name in PARAMETERS}
+    given = {name: _single(params, name) for name in PARAMETERS if name not in REPEATABLE}
 
     limit = _bounded_int("limit", given["limit"], 1, MAX_LIMIT) if given["limit"] is not None else DEFAULT_LIMIT
     service_name = ev.name("service_name", given["service_name"], 128) if given["service_name"] is not None else None
@@ -116,6 +130,7 @@ def parse_recent_query(params, now_ms, retention_days):
     cursor = given["cursor"]
     if cursor is not None and not cursor:
         raise ValidationError("cursor", "must not be empty")
+    attrs = params.get("attr") or []
     fingerprint = (
         service_name,
         level,
@@ -124,8 +139,30 @@ def parse_recent_query(params, now_ms, retention_days):
         since_ms if given["since"] is not None else None,
         until_ms if given["until"] is not None else None,
         hours,
+        given["q"],
+        given["trace_id"],
+        list(attrs) if attrs else None,
     )
-    return RecentQuery(limit, service_name, level, log_type, since_ms, until_ms, cursor, fingerprint, min_level)
+    return RecentQuery(limit, service_name, level, log_type, since_ms, until_ms, cursor, fingerprint, min_level,
+                       _search(given["q"], given["trace_id"], attrs))
+
+
+def _search(q, trace_id, attrs):
+    """The ``Search`` of ``q``, ``trace_id`` and ``attr`` values, or None if none is given."""
+    if q is None and trace_id is None and not attrs:
+        return None
+    for name, values in (("q", [q] if q is not None else []), ("attr", attrs)):
+        for value in values:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError(name, "is not valid UTF-8") from None
+    kept = json.dumps([q, trace_id, attrs], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(kept) > SEARCH_BYTES:
+        raise ValidationError("attr" if attrs else "q", f"q, trace_id and attr together are {len(kept)} bytes as "
+                              f"a cursor keeps them, over the limit of {SEARCH_BYTES}")
+    return Search(parse_terms(q) if q is not None else (), parse_trace_id(trace_id) if trace_id is not None else None,
+                  parse_attrs(attrs))
 
 
 def _is_int(value):
@@ -138,15 +175,22 @@ def continued(query, position):
     Parameters given beside a cursor must repeat the first page's. A cursor
     whose fields are not what this service writes is refused like a forged one.
     """
-    fingerprint = position.fingerprint
+    fingerprint = tuple(position.fingerprint)
+    if len(fingerprint) == _FINGERPRINT_BEFORE_SEARCH:
+        fingerprint += (None,) * (len(query.fingerprint) - len(fingerprint))
+    strings, integers = fingerprint[:_FINGERPRINT_STRINGS], fingerprint[_FINGERPRINT_STRINGS:_FINGERPRINT_BEFORE_SEARCH]
     if (len(fingerprint) != len(query.fingerprint)
-            or not all(value is None or isinstance(value, str) for value in fingerprint[:4])
-            or not all(value is None or _is_int(value) for value in fingerprint[4:])
+            or not all(value is None or isinstance(value, str) for value in strings + fingerprint[-3:-1])
+            or not all(value is None or _is_int(value) for value in integers)
+            or not (fingerprint[-1] is None or isinstance(fingerprint[-1], list)
+                    and all(isinstance(value, str) for value in fingerprint[-1]))
             or not (_is_int(position.since_ms) and _is_int(position.until_ms))
             or not 0 <= position.since_ms < position.until_ms <= MAX_TIME_MS):
         raise ValidationError("cursor", "is not a cursor this service issued, or it was altered")
     if any(value is not None for value in query.fingerprint) and query.fingerprint != fingerprint:
         raise ValidationError("cursor", "was made for other query parameters; repeat them unchanged or omit them")
-    service_name, level, min_level, log_type = fingerprint[:4]
+    service_name, level, min_level, log_type = strings
+    q, trace_id, attrs = fingerprint[_FINGERPRINT_BEFORE_SEARCH:]
     return replace(query, service_name=service_name, level=level, min_level=min_level, log_type=log_type,
-                   since_ms=position.since_ms, until_ms=position.until_ms, fingerprint=fingerprint)
+                   since_ms=position.since_ms, until_ms=position.until_ms, fingerprint=fingerprint,
+                   search=_search(q, trace_id, attrs or []))

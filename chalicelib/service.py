@@ -43,6 +43,9 @@ class RecentPage:
 
     log_texts: list
     next_cursor: str | None
+    # Events examined and their bytes as stored (``scanned``).
+    scanned_events: int = 0
+    scanned_bytes: int = 0
 
 
 @functools.cache
@@ -227,4 +230,4 @@ def recent(params, deadline=None, now=None):
     if page.next_after is not None:
         position = cursor.Position(page.next_after, request.since_ms, request.until_ms, request.fingerprint)
         next_cursor = cursor.encode(cursor_keys.get(), position)
-    return RecentPage(room.texts, next_cursor)
+    return RecentPage(room.texts, next_cursor, page.scanned_events, page.scanned_bytes)

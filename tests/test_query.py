@@ -11,14 +11,15 @@ RETENTION = 7
 
 
 def query(**params):
-    return qy.parse_recent_query({name: [value] for name, value in params.items()}, NOW, RETENTION)
+    lists = {name: value if isinstance(value, list) else [value] for name, value in params.items()}
+    return qy.parse_recent_query(lists, NOW, RETENTION)
 
 
 def test_query_defaults():
     q = query()
     assert (q.limit, q.service_name, q.level, q.log_type, q.cursor) == (100, None, None, None, None)
     assert (q.since_ms, q.until_ms) == (NOW - 24 * qy.HOUR_MS, NOW)
-    assert q.fingerprint == (None,) * 7
+    assert q.fingerprint == (None,) * 10 and q.search is None
 
 
 def test_query_filters_are_normalized():
@@ -133,11 +134,27 @@ def test_a_cursor_restores_its_filters_and_window():
     assert (q.limit, q.service_name, q.min_level, q.until_ms - q.since_ms) == (3, "billing", "ERROR", 2 * qy.HOUR_MS)
 
 
+def test_a_cursor_restores_its_search():
+    made = query(q='Order "payment failed"', trace_id="4BF92F3577B34DA6A3CE929D0E0E4736", attr=["k=v", "n=5"])
+    q = qy.continued(query(), position(fingerprint=made.fingerprint))
+    assert q.search == made.search
+    assert q.search.terms == ("order", "payment failed") and q.search.attrs == (("k", "v"), ("n", "5"))
+    assert q.search.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_a_cursor_made_before_search_continues_without_one():
+    old = position(fingerprint=position().fingerprint[:7])
+    q = qy.continued(query(), old)
+    assert (q.service_name, q.min_level, q.search) == ("billing", "ERROR", None)
+
+
 @pytest.mark.parametrize("changes", [
     {"since_ms": "0"}, {"until_ms": 1.5}, {"since_ms": True}, {"since_ms": -5}, {"until_ms": 10**20},
     {"fingerprint": ("billing",)}, {"fingerprint": (1, None, None, None, None, None, None)},
     {"fingerprint": (None, None, None, None, "soon", None, None)},
     {"fingerprint": (None, None, None, None, None, None, [2])},
+    {"fingerprint": (None,) * 7 + (5, None, None)}, {"fingerprint": (None,) * 9 + ("k=v",)},
+    {"fingerprint": (None,) * 9 + ([1],)}, {"fingerprint": (None,) * 8},
 ])
 def test_a_cursor_with_fields_of_the_wrong_type_or_range_is_400(changes):
     with pytest.raises(ValidationError, match="^cursor: "):

@@ -76,6 +76,12 @@ def to_event(item):
     }
 
 
+def stored_bytes(item):
+    """What an event item holds of its event, in bytes: its message and metadata as stored (UTF-8)."""
+    return sum(len(item[name]["S"].encode("utf-8", "surrogatepass")) for name in ("message", "metadata")
+               if name in item)
+
+
 class ItemLayout:
     """Writes events one item each, at most once per identity, and reads such items back."""
 

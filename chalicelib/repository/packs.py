@@ -134,9 +134,13 @@ def items(pack, ingested_at_ms, ingested_by, shards, retention_ms):
     return [(pack, item)]
 
 
-def rows(item):
-    """A pack's events as stored rows, oldest first (``[log_id, level, log_type, message, metadata, event_id]``)."""
-    return json.loads(zlib.decompress(item[PAYLOAD]["B"]).decode("utf-8", "surrogatepass"))
+def rows(item, search=None):
+    """A pack's events as stored rows, oldest first (``[log_id, level, log_type, message, metadata, event_id]``);
+    none if its text shows that none matches ``search`` (then nothing is decoded)."""
+    text = zlib.decompress(item[PAYLOAD]["B"]).decode("utf-8", "surrogatepass")
+    if search is not None and not search.may_match_text(text):
+        return []
+    return json.loads(text)
 
 
 def to_event(row, item):

@@ -31,6 +31,7 @@ from chalicelib.repository import items as item_layout
 from chalicelib.repository import keys, packs
 from chalicelib.repository.calls import is_backfilling, is_transient, parallel
 from chalicelib.repository.keys import GUARD_OF, OLDEST, RANGE_KEY, TTL_ATTRIBUTE
+from chalicelib.search import Search
 
 # What one read may examine, whatever its filters: a page stops there, with a cursor. Items
 # (ScannedCount) bound the work per request; read units bound what it costs: an eventually
@@ -49,6 +50,8 @@ MAX_QUERY_PAGE_BYTES = 1_048_576 + MAX_ITEM_BYTES
 # cursor. Packs that reach below where the request starts are decoded even past it (the page could not move
 # on otherwise); there are as many as requests wrote that service's events in the same second.
 DECODE_BUDGET = 10_000
+# A search drops what does not match only once the items are read: its shards read this many times further ahead.
+SEARCH_PAGE_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,10 @@ class Page:
     units_read: float
     calls: int
     events_decoded: int = 0
+    # Events examined (in every pack opened, and every event item met in the window) and their bytes as stored
+    # (a pack's compressed payload, an item's message and metadata): what a search cost (``scanned``).
+    scanned_events: int = 0
+    scanned_bytes: int = 0
 
 @dataclass(frozen=True)
 class _Resume:
@@ -99,6 +106,8 @@ class _ReadBudget:
         # Events decoded from packs (only the merge decodes, in the request's thread).
         self.decode_left = decoded
         self.decoded = 0
+        self.scanned_events = 0
+        self.scanned_bytes = 0
         # BatchGetItem calls (packs read by key: the merge makes them, in the request's thread).
         self.key_reads = 0
         self._lock = threading.Lock()
@@ -310,13 +319,15 @@ class Reads:
             # little more than its share rarely needs a second call.
             _ShardStream(self._calls.client,
                          self._query_request(index, hash_key, partition, (low, high, top), query, now_ms, levels),
-                         math.ceil(query.limit / len(partitions)) + 1, reads, high)
+                         (math.ceil(query.limit / len(partitions)) + 1) * (1 if query.search is None else
+                                                                           SEARCH_PAGE_FACTOR), reads, high)
             for index, hash_key, partitions in indexes for partition in partitions
         ]
         _prefetch(streams, reads)
         if resume is not None and resume.refs:
             streams.append(_Fixed(self._read_refs(resume.refs, reads)))
-        found, stop = _merge(streams, _RowFilter(low, high, levels, query.log_type), query.limit, fits, reads,
+        found, stop = _merge(streams, _RowFilter(low, high, levels, query.log_type, query.search), query.limit, fits,
+                             reads,
                              lambda stubs, forced: self._payloads(stubs, reads, forced))
         return Page(
             events=found,
@@ -325,6 +336,8 @@ class Reads:
             units_read=reads.units_spent,
             calls=sum(stream.calls for stream in streams) + reads.key_reads,
             events_decoded=reads.decoded,
+            scanned_events=reads.scanned_events,
+            scanned_bytes=reads.scanned_bytes,
         )
 
     def _read_refs(self, refs, reads):
@@ -429,17 +442,23 @@ class Reads:
 
 @dataclass(frozen=True)
 class _RowFilter:
-    """What a pack's rows must be to be answered: in the window, and at the levels and log type asked for."""
+    """What a pack's rows must be to be answered: in the window, at the levels and log type asked for, and
+    matching the search if any (which event items are checked against too, once the Query has read them)."""
 
     low: str
     high: str
     levels: tuple | None
     log_type: str | None
+    search: Search | None = None
 
-    def matching(self, rows):
-        return [row for row in rows if self.low <= row[0] <= self.high
+    def rows_of(self, pack):
+        return [row for row in packs.rows(pack, self.search) if self.low <= row[0] <= self.high
                 and (self.levels is None or row[1] in self.levels)
-                and (self.log_type is None or row[2] == self.log_type)]
+                and (self.log_type is None or row[2] == self.log_type)
+                and (self.search is None or self.search.matches(row[3], row[4] or {}))]
+
+    def takes(self, event):
+        return self.search is None or self.search.matches(event["message"], event["metadata"])
 
 
 # A cursor names at most this many packs that reach below where it stopped, in at most this many characters
@@ -559,12 +578,18 @@ def _merge(streams, row_filter, limit, fits, budget, payloads):
                         continue
                 budget.decode_left -= count
                 budget.decoded += count
-                for row in row_filter.matching(packs.rows(value)):
+                budget.scanned_events += count
+                budget.scanned_bytes += len(value[packs.PAYLOAD]["B"])
+                for row in row_filter.rows_of(value):
                     heapq.heappush(heap, (_newest_first_key(row[0]), 0, next(order), _ROW, row, value))
                 continue
             if key > row_filter.high:
                 continue
+            budget.scanned_events += 1
+            budget.scanned_bytes += item_layout.stored_bytes(value)
             event = item_layout.to_event(value)
+            if not row_filter.takes(event):
+                continue
         else:
             event = packs.to_event(value, source)
         if found and event["log_id"] == found[-1]["log_id"]:

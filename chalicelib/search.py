@@ -1,0 +1,124 @@
+"""Search filters of ``GET /logs/recent``: ``q`` (terms), ``trace_id`` and ``attr`` (contract v1.3).
+
+Terms are matched on the text as the caller wrote it: no tokenizer, so ``order-8812``, ``user@example.com``, a
+path or CJK text match as substrings. Case is ignored by Unicode full case folding (``str.casefold``: ``Straße``
+matches ``STRASSE``), with no other normalisation (a precomposed ``é`` and ``e`` with a combining accent differ).
+A term occurs in an event when it occurs in its ``message`` or in a string value of its ``metadata``, at any depth
+(keys, numbers and booleans are not searched).
+
+A pack is first tested on its text, the JSON of its rows: a term absent from the pack's folded text rules out
+every event in it, so only candidate packs are decoded. A term holding a character that JSON escapes (a quote, a
+backslash, a control character) may be stored escaped, so it rules nothing out by the text alone.
+"""
+import json
+import re
+from dataclasses import dataclass
+
+from chalicelib.errors import ValidationError
+
+MAX_Q_CHARS = 512
+MAX_TERMS = 8
+MAX_ATTRS = 4
+MAX_ATTR_KEY_CHARS = 128
+TRACE_KEYS = ("otel.trace_id", "trace_id")
+
+_TERM = re.compile(r'"([^"]*)"|([^\s"]+)|(")')
+_TRACE_ID = re.compile(r"[0-9a-fA-F]{32}\Z")
+# What compact JSON without ASCII escaping writes escaped: such a term cannot be looked for in a pack's text.
+_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
+def parse_terms(text):
+    """The casefolded terms of ``q``: words and ``"quoted phrases"``, each occurring at least once."""
+    if not 1 <= len(text) <= MAX_Q_CHARS:
+        raise ValidationError("q", f"must be 1 to {MAX_Q_CHARS} characters")
+    terms = []
+    for phrase, word, stray in _TERM.findall(text):
+        if stray:
+            raise ValidationError("q", 'has a " that opens a phrase no " closes')
+        term = phrase if phrase or not word else word
+        if not term.strip():
+            raise ValidationError("q", "has an empty quoted phrase")
+        terms.append(term.casefold())
+    if not terms:
+        raise ValidationError("q", "must hold at least one term")
+    if len(terms) > MAX_TERMS:
+        raise ValidationError("q", f"has {len(terms)} terms, more than {MAX_TERMS}")
+    return tuple(dict.fromkeys(terms))
+
+
+def parse_trace_id(text):
+    if not _TRACE_ID.match(text):
+        raise ValidationError("trace_id", "must be 32 hexadecimal digits")
+    return text.lower()
+
+
+def parse_attrs(values):
+    """``((key, value text), ...)`` from ``attr`` values ``key=value``."""
+    if len(values) > MAX_ATTRS:
+        raise ValidationError("attr", f"is given {len(values)} times, more than {MAX_ATTRS}")
+    attrs = []
+    for value in values:
+        key, equals, wanted = value.partition("=")
+        if not equals:
+            raise ValidationError("attr", "must be key=value")
+        if not 1 <= len(key) <= MAX_ATTR_KEY_CHARS:
+            raise ValidationError("attr", f"key must be 1 to {MAX_ATTR_KEY_CHARS} characters")
+        attrs.append((key, wanted))
+    return tuple(attrs)
+
+
+def _strings(value):
+    """Every string value in a JSON value, at any depth (not the keys)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for child in value.values():
+            yield from _strings(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _strings(child)
+
+
+def _json_text(value):
+    """A metadata value as ``attr`` compares it: a string as written, a number or boolean as its JSON text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return None
+
+
+@dataclass(frozen=True)
+class Search:
+    """The search filters of a query; an event must match every one given."""
+
+    terms: tuple = ()
+    trace_id: str | None = None
+    attrs: tuple = ()
+
+    def matches(self, message, metadata):
+        """Whether an event (its ``message`` and ``metadata`` object) matches."""
+        if self.trace_id is not None and not any(
+                isinstance(metadata.get(key), str) and metadata[key].lower() == self.trace_id for key in TRACE_KEYS):
+            return False
+        if any(_json_text(metadata.get(key, None)) != wanted or key not in metadata for key, wanted in self.attrs):
+            return False
+        if self.terms:
+            texts = [message.casefold(), *(text.casefold() for text in _strings(metadata))]
+            return all(any(term in text for text in texts) for term in self.terms)
+        return True
+
+    def may_match_text(self, text):
+        """False when no event of a pack whose JSON text is ``text`` can match (True: decode and check each)."""
+        for _, wanted in self.attrs:
+            if not _ESCAPED.search(wanted) and wanted not in text:
+                return False
+        folded = None
+        for term in (*self.terms, *((self.trace_id,) if self.trace_id else ())):
+            if _ESCAPED.search(term):
+                continue
+            folded = text.casefold() if folded is None else folded
+            if term not in folded:
+                return False
+        return True
