@@ -1017,6 +1017,33 @@ def test_the_progress_line_is_rewritten_in_place_on_a_terminal_only(stub):
     assert "\n" not in on_terminal.removesuffix(summary)
 
 
+def test_the_progress_line_fits_a_narrow_terminal_so_it_can_be_rewritten(stub):
+    for page in SEARCH_PAGES:
+        stub.get(STUB + "logs/recent", json=page)
+    err = io.StringIO()
+
+    code = cli.main(["search", "m"], out=Console(file=io.StringIO()),
+                    err=Console(file=err, width=40, force_terminal=True))
+
+    steps = err.getvalue().split("\r\x1b[K")[1:-1]
+    assert code == 0 and steps[0] == "searching"
+    assert "searching: 2 events found, 1,000 events" in steps and max(map(len, steps)) == 39
+
+
+def test_a_search_interrupted_still_says_what_it_read(stub):
+    def interrupt(request):
+        raise KeyboardInterrupt
+
+    stub.get(STUB + "logs/recent", json=SEARCH_PAGES[0])
+    stub.add_callback(responses.GET, STUB + "logs/recent", callback=interrupt)
+
+    code, out, err = run("search", "m", err_terminal=True)
+
+    assert code == 130 and len(out.splitlines()) == 2
+    assert err.endswith("\r\x1b[K2 events found, 1,000 events (250,000 bytes) scanned in 1 page; "
+                        "stopped: interrupted\n")
+
+
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
 
 

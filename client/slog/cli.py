@@ -348,9 +348,10 @@ def _count(number, noun):
 
 
 def _progress(err, text=""):
-    """Rewrites the progress line in place; only on a terminal (a piped stderr gets the summary alone)."""
+    """Rewrites the progress line in place; only on a terminal (a piped stderr gets the summary alone). Cut to
+    the terminal's width: "\\r" goes back to the start of a wrapped line's last row only."""
     if err.is_terminal:
-        err.file.write(f"\r\x1b[K{text}")
+        err.file.write(f"\r\x1b[K{text[:err.width - 1]}")
         err.file.flush()
 
 
@@ -364,26 +365,29 @@ def cmd_search(args, out, err):
         raise SlogError("search needs TERMS, --trace-id or --attr (slog recent shows events unfiltered)")
     client = LogClient(_target(args))
     line = _line(args)
-    scan, stopped = Scan(), None
+    scan, stopped, page = Scan(), None, {}
     _progress(err, "searching")
-    for page in client.pages(args.limit, **filters):
-        _progress(err)  # cleared before events go to stdout, which is most often the same terminal
-        for event in page["logs"]:
-            if args.json:
-                emit_json(out, event, indent=None)
-            else:
-                out.print(line(event))
-        scan.add(page)
-        if page.get("next_cursor") and args.max_scan is not None and scan.events >= args.max_scan:
-            stopped = f"--max-scan {args.max_scan:,} reached, more may match"
-            break
-        _progress(err, f"searching: {scan.describe()}")
+    try:
+        for page in client.pages(args.limit, **filters):
+            _progress(err)  # cleared before events go to stdout, which is most often the same terminal
+            for event in page["logs"]:
+                if args.json:
+                    emit_json(out, event, indent=None)
+                else:
+                    out.print(line(event))
+            scan.add(page)
+            if page.get("next_cursor") and args.max_scan is not None and scan.events >= args.max_scan:
+                stopped = f"--max-scan {args.max_scan:,} reached, more may match"
+                break
+            _progress(err, f"searching: {scan.describe()}")
+    except KeyboardInterrupt:
+        stopped = "interrupted"  # what was read so far was still paid for: say it
     _progress(err)
     if stopped is None:
         stopped = (f"--limit {args.limit:,} reached, more may match" if page.get("next_cursor")
                    else "no more events match in the window")
     err.print(render.plain(f"{scan.describe()}; stopped: {stopped}"))
-    return 0
+    return 130 if stopped == "interrupted" else 0
 
 
 def cmd_tail(args, out, err, sleep=time.sleep):
