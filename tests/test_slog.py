@@ -21,7 +21,8 @@ import pytest
 import requests
 import responses
 from rich.console import Console
-from slog import cli
+from rich.text import Text
+from slog import cli, render
 from slog import client as slog_client
 from slog import otel as slog_otel
 from slog.client import LogClient
@@ -46,10 +47,10 @@ def user_env(monkeypatch, local_stack, tmp_path):
     return local_stack
 
 
-def run(*argv, terminal=False):
+def run(*argv, terminal=False, err_terminal=False):
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(list(argv), out=Console(file=out, width=200, force_terminal=terminal, soft_wrap=True),
-                    err=Console(file=err, width=200, soft_wrap=True))
+                    err=Console(file=err, width=200, force_terminal=err_terminal, soft_wrap=True))
     return code, out.getvalue(), err.getvalue()
 
 
@@ -270,13 +271,18 @@ ISO_US_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
 
 
 @pytest.fixture
-def stub(monkeypatch, tmp_path):
-    """A stub API on a loopback endpoint (no server: ``responses``), signed for with the local keys."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+def local_keys(monkeypatch, tmp_path):
+    """The local stack's keys, and nothing else of the environment: no keys, profile or endpoint."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "SLOG_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SLOG_ENDPOINT", STUB)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "local" / "aws-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+
+
+@pytest.fixture
+def stub(monkeypatch, local_keys):
+    """A stub API on a loopback endpoint (no server: ``responses``), signed for with the local keys."""
+    monkeypatch.setenv("SLOG_ENDPOINT", STUB)
     with responses.RequestsMock() as mock:
         yield mock
 
@@ -621,12 +627,8 @@ def answering(status, headers=None, body=b""):
 
 
 @pytest.fixture
-def redirected(monkeypatch, tmp_path):
+def redirected(local_keys):
     """An API that answers 307 to another port, where a server would take the request and say it stored it."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "SLOG_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "local" / "aws-credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     stored = json.dumps({"log_id": "01STOLEN", "count": 0, "logs": [], "next_cursor": None}).encode()
     with answering(201, {"Content-Type": "application/json"}, stored) as (elsewhere, elsewhere_url), \
             answering(307, {"Location": elsewhere_url + "steal"}) as (_, api_url):
@@ -846,3 +848,238 @@ def test_make_client_wheel_builds_a_distribution_named_apart_from_pypis_slog(tmp
     assert wheel.name == "simple_log_service_client-1.0.0-py3-none-any.whl"
     assert shown == ["slog.cli:main", str(tmp_path / "site" / "slog" / "__init__.py")]
     assert usage.startswith("usage: slog ")
+
+
+# --- search: text, trace and attribute filters, followed across pages (issue 20, item 3) ---------------
+
+TRACE = "4BF92F3577B34DA6A3CE929D0E0E4736"  # any case: the service reads hex digits
+
+
+def scanned_page(count, cursor, events, size, start=0):
+    return {**page_of(count, cursor, start), "scanned": {"events": events, "bytes": size}}
+
+
+def asked_pairs(call):
+    return parse_qsl(urlsplit(call.request.url).query)
+
+
+def test_search_sends_its_terms_and_filters_once_then_only_the_cursor(stub):
+    stub.get(STUB + "logs/recent", json=scanned_page(1, "c1", 4000, 900_000))
+    stub.get(STUB + "logs/recent", json=scanned_page(1, None, 100, 20_000, 1))
+
+    code, _, err = run("search", "order-8812", '"payment failed"', "--service", "checkout", "--min-level", "warn",
+                       "--trace-id", TRACE, "--attr", "request_id=r-77", "--attr", "expr=a=b", "--hours", "6",
+                       "--limit", "50")
+
+    assert code == 0, err
+    first, then = (asked_pairs(call) for call in stub.calls)
+    assert sorted(first) == sorted([
+        ("limit", "50"), ("service_name", "checkout"), ("min_level", "warn"), ("q", 'order-8812 "payment failed"'),
+        ("trace_id", TRACE), ("attr", "request_id=r-77"), ("attr", "expr=a=b"), ("hours", "6")])
+    assert then == [("limit", "49"), ("cursor", "c1")]
+
+
+@pytest.mark.parametrize("command, reads", [(["recent", "--hours", "2"], 1), (["tail", "--max-polls", "0"], 2)])
+def test_recent_and_tail_take_the_same_filters(stub, command, reads):
+    for _ in range(reads):
+        stub.get(STUB + "logs/recent", json=page_of(0, None))
+
+    code, _, err = run(*command, "--search", 'timeout "db 7"', "--trace-id", TRACE, "--attr", "k=v")
+
+    assert code == 0, err
+    for call in stub.calls:
+        pairs = asked_pairs(call)
+        assert {("q", 'timeout "db 7"'), ("trace_id", TRACE), ("attr", "k=v")} <= set(pairs)
+    assert ("hours", "2") in asked_pairs(stub.calls[0]) or command[0] == "tail"
+
+
+def test_since_and_hours_together_are_a_usage_error(stub, capsys):
+    with pytest.raises(SystemExit) as exited:
+        run("recent", "--since", "2h", "--hours", "3")
+
+    assert exited.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    assert len(stub.calls) == 0
+
+
+def sigv4_signature(credentials, url, params, amz_date):
+    """The SigV4 signature of ``GET url`` with ``params`` canonicalised as the spec says (each name and value
+    decoded, then encoded): what API Gateway computes from the parameters it was given."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest(method="GET", url=url, params=params, headers={"X-Amz-Date": amz_date})
+    request.context["timestamp"] = amz_date
+    signer = SigV4Auth(credentials, "execute-api", "us-east-1")
+    return signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+
+
+def test_a_search_goes_percent_encoded_and_signed_as_the_gateway_reads_it(local_keys):
+    q = 'a+b "two words" x/y=z&w 100% été'.ljust(512, ".")  # the most characters q may hold
+    page = json.dumps({"count": 0, "logs": [], "next_cursor": None, "scanned": {"events": 0, "bytes": 0}})
+    with answering(200, {"Content-Type": "application/json"}, page.encode()) as (api, url):
+        code, _, err = run("recent", "--endpoint", url, "--search", q, "--service", "team/a",
+                           "--attr", "path=/a b", "--attr", "k=1", "--attr", "x=+", "--attr", "é=ü")
+
+    assert code == 0, err
+    ((method, target, headers, _),) = api.received
+    path, _, query = target.partition("?")
+    assert method == "GET" and path == "/logs/recent"
+    assert "+" not in query and "%20" in query and "%2B" in query and "/" not in query  # API Gateway: "+" is a plus
+    params = parse_qsl(query)
+    assert sorted(params) == sorted([("limit", "100"), ("service_name", "team/a"), ("q", q), ("attr", "path=/a b"),
+                                     ("attr", "k=1"), ("attr", "x=+"), ("attr", "é=ü")])
+    authorization = headers["Authorization"]
+    expected = sigv4_signature(build_target(endpoint=url).credentials.get(), url + "logs/recent", params,
+                               headers["X-Amz-Date"])
+    assert authorization.endswith(f"Signature={expected}") and "SignedHeaders=host;x-amz-date," in authorization
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["search", "--trace-id", "4bf92f35"], "--trace-id '4bf92f35' is not a trace id: give its 32 hex digits"),
+    (["recent", "--trace-id", TRACE[:-1] + "g"], "is not a trace id"),
+    (["recent", "--attr", "request_id"], "--attr 'request_id' is not KEY=VALUE"),
+    (["tail", "--attr", "=r-77"], "--attr '=r-77' is not KEY=VALUE"),
+    (["search", "--attr", "k" * 129 + "=v"], "is not KEY=VALUE (a metadata key of 1-128 characters"),
+    (["recent", *[f"--attr=k{i}=v" for i in range(5)]], "--attr is given 5 times: at most 4"),
+    (["recent", "--search", "x" * 513], "--search is 513 characters long: at most 512"),
+    (["search", "x" * 300, "y" * 300], "TERMS is 601 characters long: at most 512"),
+    (["search", "--service", "svc"], "search needs TERMS, --trace-id or --attr"),
+    (["search", "x", "--max-scan", "0"], "--max-scan must be at least 1"),
+])
+def test_a_filter_the_service_would_refuse_is_one_line_naming_it_and_nothing_is_sent(stub, argv, message):
+    code, out, err = run(*argv)
+
+    assert code == 2 and out == "" and len(stub.calls) == 0
+    assert err.startswith("slog: error: ") and message in err and len(err.strip().splitlines()) == 1
+
+
+SEARCH_PAGES = [scanned_page(2, "c1", 1000, 250_000), scanned_page(0, "c2", 1000, 260_000, 2),
+                scanned_page(1, None, 500, 120_000, 2)]
+
+
+@pytest.mark.parametrize("options, reads, summary", [
+    ([], 3, "3 events found, 2,500 events (630,000 bytes) scanned in 3 pages; "
+            "stopped: no more events match in the window"),
+    (["--limit", "2"], 1, "2 events found, 1,000 events (250,000 bytes) scanned in 1 page; "
+                          "stopped: --limit 2 reached, more may match"),
+    (["--max-scan", "2000"], 2, "2 events found, 2,000 events (510,000 bytes) scanned in 2 pages; "
+                                "stopped: --max-scan 2,000 reached, more may match"),
+    (["--max-scan", "2500"], 3, "3 events found, 2,500 events (630,000 bytes) scanned in 3 pages; "
+                                "stopped: no more events match in the window"),
+])
+def test_search_follows_cursors_until_the_limit_the_scan_budget_or_the_end(stub, options, reads, summary):
+    for page in SEARCH_PAGES[:reads]:
+        stub.get(STUB + "logs/recent", json=page)
+
+    code, out, err = run("search", "m", *options)
+
+    assert code == 0, err
+    assert len(stub.calls) == reads
+    assert [line.split()[-1] for line in out.splitlines()] == [f"m{i}" for i in range(int(summary.split()[0]))]
+    assert err == summary + "\n"
+
+
+def test_search_json_is_one_event_per_line_and_the_summary_stays_on_stderr(stub):
+    for page in SEARCH_PAGES:
+        stub.get(STUB + "logs/recent", json=page)
+
+    code, out, err = run("search", "m", "--json")
+
+    assert code == 0
+    assert [json.loads(line) for line in out.splitlines()] == [*SEARCH_PAGES[0]["logs"], *SEARCH_PAGES[2]["logs"]]
+    assert err.startswith("3 events found, ") and len(err.splitlines()) == 1
+
+
+def test_an_answer_without_scanned_counts_nothing_scanned(stub):
+    stub.get(STUB + "logs/recent", json=page_of(1, None))  # a service before contract v1.2
+
+    code, _, err = run("search", "m", "--max-scan", "1")
+
+    assert code == 0
+    assert err == "1 event found, 0 events (0 bytes) scanned in 1 page; stopped: no more events match in the window\n"
+
+
+def test_the_progress_line_is_rewritten_in_place_on_a_terminal_only(stub):
+    for _ in range(2):
+        for page in SEARCH_PAGES:
+            stub.get(STUB + "logs/recent", json=page)
+
+    on_terminal = run("search", "m", err_terminal=True)[2]
+    piped = run("search", "m")[2]
+
+    summary = ("3 events found, 2,500 events (630,000 bytes) scanned in 3 pages; "
+               "stopped: no more events match in the window\n")
+    assert piped == summary
+    assert on_terminal.endswith("\r\x1b[K" + summary)
+    steps = on_terminal.removesuffix(summary).split("\r\x1b[K")
+    assert "searching: 2 events found, 1,000 events (250,000 bytes) scanned in 1 page" in steps
+    assert "searching: 2 events found, 2,000 events (510,000 bytes) scanned in 2 pages" in steps
+    assert "\n" not in on_terminal.removesuffix(summary)
+
+
+def test_the_progress_line_fits_a_narrow_terminal_so_it_can_be_rewritten(stub):
+    for page in SEARCH_PAGES:
+        stub.get(STUB + "logs/recent", json=page)
+    err = io.StringIO()
+
+    code = cli.main(["search", "m"], out=Console(file=io.StringIO()),
+                    err=Console(file=err, width=40, force_terminal=True))
+
+    steps = err.getvalue().split("\r\x1b[K")[1:-1]
+    assert code == 0 and steps[0] == "searching"
+    assert "searching: 2 events found, 1,000 events" in steps and max(map(len, steps)) == 39
+
+
+def test_a_search_interrupted_still_says_what_it_read(stub):
+    def interrupt(request):
+        raise KeyboardInterrupt
+
+    stub.get(STUB + "logs/recent", json=SEARCH_PAGES[0])
+    stub.add_callback(responses.GET, STUB + "logs/recent", callback=interrupt)
+
+    code, out, err = run("search", "m", err_terminal=True)
+
+    assert code == 130 and len(out.splitlines()) == 2
+    assert err.endswith("\r\x1b[K2 events found, 1,000 events (250,000 bytes) scanned in 1 page; "
+                        "stopped: interrupted\n")
+
+
+SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+def highlighted(out):
+    """The runs of ``out`` shown reversed (the match style), in order."""
+    runs, reverse = [], False
+    for index, piece in enumerate(SGR.split(out)):  # text, codes, text, codes, ...
+        if index % 2:
+            reverse = "7" in piece.split(";")
+        elif reverse and piece:
+            runs.append(piece)
+    return runs
+
+
+def test_matches_are_highlighted_on_a_terminal_after_the_content_is_made_inert(stub):
+    event = {"log_id": "01MATCH", "timestamp": f"{FIXED_DAY}T10:00:00.000Z", "service_name": "order-8812",
+             "level": "ERROR", "message": f"Order-8812 {HOSTILE} PAYMENT failed in der Straße",
+             "metadata": {"request_id": "r-ORDER-8812\x1b[2J"}}
+    for _ in range(2):
+        stub.get(STUB + "logs/recent", json={"count": 1, "logs": [event], "next_cursor": None})
+    # Terms as hostile as the content: control characters (matched as shown, \x07), markup, case folding.
+    terms = ["order-8812", '"payment failed"', "strasse", "\x1b[2J", "[/link]", "\x07", "clear"]
+
+    code, shown, _ = run("search", *terms, terminal=True)
+    piped = run("search", *terms)[1]
+
+    assert code == 0
+    assert_inert(piped)
+    assert SGR.sub("", shown) == piped  # highlighting only adds whole SGR sequences of slog's own
+    assert re.findall(r"\x1b(?!\[[0-9;]*m)", shown) == []
+    # Where a search looks (message, metadata), not in the service's name.
+    assert highlighted(shown) == ["Order-8812", "\\x07", "clear", "\\x1b[2J", "[/link]", "PAYMENT failed", "Straße",
+                                  "ORDER-8812", "\\x1b[2J"]
+
+
+def test_case_folding_maps_a_match_back_to_whole_characters():
+    text = render.highlight(Text("Straße STRASSE groß"), render.search_terms('strasse "SS"'))
+
+    assert [(span.start, span.end) for span in text.spans] == [(0, 6), (7, 14), (4, 5), (11, 13), (18, 19)]

@@ -31,6 +31,12 @@ TIME_FORMS = "an age (15m, 2h, 3d), ISO 8601 with a time zone (2026-11-28T10:30:
 DEFAULT_RETENTION_DAYS = 7
 # 9999-12-31T23:59:59.999Z, the last time a datetime holds: later epoch milliseconds are the service's to refuse.
 _LAST_MS = 253_402_300_799_999
+# The contract's bounds on a search (GET /logs/recent q, trace_id, attr), checked before anything is sent.
+MAX_SEARCH_CHARS = 512
+MAX_ATTRS = 4
+MAX_ATTR_KEY_CHARS = 128
+_TRACE_ID = re.compile(r"[0-9a-fA-F]{32}\Z")
+SEARCH_TEXT = 'words and "quoted phrases", all of which must occur, in any case, in the message or a metadata string'
 
 
 def _connection_options():
@@ -45,12 +51,38 @@ def _connection_options():
     return parent
 
 
-def _filter_options(parser, with_type=True):
+class _Joined(argparse.Action):
+    """TERMS...: one search text, the words joined by spaces (a quoted phrase keeps its quotes)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, " ".join(values) or None)
+
+
+def _filter_options(parser, terms=False):
+    """The filters of ``GET /logs/recent``; the search text as ``TERMS...`` (``search``) or ``--search``."""
     parser.add_argument("--service", help="only this service_name")
     parser.add_argument("--level", help="only this level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)")
     parser.add_argument("--min-level", help="this level and the more severe ones (INFO hides DEBUG and TRACE)")
-    if with_type:
-        parser.add_argument("--type", dest="log_type", help="only this log_type")
+    parser.add_argument("--type", dest="log_type", help="only this log_type")
+    if terms:
+        parser.add_argument("search", nargs="*", action=_Joined, metavar="TERMS",
+                            help=f"{SEARCH_TEXT}; quote a phrase for the shell too: '\"payment failed\"'")
+        parser.set_defaults(search_name="TERMS")
+    else:
+        parser.add_argument("--search", metavar="TEXT", help=f"only events holding {SEARCH_TEXT}")
+        parser.set_defaults(search_name="--search")
+    parser.add_argument("--trace-id", help="only events of this trace: 32 hex digits, otel.trace_id or trace_id "
+                                           "in their metadata")
+    parser.add_argument("--attr", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"only events whose top-level metadata KEY is exactly VALUE (numbers and booleans "
+                             f"as JSON writes them); repeatable, up to {MAX_ATTRS}, all must hold")
+
+
+def _time_options(parser):
+    window = parser.add_mutually_exclusive_group()
+    window.add_argument("--since", help=f"from this time: {TIME_FORMS} (default: 24 hours ago)")
+    window.add_argument("--hours", type=int, help="the last HOURS hours (instead of --since)")
+    parser.add_argument("--until", help="up to this time (default: now), same forms as --since")
 
 
 def _display_options(parser):
@@ -83,8 +115,7 @@ def build_parser():
     recent = commands.add_parser("recent", parents=[common], help="the newest events, one line each, or JSON")
     _filter_options(recent)
     _display_options(recent)
-    recent.add_argument("--since", help="ISO 8601 time, epoch milliseconds, or an age like 15m, 2h, 3d")
-    recent.add_argument("--until", help="same forms as --since")
+    _time_options(recent)
     recent.add_argument("--limit", type=int, default=100, help="how many events (pages are followed past 1000)")
     recent.add_argument("--json", action="store_true", help='print {"count", "logs", "next_cursor"}')
 
@@ -95,6 +126,20 @@ def build_parser():
     tail.add_argument("--lines", type=int, default=10, help="show this many recent events first (default 10)")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.add_argument("--max-polls", type=int, default=None, help=argparse.SUPPRESS)
+
+    search = commands.add_parser(
+        "search", parents=[common], help="find events by text, trace or attribute, newest first",
+        description="Show the newest events that hold every term (and match every filter), following the "
+                    "service's pages until --limit events are shown, none is left, or --max-scan events were "
+                    "examined; then one line on stderr says what was found, what was scanned and why it stopped. "
+                    "Example: slog search order-8812 '\"payment failed\"' --service checkout --hours 6")
+    _filter_options(search, terms=True)
+    _display_options(search)
+    _time_options(search)
+    search.add_argument("--limit", type=int, default=100, help="show at most this many events (default 100)")
+    search.add_argument("--max-scan", type=int, metavar="N",
+                        help="stop following pages once the service has examined N events (its scanned.events)")
+    search.add_argument("--json", action="store_true", help="one JSON object per line per event, nothing else")
 
     check = commands.add_parser("smoke", parents=[common], help="end-to-end check of a stack with its caller roles")
     check.add_argument("--count", type=int, default=20, help="events to send (default 20)")
@@ -225,26 +270,50 @@ def _send_file(args, client, out, err):
     return 0 if summary.ok else 1
 
 
-def _filters(args, **extra):
+def _search_filters(args):
+    """``q``, ``trace_id`` and ``attr`` for the API, refused here when the contract would refuse them."""
+    if args.search is not None and len(args.search) > MAX_SEARCH_CHARS:
+        raise SlogError(f"{args.search_name} is {len(args.search)} characters long: at most {MAX_SEARCH_CHARS}")
+    if args.trace_id is not None and not _TRACE_ID.match(args.trace_id):
+        raise SlogError(f"--trace-id {args.trace_id!r} is not a trace id: give its 32 hex digits")
+    if len(args.attr) > MAX_ATTRS:
+        raise SlogError(f"--attr is given {len(args.attr)} times: at most {MAX_ATTRS}")
+    for attr in args.attr:
+        key = attr.partition("=")[0]
+        if "=" not in attr or not key or len(key) > MAX_ATTR_KEY_CHARS:
+            raise SlogError(f"--attr {attr!r} is not KEY=VALUE (a metadata key of 1-{MAX_ATTR_KEY_CHARS} "
+                            "characters, e.g. --attr request_id=r-77)")
+    return {"q": args.search, "trace_id": args.trace_id, "attr": args.attr or None}
+
+
+def _filters(args):
+    """The filters of ``args`` for ``GET /logs/recent``, checked."""
     filters = {"service_name": args.service, "level": args.level, "min_level": args.min_level,
-               "log_type": getattr(args, "log_type", None)}
-    filters.update(extra)
+               "log_type": args.log_type, **_search_filters(args)}
     return {name: value for name, value in filters.items() if value is not None}
 
 
+def _window(args, err):
+    """The time window of ``args`` (``_time_options``) for ``GET /logs/recent``."""
+    window = {"since": parse_time_option("--since", args.since, err), "hours": args.hours,
+              "until": parse_time_option("--until", args.until, err)}
+    return {name: value for name, value in window.items() if value is not None}
+
+
 def _line(args):
-    """How ``recent`` and ``tail`` print an event: one compact line, with the fields asked for."""
+    """How ``recent``, ``tail`` and ``search`` print an event: one compact line, with the fields asked for and
+    the search terms highlighted (styles, which Rich writes to a terminal only)."""
     fields = tuple(dict.fromkeys(render.KEY_FIELDS + args.fields))
-    return lambda event: render.event_line(event, fields=fields, all_fields=args.all_fields)
+    terms = render.search_terms(args.search)
+    return lambda event: render.event_line(event, fields=fields, all_fields=args.all_fields, terms=terms)
 
 
 def cmd_recent(args, out, err):
     if args.limit < 1:
         raise SlogError("--limit must be at least 1")
-    since = parse_time_option("--since", args.since, err)
-    until = parse_time_option("--until", args.until, err)
+    filters = {**_filters(args), **_window(args, err)}
     client = LogClient(_target(args))
-    result = client.recent(limit=args.limit, **_filters(args, since=since, until=until))
+    result = client.recent(limit=args.limit, **filters)
     if args.json:
         emit_json(out, result)
     elif not result["logs"]:
@@ -256,7 +325,73 @@ def cmd_recent(args, out, err):
     return 0
 
 
+class Scan:
+    """What a search has read so far: pages, events found, and the ``scanned`` events and bytes they report."""
+
+    def __init__(self):
+        self.pages = self.found = self.events = self.bytes = 0
+
+    def add(self, page):
+        scanned = page.get("scanned") or {}  # an API before contract v1.2 does not say
+        self.pages += 1
+        self.found += len(page["logs"])
+        self.events += scanned.get("events", 0)
+        self.bytes += scanned.get("bytes", 0)
+
+    def describe(self):
+        return (f"{_count(self.found, 'event')} found, {_count(self.events, 'event')} ({self.bytes:,} bytes) "
+                f"scanned in {_count(self.pages, 'page')}")
+
+
+def _count(number, noun):
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _progress(err, text=""):
+    """Rewrites the progress line in place; only on a terminal (a piped stderr gets the summary alone). Cut to
+    the terminal's width: "\\r" goes back to the start of a wrapped line's last row only."""
+    if err.is_terminal:
+        err.file.write(f"\r\x1b[K{text[:err.width - 1]}")
+        err.file.flush()
+
+
+def cmd_search(args, out, err):
+    if args.limit < 1:
+        raise SlogError("--limit must be at least 1")
+    if args.max_scan is not None and args.max_scan < 1:
+        raise SlogError("--max-scan must be at least 1")
+    filters = {**_filters(args), **_window(args, err)}
+    if not {"q", "trace_id", "attr"} & set(filters):
+        raise SlogError("search needs TERMS, --trace-id or --attr (slog recent shows events unfiltered)")
+    client = LogClient(_target(args))
+    line = _line(args)
+    scan, stopped, page = Scan(), None, {}
+    _progress(err, "searching")
+    try:
+        for page in client.pages(args.limit, **filters):
+            _progress(err)  # cleared before events go to stdout, which is most often the same terminal
+            for event in page["logs"]:
+                if args.json:
+                    emit_json(out, event, indent=None)
+                else:
+                    out.print(line(event))
+            scan.add(page)
+            if page.get("next_cursor") and args.max_scan is not None and scan.events >= args.max_scan:
+                stopped = f"--max-scan {args.max_scan:,} reached, more may match"
+                break
+            _progress(err, f"searching: {scan.describe()}")
+    except KeyboardInterrupt:
+        stopped = "interrupted"  # what was read so far was still paid for: say it
+    _progress(err)
+    if stopped is None:
+        stopped = (f"--limit {args.limit:,} reached, more may match" if page.get("next_cursor")
+                   else "no more events match in the window")
+    err.print(render.plain(f"{scan.describe()}; stopped: {stopped}"))
+    return 130 if stopped == "interrupted" else 0
+
+
 def cmd_tail(args, out, err, sleep=time.sleep):
+    filters = _filters(args)
     client = LogClient(_target(args))
     line = _line(args)
     seen, order = set(), []
@@ -264,7 +399,7 @@ def cmd_tail(args, out, err, sleep=time.sleep):
 
     def stored_lately():
         since = format_timestamp(datetime.now(UTC) - window)
-        return client.recent(limit=1000, **_filters(args, since=since))["logs"]
+        return client.recent(limit=1000, **filters, since=since)["logs"]
 
     def remember(event):
         seen.add(event["log_id"])
@@ -286,7 +421,7 @@ def cmd_tail(args, out, err, sleep=time.sleep):
     # once, oldest first. Read before those lines, so that an event stored in between is shown by one of the reads.
     already_stored = stored_lately()
     if args.lines > 0:
-        show(client.recent(limit=args.lines, **_filters(args))["logs"])
+        show(client.recent(limit=args.lines, **filters)["logs"])
     for event in already_stored:
         if event["log_id"] not in seen:
             remember(event)
@@ -326,7 +461,7 @@ def cmd_smoke(args, out, err):
     return 1 if failed else 0
 
 
-COMMANDS = {"send": cmd_send, "recent": cmd_recent, "tail": cmd_tail, "smoke": cmd_smoke}
+COMMANDS = {"send": cmd_send, "recent": cmd_recent, "tail": cmd_tail, "search": cmd_search, "smoke": cmd_smoke}
 
 
 def main(argv=None, out=None, err=None):

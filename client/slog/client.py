@@ -56,8 +56,11 @@ class LogClient:
         """``(response, decoded JSON body or None)``; transport failures and redirects are ``SlogError``."""
         data = body if body is None or isinstance(body, bytes) else dumps(body).encode("utf-8")
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        # Percent-encoded throughout (a space as %20, never "+", which SigV4 and the API read differently).
-        query = urlencode({name: value for name, value in (params or {}).items() if value is not None}, quote_via=quote)
+        # Every byte but A-Z a-z 0-9 - _ . ~ percent-encoded (a space as %20, never "+", which API Gateway reads
+        # as a plus; "/" as %2F): the query sent is then SigV4's canonical form, so the signature botocore makes
+        # over it as sent is the one the gateway computes. A list value is a repeated parameter (attr).
+        query = urlencode({name: value for name, value in (params or {}).items() if value is not None},
+                          doseq=True, quote_via=quote, safe="")
         url = self.target.endpoint + route.lstrip("/")
         try:
             response = self._http.request(method, url, params=query or None, data=data, headers=headers,
@@ -132,18 +135,25 @@ class LogClient:
             return body
         return self.resending(read)
 
+    def pages(self, limit=100, **filters):
+        """The pages of ``GET /logs/recent`` that hold the ``limit`` newest matching events: the first asked with
+        ``filters``, the next ones by ``next_cursor`` (which keeps them), until ``limit`` events came or the
+        cursor is null. A page may be short, or empty, while the cursor is not; a caller may stop early."""
+        count, cursor = 0, None
+        while True:
+            page = self.recent_page(limit=min(MAX_PAGE, limit - count), **({"cursor": cursor} if cursor else filters))
+            yield page
+            count += len(page["logs"])
+            cursor = page.get("next_cursor")
+            if not cursor or count >= limit:
+                return
+
     def recent(self, limit=100, **filters):
         """Up to ``limit`` newest matching events, following ``next_cursor`` across pages."""
         logs, cursor = [], None
-        while len(logs) < limit:
-            params = {"limit": min(MAX_PAGE, limit - len(logs)), **filters}
-            if cursor is not None:
-                params = {"limit": params["limit"], "cursor": cursor}
-            page = self.recent_page(**params)
+        for page in self.pages(limit, **filters):
             logs.extend(page["logs"])
             cursor = page.get("next_cursor")
-            if not cursor:
-                break
         return {"count": len(logs), "logs": logs, "next_cursor": cursor}
 
 

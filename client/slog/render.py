@@ -30,6 +30,9 @@ DEFAULT_LOG_TYPE = "application"
 # What a line always shows of an event, and the fields it adds when present: what ties it to a request or a trace.
 LINE_FIELDS = ("timestamp", "level", "service_name", "log_type", "message")
 KEY_FIELDS = ("trace_id", "otel.trace_id", "request_id")
+MATCH_STYLE = "bold reverse"
+# A search's terms as the service reads ``q``: a "quoted phrase" or a run of non-blanks.
+_TERM = re.compile(r'"([^"]*)"|(\S+)')
 
 
 def _hidden(char):
@@ -56,6 +59,39 @@ def json_text(value, indent=2):
         lambda match: json.dumps(match[0])[1:-1] if _hidden(match[0]) else match[0], text)
 
 
+def search_terms(q):
+    """The terms of a search ``q``, as shown: each a word or a quoted phrase without its quotes, made
+    ``visible`` like the text it is looked for in, and case-folded."""
+    if not q:
+        return ()
+    terms = (phrase or word for phrase, word in _TERM.findall(q))
+    return tuple(dict.fromkeys(visible(term).casefold() for term in terms if term))
+
+
+def highlight(text, terms, style=MATCH_STYLE):
+    """Style every occurrence of ``terms`` (from ``search_terms``) in the Rich ``text``, ignoring case.
+
+    Only styles are added, over the text already made ``visible``: Rich writes each styled run between
+    whole SGR sequences of its own, so a match can neither cut nor complete an escape of the content
+    (which is shown as inert text such as ``\\x1b[2J``). Case folding may lengthen a character
+    (``ß`` to ``ss``): a match is mapped back to the whole characters it covers."""
+    if not terms:
+        return text
+    folded, origin = [], []
+    for index, char in enumerate(text.plain):
+        fold = char.casefold()
+        folded.append(fold)
+        origin.extend([index] * len(fold))
+    folded = "".join(folded)
+    for term in terms:
+        start = folded.find(term)
+        while start != -1:
+            end = start + len(term)
+            text.stylize(style, origin[start], origin[end - 1] + 1)
+            start = folded.find(term, start + 1)
+    return text
+
+
 def level_text(level):
     return Text(f"{visible(level):<5}", style=LEVEL_STYLES.get(level, ""))
 
@@ -78,8 +114,9 @@ def _fields(event, names, all_fields):
     return found
 
 
-def event_line(event, fields=KEY_FIELDS, all_fields=False):
-    """One line: time, level, service, ``[type]`` unless the default, message, then ``name=value`` fields."""
+def event_line(event, fields=KEY_FIELDS, all_fields=False, terms=()):
+    """One line: time, level, service, ``[type]`` unless the default, message, then ``name=value`` fields;
+    ``terms`` (``search_terms``) highlighted where a search looks for them: the message and the fields."""
     line = Text()
     line.append_text(plain(event.get("timestamp", ""), style="dim"))
     line.append(" ")
@@ -92,10 +129,10 @@ def event_line(event, fields=KEY_FIELDS, all_fields=False):
         line.append_text(plain(log_type))
         line.append("]")
     line.append(" ")
-    line.append_text(plain(event.get("message", "")))
+    line.append_text(highlight(plain(event.get("message", "")), terms))
     for name, value in _fields(event, fields, all_fields):
         line.append(" ")
-        line.append_text(plain(f"{name}={_value(value)}", style="dim"))
+        line.append_text(highlight(plain(f"{name}={_value(value)}", style="dim"), terms))
     return line
 
 
