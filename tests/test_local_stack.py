@@ -78,6 +78,27 @@ def test_a_batch_pages_back_in_order_through_the_real_stack(local_stack):
     assert seen == [str(n) for n in reversed(range(40))]
 
 
+def test_a_search_goes_through_the_gateway_a_space_as_20_or_plus_and_a_plus_as_2b(local_stack):
+    service = f"e2e-search-{uuid.uuid4().hex[:8]}"
+    messages = ["payment failed for a+b", "Payment OK", "failed payment"]
+    status, body = call(local_stack, "POST", "logs", {"logs": [
+        {"service_name": service, "level": "INFO", "message": message} for message in messages]})
+    assert status == 201 and body["accepted"] == 3
+
+    def found(q):
+        status, page = call(local_stack, "GET", f"logs/recent?service_name={service}&q={q}")
+        assert status == 200, page
+        assert page["scanned"]["events"] >= 3
+        return [event["message"] for event in page["logs"]]
+
+    assert found("%22payment%20failed%22") == ["payment failed for a+b"]
+    assert found("a%2Bb") == ["payment failed for a+b"]
+    # A form encoder's "+": the API reads a space, the signer signed a plus; refused, never a wrong search.
+    status, answer = call(local_stack, "GET", f"logs/recent?service_name={service}&q=%22payment+failed%22")
+    assert status == 403 and answer["Code"] == "InvalidSignatureException" and "%20" in answer["Message"]
+    assert found("PAYMENT") == list(reversed(messages))
+
+
 def test_a_gzipped_protobuf_otlp_export_goes_through_the_gateway_signed_and_intact(local_stack):
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 

@@ -83,6 +83,27 @@ def test_send_one_event_and_read_it_back_as_json(user_env):
     assert event["ingested_by"].endswith(":assumed-role/simple-log-service-local-log-full-access/local")
 
 
+def test_search_finds_a_phrase_a_trace_and_an_attribute_through_the_local_stack(user_env):
+    service = service_name()
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    for message, metadata in (("payment failed for order-8812", {"trace_id": trace, "request_id": "r-77"}),
+                              ("payment ok for order-8813", {"request_id": "r-78"}), ("unrelated", None)):
+        code, _, err = run("send", "--service", service, *(["--metadata", json.dumps(metadata)] if metadata else []),
+                           message)
+        assert code == 0, err
+
+    def found(*argv):
+        code, out, err = run("search", "--service", service, "--json", *argv)
+        assert code == 0, err
+        assert "scanned" in err
+        return [json.loads(line)["message"] for line in out.splitlines()]
+
+    assert found('"PAYMENT FAILED"') == ["payment failed for order-8812"]
+    assert found("payment", "order-881") == ["payment ok for order-8813", "payment failed for order-8812"]
+    assert found("--trace-id", trace.upper()) == ["payment failed for order-8812"]
+    assert found("--attr", "request_id=r-78") == ["payment ok for order-8813"]
+
+
 def test_send_file_of_json_and_text_lines_reports_the_bad_line_and_fails(user_env, tmp_path):
     service = service_name()
     path = tmp_path / "events.log"
