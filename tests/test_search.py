@@ -1,14 +1,18 @@
 """Search (contract v1.3, GET /logs/recent): ``q``, ``trace_id``, ``attr`` and ``scanned``, through the routes and
 in the repository, in packs and in event items alike."""
 import json
+import zlib
 from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from chalicelib import search, service
 from chalicelib.query import SEARCH_BYTES
-from chalicelib.repository import packs
+from chalicelib.repository import PACK_TIMELINE_INDEX, LogRepository, packs
+from tests.conftest import TABLE_NAME
 from tests.test_routes import assert_error, event, post
 
 
@@ -206,3 +210,50 @@ def test_a_cursor_keeps_a_search_near_its_longest_and_is_still_a_cursor(api):
 
     found = messages(api, *attrs, q=term, limit=3, **WINDOW)
     assert found == [f"{term} {n}" for n in reversed(range(250))]
+
+
+# --- the filter: packs a search skips unread ----------------------------------------------------------
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.text(min_size=1, max_size=200), st.data())
+def test_a_packs_filter_never_rules_out_a_text_it_holds(text, data):
+    start = data.draw(st.integers(0, len(text) - 1))
+    term = text[start:data.draw(st.integers(start + 1, len(text)))]
+    assume(term.strip() and '"' not in term)
+    wanted = search.Search(terms=(term.casefold(),))
+    assert wanted.may_match_filter(search.text_filter("prefix " + text + " suffix"))
+
+
+def test_a_pack_its_filter_rules_out_is_neither_fetched_nor_decompressed(api, monkeypatch):
+    send(api, [event(message=f"ordinary line {n}", metadata={"request_id": f"r-{n}"}) for n in range(300)])
+    decompressed = []
+    monkeypatch.setattr(packs, "zlib", SimpleNamespace(decompress=lambda data: decompressed.append(1) or
+                                                      zlib.decompress(data)))
+    fetched = []
+    from chalicelib import aws
+
+    aws.client("dynamodb").meta.events.register("before-call.dynamodb.BatchGetItem",
+                                                lambda **kwargs: fetched.append(1))
+    body = get(api, q="zz-absent-term-0", **WINDOW)
+    assert body["logs"] == [] and body["scanned"]["events"] == 300
+    assert fetched == [] and decompressed == []
+    assert messages(api, ("attr", "request_id=r-7"), **WINDOW) == ["ordinary line 7"]
+    assert fetched and decompressed
+
+
+def test_a_packs_entry_in_the_all_services_index_stays_within_one_write_unit(dynamodb):
+    from bench import sizes
+    from devtools.table import load_schema
+    from tests.test_packs import pack_items, write
+    from tests.test_repository import NOW, RETENTION, SHARDS, make_event
+
+    repo = LogRepository(dynamodb, TABLE_NAME, RETENTION, SHARDS, SHARDS)
+    # A service name of 32 characters and two log types: a pack of a real service (names of 128 characters or
+    # many log types in one pack cost a second unit).
+    write(repo, [make_event(service="s" * 32, message=f"{n} " + "ünïcode ß text " * 8, timestamp_ms=NOW - n,
+                            log_type=("application", "access")[n % 2], metadata={"request_id": f"{n:032x}"})
+                 for n in range(100)])
+    schema = load_schema()
+    (index,) = [index for index in schema["global_secondary_indexes"] if index["name"] == PACK_TIMELINE_INDEX]
+    (pack,) = pack_items()
+    assert sizes.write_units(sizes.item_size(sizes.index_entry(pack, index, schema))) == 1

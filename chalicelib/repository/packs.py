@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass
 
 from chalicelib import events as ev
-from chalicelib import ids
+from chalicelib import ids, search
 from chalicelib.repository import keys
 from chalicelib.repository.items import expires_at
 from chalicelib.repository.keys import OLDEST, RANGE_KEY, TTL_ATTRIBUTE
@@ -41,9 +41,11 @@ LEVELS = "levels"
 LOG_TYPES = "log_types"
 # The payload's length: what a read reserves in read units before it fetches the pack.
 PAYLOAD_BYTES = "z"
+# The filter of the pack's text (``search.text_filter``): a search skips a pack it rules out without reading it.
+FILTER = "f"
 # What GSI ``pack_timeline`` projects of a pack besides its keys (infra/table_schema.json; a test checks): what
 # a read filters on and names in a cursor, not the payload, which it fetches from the table for the packs it opens.
-STUB_ATTRIBUTES = ("service_name", TTL_ATTRIBUTE, OLDEST, COUNT, LEVELS, LOG_TYPES, PAYLOAD_BYTES)
+STUB_ATTRIBUTES = ("service_name", TTL_ATTRIBUTE, OLDEST, COUNT, LEVELS, LOG_TYPES, PAYLOAD_BYTES, FILTER)
 # A pack's item beside its payload: keys, service name, caller, times and counts, in at most this many bytes.
 MAX_ATTRIBUTE_BYTES = 4096
 _GENERAL = ""
@@ -128,19 +130,28 @@ def items(pack, ingested_at_ms, ingested_by, shards, retention_ms):
         TTL_ATTRIBUTE: expires_at(ids.time_of(newest.log_id), retention_ms),
         PAYLOAD: {"B": payload},
         PAYLOAD_BYTES: {"N": str(len(payload))},
+        # What a search tests before it reads the payload: the events' content, not their log ids.
+        FILTER: {"B": search.text_filter(b"\n".join(entry.row[ids.LENGTH + 4:-1] for entry in pack)
+                                         .decode("utf-8", "surrogatepass"))},
     }
     if ingested_by:
         item["ingested_by"] = {"S": ingested_by}
     return [(pack, item)]
 
 
-def rows(item, search=None):
+def rows(item, wanted=None):
     """A pack's events as stored rows, oldest first (``[log_id, level, log_type, message, metadata, event_id]``);
-    none if its text shows that none matches ``search`` (then nothing is decoded)."""
+    none if its text shows that none matches search ``wanted`` (then nothing is decoded)."""
     text = zlib.decompress(item[PAYLOAD]["B"]).decode("utf-8", "surrogatepass")
-    if search is not None and not search.may_match_text(text):
+    if wanted is not None and not wanted.may_match_text(text):
         return []
     return json.loads(text)
+
+
+def ruled_out(item, wanted):
+    """Whether pack ``item``'s filter shows that no event of it matches search ``wanted`` (packs written before
+    filters have none: never ruled out by it)."""
+    return wanted is not None and FILTER in item and not wanted.may_match_filter(item[FILTER]["B"])
 
 
 def to_event(row, item):

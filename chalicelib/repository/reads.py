@@ -50,8 +50,8 @@ MAX_QUERY_PAGE_BYTES = 1_048_576 + MAX_ITEM_BYTES
 # cursor. Packs that reach below where the request starts are decoded even past it (the page could not move
 # on otherwise); there are as many as requests wrote that service's events in the same second.
 DECODE_BUDGET = 10_000
-# A search drops what does not match only once the items are read: its shards read this many times further ahead.
-SEARCH_PAGE_FACTOR = 4
+# Packs fetched by one BatchGetItem at most (DynamoDB's limit).
+MAX_FETCH = 100
 
 
 @dataclass(frozen=True)
@@ -180,8 +180,10 @@ def _prefetch(streams, budget):
 class _ShardStream:
     """One shard's matching items, newest first, fetched a page at a time on demand."""
 
-    def __init__(self, client, request, page_size, budget, floor):
+    def __init__(self, client, request, page_size, budget, floor, searching=False):
         self._client = client
+        # A search drops in the merge what does not match: its shard reads further ahead at every call.
+        self._searching = searching
         # Items keyed above this (the window's top) are the span above it: read while half the budget
         # allows, and then left, so that a span crowded with packs (a sender may key any number of them
         # into one second) can neither stall nor overspend a read: the packs left unread there are missed.
@@ -205,6 +207,10 @@ class _ShardStream:
     @property
     def buffered(self):
         return len(self._buffer)
+
+    def read_ahead(self):
+        """The items read and not yet taken, newest first."""
+        return self._buffer
 
     def wants_more(self):
         return self._more and not self._stopped and self.buffered < self.page_size
@@ -239,8 +245,8 @@ class _ShardStream:
         self._buffer.extend(response.get("Items", []))
         self._start_key = response.get("LastEvaluatedKey")
         self._more = self._start_key is not None
-        if response.get("Count", 0) < response.get("ScannedCount", 0):
-            # A filter dropped items: read further ahead next time.
+        if self._searching or response.get("Count", 0) < response.get("ScannedCount", 0):
+            # A filter dropped items (or a search may): read further ahead next time.
             self.page_size = min(1000, self.page_size * 4)
 
     def entries(self):
@@ -319,8 +325,7 @@ class Reads:
             # little more than its share rarely needs a second call.
             _ShardStream(self._calls.client,
                          self._query_request(index, hash_key, partition, (low, high, top), query, now_ms, levels),
-                         (math.ceil(query.limit / len(partitions)) + 1) * (1 if query.search is None else
-                                                                           SEARCH_PAGE_FACTOR), reads, high)
+                         math.ceil(query.limit / len(partitions)) + 1, reads, high, query.search is not None)
             for index, hash_key, partitions in indexes for partition in partitions
         ]
         _prefetch(streams, reads)
@@ -350,8 +355,8 @@ class Reads:
     def _payloads(self, stubs, reads, forced):
         """``{sort key: pack}`` for packs met in GSI ``pack_timeline`` (``stubs``): what the table adds to them,
         or None if the read budget cannot pay for it or the deadline has come (``forced``: read whatever
-        the budget). Strongly
-        consistent: a pack the index shows is in the table, unless its retention deleted it since."""
+        the budget). Eventually consistent, then strongly for any pack that read missed: a pack the index
+        shows is in the table (written before its index entry), unless its retention deleted it since."""
         if not forced and aws.current_deadline().expired:
             return None
         reservation = reads.reserve_exactly(len(stubs), _fetch_units(stubs), forced)
@@ -359,7 +364,11 @@ class Reads:
             return None
         wanted = {stub[RANGE_KEY]["S"]: {keys.HASH_KEY: stub[keys.HASH_KEY], RANGE_KEY: stub[RANGE_KEY]}
                   for stub in stubs}
-        found = self._get(wanted, (packs.PAYLOAD, "ingested_at", "ingested_by"), True, reads, reservation)
+        attributes = (packs.PAYLOAD, "ingested_at", "ingested_by")
+        found = self._get(wanted, attributes, False, reads, reservation)
+        missing = {sort_key: key for sort_key, key in wanted.items() if sort_key not in found}
+        if missing:
+            found.update(self._get(missing, attributes, True, reads))
         return {sort_key: {**stub, **found[sort_key]} for sort_key, stub in zip(wanted, stubs, strict=True)
                 if sort_key in found}
 
@@ -511,18 +520,22 @@ def _stop(key, heap, budget, opened=None):
 
 
 def _fetch_units(stubs):
-    """The most read units a strongly consistent read of the packs of ``stubs`` consumes (each item's size is
-    rounded up to 4 KB)."""
-    return sum(math.ceil(packs.item_bytes_at_most(stub) / READ_UNIT_BYTES) for stub in stubs)
+    """The most read units an eventually consistent read of the packs of ``stubs`` consumes (half a unit per 4 KB
+    of each item, its size rounded up)."""
+    return sum(math.ceil(packs.item_bytes_at_most(stub) / READ_UNIT_BYTES) for stub in stubs) / 2
 
 
-def _stubs_to_fetch(stub, heap, fetched, wanted, budget):
-    """``stub``, and the other packs without payload at the heads of the shards (not ``fetched`` yet), newest
-    first, while the events of those before may not cover the ``wanted`` events still to find, and within the
-    decode and read budgets."""
-    heads = sorted((value for _, _, _, kind, value, _ in heap if kind == _ITEM and packs.is_pack(value)
-                    and packs.is_stub(value) and value[RANGE_KEY]["S"] not in fetched),
-                   key=lambda item: item[RANGE_KEY]["S"], reverse=True)
+def _stubs_to_fetch(stub, heap, streams, fetched, wanted, budget, search):
+    """``stub``, and the other packs without payload at the heads of the shards or read ahead in them (not
+    ``fetched`` yet), newest first, while the events of those before may not cover the ``wanted`` events still to
+    find, and within the decode and read budgets and one ``BatchGetItem``; not those ``search`` rules out by
+    their filter."""
+    waiting = itertools.chain((value for _, _, _, kind, value, _ in heap if kind == _ITEM),
+                              *(stream.read_ahead() for stream in streams))
+    heads = sorted((value for value in waiting if packs.is_pack(value) and packs.is_stub(value)
+                    and value[RANGE_KEY]["S"] not in fetched and value is not stub
+                    and not packs.ruled_out(value, search)),
+                   key=lambda item: item[RANGE_KEY]["S"], reverse=True)[:MAX_FETCH - 1]
     chosen, events = [stub], int(stub[packs.COUNT]["N"])
     for head in heads:
         count = int(head[packs.COUNT]["N"])
@@ -563,12 +576,21 @@ def _merge(streams, row_filter, limit, fits, budget, payloads):
                     continue
                 opened.add(key)
                 count = int(value[packs.COUNT]["N"])
+                if packs.ruled_out(value, row_filter.search):
+                    # Examined by its filter alone: neither read nor decoded, so outside the decode budget.
+                    budget.scanned_events += count
+                    budget.scanned_bytes += len(value[packs.FILTER]["B"])
+                    continue
                 if key <= row_filter.high and count > budget.decode_left:
                     return found, _stop(key, heap, budget, opened=value)
                 if packs.is_stub(value):
                     if key not in fetched:
                         # Within the read budget, but whatever it in the span above the window, like the decode.
-                        more = payloads(_stubs_to_fetch(value, heap, fetched, limit - len(found), budget),
+                        # A search cannot tell how many events its page still needs: it reads ahead what
+                        # its budgets allow.
+                        wanted = limit - len(found) if row_filter.search is None else budget.decode_left
+                        more = payloads(_stubs_to_fetch(value, heap, streams, fetched, wanted, budget,
+                                                        row_filter.search),
                                         key > row_filter.high)
                         if more is None:
                             return found, _stop(key, heap, budget, opened=value)
@@ -611,6 +633,10 @@ class _Fixed:
 
     def __init__(self, items):
         self._items = items
+
+    @staticmethod
+    def read_ahead():
+        return ()
 
     def entries(self):
         yield from self._items
