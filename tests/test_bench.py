@@ -311,3 +311,14 @@ def test_storage_counts_an_item_and_each_index_copy_with_their_overhead():
 def test_cloudwatch_charges_its_ingest_and_storage_on_the_raw_bytes():
     usd, parts = pricing.cloudwatch_usd_per_million_events(2 ** 30 / 1e6, pricing.DAYS_PER_MONTH)
     assert parts == {"ingest": 0.5, "storage": 0.03} and usd == 0.53
+
+
+@pytest.mark.slow
+def test_search_reports_every_figure_of_issue_20_and_finds_the_needle(quick):
+    figures = json.loads(quick["line"].removeprefix("BENCH "))["search"]
+    assert {"needle_found", "events_scanned_per_cpu_s", "usd_per_gb_scanned", "budget_respected",
+            "common_term_items_read", "unfiltered_items_read"} <= set(figures)
+    assert figures["needle_found"] == {"q": True, "attr": True, "trace_id": True}
+    assert figures["budget_respected"]
+    assert figures["nomatch_events_scanned"] >= figures["events"]
+    assert figures["common_term_items_read"] <= 20 * figures["unfiltered_items_read"]
