@@ -30,22 +30,34 @@ _TERM = re.compile(r'"([^"]*)"|([^\s"]+)|(")')
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{32}\Z")
 # What compact JSON without ASCII escaping writes escaped: such a term cannot be looked for in a pack's text.
 _ESCAPED = re.compile(r'["\\\x00-\x1f]')
-# A pack's filter: one bit per three-byte sequence of its folded text (UTF-8), hashed. 720 bytes keep a pack's
-# entry in GSI pack_timeline within one write unit; a pack of 100 events of the bench's mix sets about a third of
-# the bits, so a term of n bytes passes a pack without it about 0.37 ** (n - 2) of the time.
-FILTER_BITS = 5760
+# A pack's filter: one bit per three-byte sequence of its folded text (UTF-8), hashed, in twice as many bits as
+# the pack has distinct sequences, a power of two from 64 to 2,048 (8 to 256 bytes; a pack is in the table and
+# in GSI pack_timeline, so each filter byte is stored twice). A term of n bytes passes a pack without it about
+# 0.4 ** (n - 2) of the time in a small pack, 0.6 ** (n - 2) in a pack of 70 events of the bench's mix (whose
+# filter is full size): a 16-byte token about one time in a thousand.
+MIN_FILTER_BITS = 64
+MAX_FILTER_BITS = 2048
 _HASH = 2654435761
 
 
 def _sequences(data):
-    """The filter bits of the three-byte sequences of ``data``."""
-    return {int.from_bytes(data[start:start + 3], "little") * _HASH % FILTER_BITS for start in range(len(data) - 2)}
+    """The 32-bit hashes of the three-byte sequences of ``data``."""
+    return {int.from_bytes(data[start:start + 3], "little") * _HASH & 0xFFFFFFFF for start in range(len(data) - 2)}
+
+
+def _bit(hashed, size):
+    """The bit of a filter of ``size`` bits (a power of two) that a sequence hashed to ``hashed`` sets: the
+    product's high bits (Fibonacci hashing)."""
+    return hashed >> (32 - size.bit_length() + 1)
 
 
 def text_filter(text):
     """The filter of ``text`` (a pack's events' searchable text): every bit its folded sequences hash to, set."""
-    bits = bytearray(FILTER_BITS // 8)
-    for bit in _sequences(text.casefold().encode("utf-8", "surrogatepass")):
+    hashes = _sequences(text.casefold().encode("utf-8", "surrogatepass"))
+    size = min(MAX_FILTER_BITS, max(MIN_FILTER_BITS, 1 << (2 * len(hashes) - 1).bit_length()))
+    bits = bytearray(size // 8)
+    for hashed in hashes:
+        bit = _bit(hashed, size)
         bits[bit >> 3] |= 1 << (bit & 7)
     return bytes(bits)
 
@@ -139,14 +151,24 @@ class Search:
         return [text for text in texts if not _ESCAPED.search(text)]
 
     @functools.cached_property
-    def _filter_bits(self):
-        """``(byte, mask)`` of every filter bit a matching pack has set, once per search."""
-        wanted = set().union(*(_sequences(text.encode("utf-8", "surrogatepass")) for text in self._checkable()))
-        return [(bit >> 3, 1 << (bit & 7)) for bit in sorted(wanted)]
+    def _hashes(self):
+        return set().union(*(_sequences(text.encode("utf-8", "surrogatepass")) for text in self._checkable()))
+
+    @functools.cached_property
+    def _bits_by_size(self):
+        return {}
+
+    def _filter_bits(self, size):
+        """``(byte, mask)`` of every bit a filter of ``size`` bits of a matching pack has set (once per size)."""
+        found = self._bits_by_size.get(size)
+        if found is None:
+            found = [(bit >> 3, 1 << (bit & 7)) for bit in sorted({_bit(hashed, size) for hashed in self._hashes})]
+            self._bits_by_size[size] = found
+        return found
 
     def may_match_filter(self, bits):
         """False when no event of a pack whose filter is ``bits`` can match."""
-        return all(bits[byte] & mask for byte, mask in self._filter_bits)
+        return all(bits[byte] & mask for byte, mask in self._filter_bits(len(bits) * 8))
 
     def may_match_text(self, text):
         """False when no event of a pack whose JSON text is ``text`` can match (True: decode and check each)."""

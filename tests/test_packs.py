@@ -299,10 +299,11 @@ def test_the_all_services_view_fetches_large_packs_within_the_read_units_and_fol
         written.update(write(repo, events[start:start + 30]))
     gets = BatchGets(dynamodb)
 
-    # 120 packs of 128 KiB are about 4,000 read units: a page fetches what its budget pays for.
+    # 120 packs of 128 KiB are about 2,000 read units (eventually consistent): a page fetches what its budget
+    # pays for.
     seen, pages = pages_within_read_units(repo, query(limit=1000), recorder, gets)
     assert seen == true_order(written)
-    assert pages >= 4
+    assert pages >= 2
 
 
 # --- GSI pack_timeline: packs without their payload ------------------------------------------------
