@@ -6,8 +6,8 @@ matches ``STRASSE``), with no other normalisation (a precomposed ``é`` and ``e`
 A term occurs in an event when it occurs in its ``message`` or in a string value of its ``metadata``, at any depth
 (keys, numbers and booleans are not searched).
 
-A pack is tested before it is read: it carries a filter of the three-byte sequences of its events' folded text
-(``text_filter``), and a term with a sequence whose bit is not set cannot be in it, so the pack is neither
+A pack is tested before it is read: it carries a filter of the three-byte sequences of its events' folded
+strings (``text_filter``), and a term with a sequence whose bit is not set cannot be in it, so the pack is neither
 fetched nor decompressed. A pack that passes is tested on its text, the JSON of its rows: a term absent from
 the pack's folded text rules out every event in it, so only candidate packs are decoded. A term holding a
 character that JSON escapes (a quote, a backslash, a control character) may be stored escaped, so it rules
@@ -41,8 +41,9 @@ _HASH = 2654435761
 
 
 def _sequences(data):
-    """The 32-bit hashes of the three-byte sequences of ``data``."""
-    return {int.from_bytes(data[start:start + 3], "little") * _HASH & 0xFFFFFFFF for start in range(len(data) - 2)}
+    """The 32-bit hashes of the three-byte sequences of ``data`` (each distinct sequence hashed once)."""
+    return {(first | second << 8 | third << 16) * _HASH & 0xFFFFFFFF
+            for first, second, third in set(zip(data, data[1:], data[2:], strict=False))}
 
 
 def _bit(hashed, size):
@@ -51,9 +52,49 @@ def _bit(hashed, size):
     return hashed >> (32 - size.bit_length() + 1)
 
 
-def text_filter(text):
-    """The filter of ``text`` (a pack's events' searchable text): every bit its folded sequences hash to, set."""
-    hashes = _sequences(text.casefold().encode("utf-8", "surrogatepass"))
+def searchable(events):
+    """The distinct strings a search may find in ``events`` (``(message, metadata)`` each): every message, and
+    every string, number and boolean of the metadata, at any depth (numbers and booleans as their JSON text, as
+    ``attr`` compares them)."""
+    found = set()
+    for message, metadata in events:
+        found.add(message)
+        if metadata:
+            _collect(metadata.values(), found)
+    return found
+
+
+def _collect(values, found):
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            found.add(value)
+        elif kind is dict:
+            _collect(value.values(), found)
+        elif kind is list:
+            _collect(value, found)
+        elif kind is bool:
+            found.add("true" if value else "false")
+        elif kind in (int, float):
+            found.add(repr(value))  # a finite number's JSON text (metadata holds no NaN or infinity)
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for child in value.values():
+            yield from _leaves(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _leaves(child)
+    else:
+        yield value
+
+
+def text_filter(texts):
+    """The filter of ``texts`` (a pack's events' ``searchable`` strings, each once: a string that many events
+    share, as an OTLP resource's attributes, is taken once): every bit their folded sequences hash to, set. They
+    are joined by a NUL, which no term the filter checks holds (sequences across two only set more bits)."""
+    hashes = _sequences("\0".join(texts).casefold().encode("utf-8", "surrogatepass"))
     size = min(MAX_FILTER_BITS, max(MIN_FILTER_BITS, 1 << (2 * len(hashes) - 1).bit_length()))
     bits = bytearray(size // 8)
     for hashed in hashes:
@@ -102,16 +143,6 @@ def parse_attrs(values):
     return tuple(attrs)
 
 
-def _strings(value):
-    """Every string value in a JSON value, at any depth (not the keys)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for child in value.values():
-            yield from _strings(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _strings(child)
 
 
 def _json_text(value):
@@ -139,7 +170,7 @@ class Search:
         if any(_json_text(metadata.get(key, None)) != wanted or key not in metadata for key, wanted in self.attrs):
             return False
         if self.terms:
-            texts = [message.casefold(), *(text.casefold() for text in _strings(metadata))]
+            texts = [message.casefold(), *(value.casefold() for value in _leaves(metadata) if isinstance(value, str))]
             return all(any(term in text for text in texts) for term in self.terms)
         return True
 

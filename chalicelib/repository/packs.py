@@ -130,9 +130,9 @@ def items(pack, ingested_at_ms, ingested_by, shards, retention_ms):
         TTL_ATTRIBUTE: expires_at(ids.time_of(newest.log_id), retention_ms),
         PAYLOAD: {"B": payload},
         PAYLOAD_BYTES: {"N": str(len(payload))},
-        # What a search tests before it reads the payload: the events' content, not their log ids.
-        FILTER: {"B": search.text_filter(b"\n".join(entry.row[ids.LENGTH + 4:-1] for entry in pack)
-                                         .decode("utf-8", "surrogatepass"))},
+        # What a search tests before it reads the payload: what it may find in the events.
+        FILTER: {"B": search.text_filter(search.searchable((entry.event.message, entry.event.metadata)
+                                                           for entry in pack))},
     }
     if ingested_by:
         item["ingested_by"] = {"S": ingested_by}
