@@ -14,7 +14,6 @@ character that JSON escapes (a quote, a backslash, a control character) may be s
 nothing out by the filter or the text; nor does one shorter than three bytes by the filter.
 """
 import functools
-import json
 import re
 from dataclasses import dataclass
 
@@ -73,10 +72,8 @@ def _collect(values, found):
             _collect(value.values(), found)
         elif kind is list:
             _collect(value, found)
-        elif kind is bool:
-            found.add("true" if value else "false")
-        elif kind in (int, float):
-            found.add(repr(value))  # a finite number's JSON text (metadata holds no NaN or infinity)
+        elif value is not None:
+            found.add(_json_text(value))
 
 
 def _leaves(value):
@@ -143,14 +140,14 @@ def parse_attrs(values):
     return tuple(attrs)
 
 
-
-
 def _json_text(value):
     """A metadata value as ``attr`` compares it: a string as written, a number or boolean as its JSON text."""
     if isinstance(value, str):
         return value
-    if isinstance(value, bool | int | float):
-        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # a finite number's JSON text (metadata holds no NaN or infinity)
     return None
 
 

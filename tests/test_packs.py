@@ -227,6 +227,20 @@ def test_the_decode_budget_stops_a_page_with_a_cursor_and_following_it_returns_e
     assert pages >= 1000 // budget
 
 
+def test_packs_whose_rows_a_filter_drops_are_fetched_many_to_a_call(repo, dynamodb):
+    # 15 packs that pass the Query's filters (their level and log type sets) and answer nothing: counting on each
+    # pack's events to fill the page would fetch them one call each.
+    write(repo, [make_event(message=str(n), timestamp_ms=NOW - n, level="INFO" if n % 100 == 0 else "DEBUG",
+                            log_type="rare" if n % 100 == 0 else "noise") for n in range(1500)])
+    calls = []
+    dynamodb.meta.events.register("before-call.dynamodb.BatchGetItem", lambda **kwargs: calls.append(1))
+
+    page = repo.recent(query(limit=10, level="DEBUG", log_type="rare"), NOW)
+
+    assert page.events == [] and page.events_decoded == 1500
+    assert len(calls) <= 2
+
+
 def test_a_decode_budget_spent_before_any_match_still_moves_the_cursor_on(repo, dynamodb):
     # Every noise pack holds DEBUG events and an INFO "rare" one: it passes the Query's filters on its levels and
     # log types, and only decoding it shows that no event in it is both.

@@ -460,6 +460,11 @@ class _RowFilter:
     log_type: str | None
     search: Search | None = None
 
+    @property
+    def narrows(self):
+        """Whether some rows of a pack the Query returned may not be answered (besides the window's edges)."""
+        return self.levels is not None or self.log_type is not None or self.search is not None
+
     def rows_of(self, pack):
         return [row for row in packs.rows(pack, self.search) if self.low <= row[0] <= self.high
                 and (self.levels is None or row[1] in self.levels)
@@ -586,9 +591,10 @@ def _merge(streams, row_filter, limit, fits, budget, payloads):
                 if packs.is_stub(value):
                     if key not in fetched:
                         # Within the read budget, but whatever it in the span above the window, like the decode.
-                        # A search cannot tell how many events its page still needs: it reads ahead what
-                        # its budgets allow.
-                        wanted = limit - len(found) if row_filter.search is None else budget.decode_left
+                        # When rows are filtered, a pack's count says nothing of how many events it adds: read
+                        # ahead what the budgets allow, so that packs yielding nothing cost one call per batch,
+                        # not one each.
+                        wanted = budget.decode_left if row_filter.narrows else limit - len(found)
                         more = payloads(_stubs_to_fetch(value, heap, streams, fetched, wanted, budget,
                                                         row_filter.search),
                                         key > row_filter.high)
