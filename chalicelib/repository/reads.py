@@ -446,6 +446,12 @@ class Reads:
         }
         if index is not None:
             request["IndexName"] = index
+        if index == keys.PACK_TIMELINE_INDEX:
+            # Only what the merge reads of a stub (which pack, its service, events, size and filter): parsing an
+            # answer costs CPU per attribute, and a search may meet thousands of stubs. The units are the same.
+            names.update({"#p": keys.HASH_KEY, "#s": "service_name", "#n": packs.COUNT, "#z": packs.PAYLOAD_BYTES,
+                          "#f": packs.FILTER})
+            request["ProjectionExpression"] = "#p, #r, #s, #n, #z, #f"
         return request
 
 
@@ -559,16 +565,27 @@ def _merge(streams, row_filter, limit, fits, budget, payloads):
     budget or the deadline does not allow it."""
     heap, order, fetched = [], itertools.count(), {}
 
+    found, opened = [], set()
+
     def next_of(entries):
-        entry = next(entries, None)
-        if isinstance(entry, _Resume):
-            heapq.heappush(heap, (_newest_first_key(entry.log_id), 1, next(order), _RESUME, entry.log_id, None))
-        elif entry is not None:
+        for entry in entries:
+            if isinstance(entry, _Resume):
+                heapq.heappush(heap, (_newest_first_key(entry.log_id), 1, next(order), _RESUME, entry.log_id, None))
+                return
+            if packs.ruled_out(entry, row_filter.search):
+                # Examined by its filter alone: neither read nor decoded, so outside the decode budget; and never
+                # ordered, since it adds nothing (a search may meet thousands).
+                key = entry[RANGE_KEY]["S"]
+                if key not in opened:  # a pack the cursor named is met again in the span above the window
+                    opened.add(key)
+                    budget.scanned_events += int(entry[packs.COUNT]["N"])
+                    budget.scanned_bytes += len(entry[packs.FILTER]["B"])
+                continue
             heapq.heappush(heap, (_newest_first_key(entry[RANGE_KEY]["S"]), 0, next(order), _ITEM, entry, entries))
+            return
 
     for stream in streams:
         next_of(stream.entries())
-    found, opened = [], set()
     while heap:
         _, _, _, kind, value, source = heapq.heappop(heap)
         if kind == _RESUME:
@@ -581,11 +598,6 @@ def _merge(streams, row_filter, limit, fits, budget, payloads):
                     continue
                 opened.add(key)
                 count = int(value[packs.COUNT]["N"])
-                if packs.ruled_out(value, row_filter.search):
-                    # Examined by its filter alone: neither read nor decoded, so outside the decode budget.
-                    budget.scanned_events += count
-                    budget.scanned_bytes += len(value[packs.FILTER]["B"])
-                    continue
                 if key <= row_filter.high and count > budget.decode_left:
                     return found, _stop(key, heap, budget, opened=value)
                 if packs.is_stub(value):
