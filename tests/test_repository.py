@@ -832,7 +832,7 @@ def test_newest_errors_cost_about_twice_the_page_however_rare_they_are(repo, rec
 # --- the read budget -------------------------------------------------------------
 
 def test_a_read_stops_at_its_budget_with_a_cursor_that_resumes_exactly_there(repo, recorder):
-    events = seed(repo, 400)
+    events = seed(repo, 200)
     budget = 60
     wanted = expected_order(events, lambda e: e.log_type == "audit" and e.level == "INFO")
     seen, after, pages = [], None, 0
