@@ -20,6 +20,7 @@ SHARD_KEY = "SHARD_KEY"
 SHARD_KEY_PARAMETER = "SHARD_KEY_PARAMETER"
 WRITE_MAX_ATTEMPTS = "WRITE_MAX_ATTEMPTS"
 STORAGE_READ_TIMEOUT_S = "STORAGE_READ_TIMEOUT_S"
+ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
 
 # Every variable the app reads. Tests compare this with what the stage
 # config and Terraform pass to the function.
@@ -36,6 +37,7 @@ ALL = (
     SHARD_KEY_PARAMETER,
     WRITE_MAX_ATTEMPTS,
     STORAGE_READ_TIMEOUT_S,
+    ARCHIVE_BUCKET,
 )
 
 DEFAULT_SHARDS = 16
@@ -71,6 +73,11 @@ def _int(name, default, low, high):
 
 def table_name():
     return _required(TABLE_NAME)
+
+
+def archive_bucket():
+    """The S3 bucket of the archive (``chalicelib.archiving``); only the archive function needs it."""
+    return _required(ARCHIVE_BUCKET)
 
 
 def retention_days():
