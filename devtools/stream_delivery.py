@@ -17,6 +17,20 @@ MAXIMUM_RETRY_ATTEMPTS = 4
 BATCH_SIZE = 1000
 
 
+def stream_records(streams, stream_arn):
+    """Every record stream ``stream_arn`` holds (``streams``: a DynamoDB Streams client), shard after shard, in
+    Lambda's form."""
+    records = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=BATCH_SIZE)
+            records += [lambda_record(record, stream_arn) for record in page["Records"]]
+            iterator = page.get("NextShardIterator") if page["Records"] else None
+    return records
+
+
 def lambda_record(record, stream_arn):
     """A record as DynamoDB Streams' API answers it (boto3: binary values as bytes, times as datetimes) in the
     form Lambda hands it to a function (JSON: binary values as base64 text, times as epoch seconds)."""

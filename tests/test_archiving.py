@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 
 import boto3
-import duckdb
 import pytest
 from botocore.awsrequest import AWSResponse
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +16,7 @@ from app import archive
 from chalicelib import archiving, aws, service
 from chalicelib import events as ev
 from chalicelib.repository import events_of_image
-from devtools import stream_delivery
+from devtools import archive_sql, stream_delivery
 from devtools.table import create_table
 from tests.conftest import TABLE_NAME
 
@@ -82,15 +81,7 @@ def stream_records(client):
     arn = client.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
     # botocore names an account endpoint (<account>.streams-ddb.<region>...) that moto does not answer.
     streams = boto3.client("dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
-    records = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while iterator:
-            page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            records += page["Records"]
-            iterator = page.get("NextShardIterator") if page["Records"] else None
-    return [stream_delivery.lambda_record(record, arn) for record in records]
+    return stream_delivery.stream_records(streams, arn)
 
 
 def deliver_all(records, handler=archive, size=5, retries=stream_delivery.MAXIMUM_RETRY_ATTEMPTS):
@@ -102,27 +93,9 @@ def deliver_all(records, handler=archive, size=5, retries=stream_delivery.MAXIMU
 
 
 def archived_rows(tmp_path):
-    """The archive's events through DuckDB over local copies of its objects (same keys), with the partition
-    columns: ``[(event as the API answers it, service, dt, hour)]``."""
-    s3 = boto3.client("s3")
-    keys = [entry["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="events/")
-            for entry in page.get("Contents", [])]
-    for key in keys:
-        path = tmp_path / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
-    if not keys:
-        return []
-    columns = {name: "VARCHAR" for name in ("log_id", "service_name", "level", "log_type", "message", "timestamp",
-                                            "event_id", "ingested_at", "ingested_by")}
-    columns["metadata"] = "JSON"
-    rows = duckdb.sql(
-        f"SELECT *, CAST(dt AS VARCHAR), CAST(hour AS VARCHAR) FROM read_json('{tmp_path}/events/*/*/*/*.json.gz', "
-        f"columns = {columns}, hive_partitioning = true, hive_types_autocast = false, "
-        f"format = 'newline_delimited', compression = 'gzip')").fetchall()
-    names = list(columns)
-    return [({**dict(zip(names, row[:len(names)], strict=True)), "metadata": json.loads(row[names.index("metadata")])},
-             *row[-3:]) for row in rows]
+    """The archive's events through DuckDB over local copies of its objects: ``[(event, service, dt, hour)]``."""
+    archive_sql.download(boto3.client("s3"), BUCKET, tmp_path)
+    return archive_sql.rows(tmp_path)
 
 
 def api_events():
