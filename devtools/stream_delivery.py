@@ -12,9 +12,12 @@ Not mirrored: the mapping's ``eventName = INSERT`` filter (records are delivered
 what it does not archive) and ``maximum_record_age_in_seconds`` (no clock here).
 """
 import base64
+import json
 
 MAXIMUM_RETRY_ATTEMPTS = 4
 BATCH_SIZE = 1000
+# Lambda hands a function at most this much JSON: a batch is cut before a record that would pass it.
+PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 def stream_records(streams, stream_arn):
@@ -54,6 +57,20 @@ def _json_value(value):
     if kind == "L":
         return {"L": [_json_value(each) for each in inner]}
     return value
+
+
+def batches(records):
+    """``records`` (in Lambda's form, in stream order) cut into the batches Lambda would hand the function: at
+    most ``BATCH_SIZE`` records and ``PAYLOAD_BYTES`` of JSON each."""
+    made, batch, size = [], [], len(b'{"Records":[]}')
+    for record in records:
+        record_bytes = len(json.dumps(record, separators=(",", ":"))) + 1
+        if batch and (len(batch) == BATCH_SIZE or size + record_bytes > PAYLOAD_BYTES):
+            made.append(batch)
+            batch, size = [], len(b'{"Records":[]}')
+        batch.append(record)
+        size += record_bytes
+    return made + [batch] if batch else made
 
 
 def deliver(handler, records, dead_letter, shard_id="shardId-local", stream_arn="",

@@ -368,6 +368,16 @@ def test_a_record_that_always_fails_is_dead_lettered_after_the_retries_and_the_r
     assert dead[0]["requestContext"]["approximateInvokeCount"] == stream_delivery.MAXIMUM_RETRY_ATTEMPTS + 1
 
 
+def test_batches_are_cut_at_the_batch_size_and_at_lambdas_payload_limit():
+    small = records_numbered(2500)
+    large = [{**record, "dynamodb": {**record["dynamodb"], "NewImage": {"pack": {"B": "x" * 1_000_000}}}}
+             for record in records_numbered(13)]
+
+    assert [len(batch) for batch in stream_delivery.batches(small)] == [1000, 1000, 500]
+    assert [len(batch) for batch in stream_delivery.batches(large)] == [6, 6, 1]
+    assert [record for batch in stream_delivery.batches(large) for record in batch] == large
+
+
 def test_a_record_from_the_streams_api_is_handed_over_as_lambda_hands_it():
     created = datetime(2030, 1, 2, tzinfo=UTC)
     record = {"eventID": "e", "eventName": "INSERT", "dynamodb": {
