@@ -22,8 +22,8 @@ WRITE_MAX_ATTEMPTS = "WRITE_MAX_ATTEMPTS"
 STORAGE_READ_TIMEOUT_S = "STORAGE_READ_TIMEOUT_S"
 ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
 
-# Every variable the app reads. Tests compare this with what the stage
-# config and Terraform pass to the function.
+# Every variable the API function reads. Tests compare this with what the
+# stage config and Terraform pass to it.
 ALL = (
     TABLE_NAME,
     RETENTION_DAYS,
@@ -37,8 +37,9 @@ ALL = (
     SHARD_KEY_PARAMETER,
     WRITE_MAX_ATTEMPTS,
     STORAGE_READ_TIMEOUT_S,
-    ARCHIVE_BUCKET,
 )
+# What only the archive function reads (every function of a stage gets ``ALL``'s; this one also its own).
+ARCHIVE_ONLY = (ARCHIVE_BUCKET,)
 
 DEFAULT_SHARDS = 16
 DEFAULT_SEVERITY_SHARDS = 8
