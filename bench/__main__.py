@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import capacity, coldstart, hardening, ingest_cost, otlp, overhead, packing, read_cost, search
+from bench import archive, capacity, coldstart, hardening, ingest_cost, otlp, overhead, packing, read_cost, search
 from bench.env import ROOT, configure
 
 FULL = {
@@ -26,6 +26,7 @@ FULL = {
     "packing": {"counts": {"1": 200, "10": 50, "100": 10, "1000": 5}, "read_events": 40_000, "limit": 100,
                 "repeats": 7},
     "search": {"requests": 200, "repeats": 3},
+    "archive": {"requests": 200, "repeats": 3},
 }
 QUICK = {
     "read": {"sizes": (200, 1_000), "limit": 10},
@@ -38,6 +39,7 @@ QUICK = {
     "otlp": {"records": 100, "repeats": 1},
     "packing": {"counts": {"1": 10, "10": 5, "100": 2, "1000": 1}, "read_events": 2_000, "limit": 10, "repeats": 1},
     "search": {"requests": 12, "repeats": 1},
+    "archive": {"requests": 6, "repeats": 1},
 }
 
 
@@ -65,6 +67,7 @@ def run_all(sizes, log=print):
     results["otlp"] = otlp.run(log=log, **sizes["otlp"])
     results["packing"] = packing.run(log=log, **sizes["packing"])
     results["search"] = search.run(log=log, **sizes["search"])
+    results["archive"] = archive.run(log=log, **sizes["archive"])
     results["machine"] = machine()
     results["seconds"] = round(time.perf_counter() - started, 1)
     return results

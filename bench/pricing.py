@@ -8,7 +8,10 @@ requests and $0.0000166667 per GB-second, billed per started millisecond;
 DynamoDB Standard storage: $0.25 per GB-month; CloudWatch Logs Standard:
 $0.50 per GB ingested and $0.03 per GB-month stored, here on the events' raw
 bytes, which overstates CloudWatch's storage a little, as it bills archived
-logs compressed). A GB is 2^30 bytes and a month 730 hours, as AWS bills them.
+logs compressed; S3 Standard: $0.023 per GB-month; S3 Glacier Instant Retrieval:
+$0.004 per GB-month, billed at least 128 KB an object and 90 days; S3 PUT: $0.005 per
+1,000 requests; lifecycle transitions into Glacier Instant Retrieval: $0.02 per 1,000).
+A GB is 2^30 bytes and a month 730 hours, as AWS bills them.
 Free tiers are left out. Check them against the pricing pages before quoting
 a figure; the arithmetic is here so that a new price is one edit.
 
@@ -30,6 +33,10 @@ PRICES_USD = {
     "dynamodb_storage_gb_month": 0.25,
     "cloudwatch_logs_ingest_gb": 0.50,
     "cloudwatch_logs_storage_gb_month": 0.03,
+    "s3_standard_gb_month": 0.023,
+    "s3_glacier_ir_gb_month": 0.004,
+    "s3_put_request": 0.005 / 1000,
+    "s3_glacier_ir_transition_request": 0.02 / 1000,
 }
 GB = 2 ** 30
 DAYS_PER_MONTH = 730 / 24

@@ -20,9 +20,10 @@ SHARD_KEY = "SHARD_KEY"
 SHARD_KEY_PARAMETER = "SHARD_KEY_PARAMETER"
 WRITE_MAX_ATTEMPTS = "WRITE_MAX_ATTEMPTS"
 STORAGE_READ_TIMEOUT_S = "STORAGE_READ_TIMEOUT_S"
+ARCHIVE_BUCKET = "ARCHIVE_BUCKET"
 
-# Every variable the app reads. Tests compare this with what the stage
-# config and Terraform pass to the function.
+# Every variable the API function reads. Tests compare this with what the
+# stage config and Terraform pass to it.
 ALL = (
     TABLE_NAME,
     RETENTION_DAYS,
@@ -37,6 +38,8 @@ ALL = (
     WRITE_MAX_ATTEMPTS,
     STORAGE_READ_TIMEOUT_S,
 )
+# What only the archive function reads (every function of a stage gets ``ALL``'s; this one also its own).
+ARCHIVE_ONLY = (ARCHIVE_BUCKET,)
 
 DEFAULT_SHARDS = 16
 DEFAULT_SEVERITY_SHARDS = 8
@@ -71,6 +74,11 @@ def _int(name, default, low, high):
 
 def table_name():
     return _required(TABLE_NAME)
+
+
+def archive_bucket():
+    """The S3 bucket of the archive (``chalicelib.archiving``); only the archive function needs it."""
+    return _required(ARCHIVE_BUCKET)
 
 
 def retention_days():

@@ -40,8 +40,8 @@ def test_the_bench_line_is_one_line_of_json_with_every_section(quick):
     line = quick["line"]
     assert line.startswith("BENCH ") and "\n" not in line
     figures = json.loads(line.removeprefix("BENCH "))
-    assert {"read", "read_by_level", "ingest", "coldstart", "capacity", "overhead", "hardening", "packing"} <= set(
-        figures)
+    assert {"read", "read_by_level", "ingest", "coldstart", "capacity", "overhead", "hardening", "packing", "search",
+            "archive"} <= set(figures)
     assert {"error_all", "error_hot_service", "min_warn_all", "correct", "wru_per_event", "baseline"} <= set(
         figures["read_by_level"])
     assert {"worst_body_cpu_ratio", "worst_body", "ordinary_cpu_ms", "otlp_worst_cpu_ratio",
@@ -322,3 +322,29 @@ def test_search_reports_every_figure_of_issue_20_and_finds_the_needle(quick):
     assert figures["budget_respected"]
     assert figures["nomatch_events_scanned"] >= figures["events"]
     assert figures["common_term_items_read"] <= 20 * figures["unfiltered_items_read"]
+
+
+@pytest.mark.slow
+def test_archive_reports_every_figure_of_issue_21_and_loses_and_doubles_nothing(quick):
+    figures = json.loads(quick["line"].removeprefix("BENCH "))["archive"]
+    assert {"bytes_per_event_ratio", "usd_per_million_events_year", "cloudwatch_usd_per_million_events_year",
+            "cost_ratio_vs_cloudwatch", "roundtrip_lost", "roundtrip_duplicated", "usd_parts"} <= set(figures)
+    assert figures["injected_failures"] == 1 and figures["dead_lettered"] == 0
+    assert figures["roundtrip_lost"] == figures["roundtrip_duplicated"] == 0
+    assert 0 < figures["bytes_per_event_ratio"] < 1
+    assert figures["usd_per_million_events_year"] == pytest.approx(sum(figures["usd_parts"].values()), abs=1e-4)
+
+
+def test_the_archive_costs_count_glacier_ir_at_128_kib_an_object_and_every_put():
+    from bench import archive
+
+    usd, cloudwatch, parts = archive.costs(events=1_000_000, raw_bytes=2 ** 30, sizes=[1024] * 1000, invocations=10,
+                                           cpu_s=0)
+
+    assert parts["s3_puts"] == pytest.approx(0.005)
+    assert parts["s3_transitions"] == pytest.approx(0.02)
+    assert parts["s3_glacier_ir_storage"] == pytest.approx(
+        1000 * 128 * 1024 / 2 ** 30 * 335 / pricing.DAYS_PER_MONTH * 0.004)
+    assert parts["lambda_duration"] == pytest.approx(1000 * archive.S3_PUT_MS / 1000 * 0.5 * 0.0000166667)
+    assert cloudwatch == pytest.approx(12 * 0.03)
+    assert usd == pytest.approx(sum(parts.values()))

@@ -8,7 +8,8 @@ A small package whose modules name its parts:
 * ``items``: the one-item-per-event layout (events with a caller-chosen ``event_id``, and everything written
   before packs), with its idempotency;
 * ``writes``: ``put_events`` over both; ``reads``: ``recent`` and the merge of both layouts, in order;
-* ``calls``: DynamoDB calls in parallel, under the request's deadline, with retries.
+* ``calls``: DynamoDB calls in parallel, under the request's deadline, with retries;
+* ``images``: the events of an item's image in the table's stream (what the archive writes).
 
 Every item carries ``expires_at``: the (newest) event's time plus the retention, so nothing outlives the
 events it holds by more than a pack's span.
@@ -18,6 +19,7 @@ import time
 from chalicelib import events as ev
 from chalicelib import settings
 from chalicelib.repository.calls import BACKOFF_BASE_S, WORKERS, Calls
+from chalicelib.repository.images import events_of_image
 from chalicelib.repository.items import ItemLayout
 from chalicelib.repository.keys import (
     HASH_KEY,
@@ -49,7 +51,7 @@ __all__ = [
     "PACK_TIMELINE_HASH_KEY", "PACK_TIMELINE_INDEX", "RANGE_KEY", "READ_BUDGET", "READ_UNITS",
     "READ_UNIT_BYTES", "SERVICE_SEVERITY_HASH_KEY", "SERVICE_SEVERITY_INDEX", "SEVERITY_HASH_KEY",
     "SEVERITY_INDEX", "TIMELINE_HASH_KEY", "TIMELINE_INDEX", "TTL_ATTRIBUTE", "WORKERS", "LogRepository", "Page",
-    "WriteOutcome", "caller_key",
+    "WriteOutcome", "caller_key", "events_of_image",
 ]
 
 

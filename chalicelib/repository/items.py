@@ -60,6 +60,11 @@ def expires_at(timestamp_ms, retention_ms):
     return {"N": str((timestamp_ms + retention_ms) // 1000)}
 
 
+def is_event_item(item):
+    """Whether ``item`` is an event item (not a pack, a guard or a claim): only event items carry an event time."""
+    return "ts" in item
+
+
 def to_event(item):
     """An event item as the API returns the event."""
     return {
