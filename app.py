@@ -1,7 +1,7 @@
 """Simple Log Service: HTTP routes only. Parse the request, call chalicelib, return."""
 from chalice import Chalice, IAMAuthorizer
 
-from chalicelib import http, otlp, service
+from chalicelib import archiving, http, otlp, service
 
 app = Chalice(app_name="simple-log-service")
 app.api.binary_types.append(otlp.PROTOBUF)
@@ -29,3 +29,9 @@ def post_otlp_logs():
     outcome = service.export_logs(request.raw_body, request.headers.get("content-type"),
                                   request.headers.get("content-encoding"), http.caller_arn(request), http.deadline(app))
     return http.export_response(outcome, request)
+
+
+@app.lambda_function(name="archive")
+def archive(event, context):
+    """The table's stream → the S3 archive (the event source mapping is Terraform's: infra/archive.tf)."""
+    return archiving.handle(event)
