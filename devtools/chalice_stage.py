@@ -3,10 +3,13 @@
 infra/ is the one definition of a deployed stage. `chalice deploy` cannot read
 Terraform, so this writes what it reads, for every stage of ``infra/env/``:
 
-* ``.chalice/policy-<stage>.json``: the function role's policy, rendered from
-  ``data.aws_iam_policy_document.lambda`` (infra/iam.tf). What Terraform knows
+* ``.chalice/policy-<stage>.json``: the API function role's policy, rendered from
+  ``data.aws_iam_policy_document.lambda`` (infra/iam.tf), and
+  ``.chalice/policy-archive-<stage>.json``, the archive function's, from
+  ``data.aws_iam_policy_document.archive`` (infra/archive.tf). What Terraform knows
   only after apply is written with IAM policy variables (``${aws:RequestedRegion}``,
-  ``${aws:PrincipalAccount}``); the key, whose id is random, is matched by its alias.
+  ``${aws:PrincipalAccount}``); the key, whose id is random, is matched by its alias,
+  and the table's stream, whose label is the time it was enabled, as ``stream/*``.
 * ``.chalice/api-policy-<stage>.json``: the REST API's resource policy, on
   both paths (``chalice package`` puts it on the API of the packaged module
   too). It denies ``execute-api:Invoke`` to every principal but the stage's
@@ -19,8 +22,11 @@ Terraform, so this writes what it reads, for every stage of ``infra/env/``:
 * the stage's keys in ``.chalice/config.json``: the two policy files, the
   stage's tags (Application, Stage, Stack, as Terraform tags its resources),
   the settings Terraform gives the function on the packaged path (table,
-  retention, cursor and shard key parameters) and its reserved concurrency
-  (``lambda_reserved_concurrency``; none when it is -1).
+  retention, cursor and shard key parameters) and, per function
+  (``lambda_functions``), the API function's reserved concurrency
+  (``lambda_reserved_concurrency``; none when it is -1) and the archive
+  function's policy file, bucket (``ARCHIVE_BUCKET``) and reserved concurrency
+  (``archive_reserved_concurrency``).
 
 ``--check`` writes nothing and exits 1 when a file differs from what infra/ gives.
 """
@@ -58,6 +64,9 @@ class StageFiles:
         parameter_arns = {
             f"aws_ssm_parameter.{name}.arn": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{evaluate(parameter['name'])}"
             for name, parameter in self.module.resources_of("aws_ssm_parameter").items()}
+        # local.archive_bucket_name is coalesce(var.archive_bucket_name, local.archive_bucket_default_name).
+        self.archive_bucket = self.variables.get("archive_bucket_name") or evaluate(
+            "${local.archive_bucket_default_name}")
         self.evaluate = Evaluator(self.module, self.variables, known={
             "local.region": REGION,
             "local.account_id": ACCOUNT,
@@ -67,6 +76,12 @@ class StageFiles:
             **parameter_arns,
             "aws_cloudwatch_log_group.lambda.arn":
                 f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{evaluate('${local.lambda_log_group}')}",
+            "aws_dynamodb_table.logs.stream_arn": f"{self.table_arn}/stream/*",
+            "aws_s3_bucket.archive.arn": f"arn:aws:s3:::{self.archive_bucket}",
+            "aws_s3_bucket.archive.bucket": self.archive_bucket,
+            "aws_sqs_queue.archive_dlq.arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{evaluate('${local.archive_dlq_name}')}",
+            "aws_cloudwatch_log_group.archive.arn":
+                f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{evaluate('${local.archive_log_group}')}",
         })
 
     def _values(self, values):
@@ -76,9 +91,9 @@ class StageFiles:
             rendered.extend(self.lists[whole] if whole in self.lists else [self.evaluate(value)])
         return rendered
 
-    def function_policy(self):
-        """data.aws_iam_policy_document.lambda as this stage's chalice deploy role policy."""
-        document = self.module.data[("aws_iam_policy_document", "lambda")]
+    def function_policy(self, document_name="lambda"):
+        """data.aws_iam_policy_document.<document_name> as this stage's chalice deploy role policy."""
+        document = self.module.data[("aws_iam_policy_document", document_name)]
         key_arn = self.evaluate("${aws_kms_key.this.arn}")
         statements = []
         for block in document["statement"]:
@@ -123,12 +138,18 @@ class StageFiles:
         # with it, so the budget counts it and the Config rules scoped by Stack judge it on this path too.
         tags = {"Application": self.evaluate("${var.app_name}"), "Stage": self.evaluate("${var.stage}"),
                 "Stack": self.name}
-        owned = {"autogen_policy": False, "iam_policy_file": f"policy-{self.stage}.json",
-                 "api_gateway_policy_file": f"api-policy-{self.stage}.json", "tags": tags,
-                 "environment_variables": environment}
+        api_handler = {}
         reserved = int(self.evaluate("${var.lambda_reserved_concurrency}"))
         if reserved != -1:
-            owned["reserved_concurrency"] = reserved
+            api_handler["reserved_concurrency"] = reserved
+        archive = {"iam_policy_file": f"policy-archive-{self.stage}.json",
+                   "reserved_concurrency": int(self.evaluate("${var.archive_reserved_concurrency}")),
+                   "environment_variables": {name: self.evaluate(reference)
+                                             for name, reference in package.ARCHIVE_ENVIRONMENT.items()}}
+        owned = {"autogen_policy": False, "iam_policy_file": f"policy-{self.stage}.json",
+                 "api_gateway_policy_file": f"api-policy-{self.stage}.json", "tags": tags,
+                 "environment_variables": environment,
+                 "lambda_functions": {"api_handler": api_handler, "archive": archive}}
         kept = {key: value for key, value in current.items() if key not in owned and key != "reserved_concurrency"}
         return {**owned, **kept}
 
@@ -147,6 +168,7 @@ def expected_files(chalice_dir=None, infra=None):
         stage_files = StageFiles(stage, infra)
         config["stages"][stage] = stage_files.config(config["stages"].get(stage, {}))
         files[chalice_dir / f"policy-{stage}.json"] = dumps(stage_files.function_policy())
+        files[chalice_dir / f"policy-archive-{stage}.json"] = dumps(stage_files.function_policy("archive"))
         files[chalice_dir / f"api-policy-{stage}.json"] = dumps(stage_files.api_policy())
     files[config_path] = dumps(config)
     return files

@@ -11,13 +11,16 @@ The rewrite of ``chalice.tf.json``:
 
 * drops Chalice's ``terraform`` block (it pins Terraform < 1.4 and the AWS
   provider < 5); ``infra/versions.tf`` holds the only constraints;
-* drops Chalice's role and inline policy (built from the stage's policy file,
-  whose ``${aws:...}`` IAM variables Terraform would read as interpolation):
-  the function runs as ``aws_iam_role.lambda`` of ``infra/iam.tf``;
-* points the function's environment at the Terraform-managed table, cursor and
-  shard key parameters and retention, and its logs at the encrypted log group,
-  and takes its runtime from ``var.lambda_runtime`` (Chalice writes the version
-  of the Python that runs it);
+* drops Chalice's roles and inline policies (built from the stage's policy
+  files, whose ``${aws:...}`` IAM variables Terraform would read as
+  interpolation): the API's function runs as ``aws_iam_role.lambda`` of
+  ``infra/iam.tf``, the archive function as ``aws_iam_role.archive`` of
+  ``infra/archive.tf``;
+* points each function's environment at the Terraform-managed table, cursor and
+  shard key parameters and retention (and the archive's at its bucket), and its
+  logs at its encrypted log group, and takes its runtime from
+  ``var.lambda_runtime`` (Chalice writes the version of the Python that runs
+  it), and its reserved concurrency from its variable;
 * names the REST API per stage (Chalice gives every stage's API the app's
   name, which would mix the stages' metrics) and replaces it before
   destroying it; its resource policy names the caller roles of the deploying
@@ -39,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,12 +67,32 @@ DEPLOYING_ACCOUNT_ROLE = "arn:${local.partition}:iam::${local.account_id}:role/"
 # 1980-01-01, the earliest time a zip entry can carry.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
-# What the function gets from Terraform instead of .chalice/config.json.
+# What the functions get from Terraform instead of .chalice/config.json.
 TERRAFORM_ENVIRONMENT = {
     "LOG_TABLE_NAME": "${aws_dynamodb_table.logs.name}",
     "LOG_RETENTION_DAYS": "${var.log_retention_days}",
     "CURSOR_KEY_PARAMETER": "${aws_ssm_parameter.cursor_signing_key.name}",
     "SHARD_KEY_PARAMETER": "${aws_ssm_parameter.shard_key.name}",
+}
+# The archive function's own (.chalice/config.json: the stage's lambda_functions.archive).
+ARCHIVE_ENVIRONMENT = {"ARCHIVE_BUCKET": "${aws_s3_bucket.archive.bucket}"}
+
+
+@dataclass(frozen=True)
+class Function:
+    """What Terraform gives one of Chalice's functions: its role, log group and environment."""
+
+    role: str
+    log_group: str
+    environment: dict
+    reserved_concurrency: str
+
+
+# Chalice's name of each function in chalice.tf.json (app.py) -> what infra/ gives it.
+FUNCTIONS = {
+    "api_handler": Function("lambda", "lambda", TERRAFORM_ENVIRONMENT, "${var.lambda_reserved_concurrency}"),
+    "archive": Function("archive", "archive", {**TERRAFORM_ENVIRONMENT, **ARCHIVE_ENVIRONMENT},
+                        "${var.archive_reserved_concurrency}"),
 }
 
 
@@ -115,21 +139,13 @@ def rewrite_chalice_terraform(doc):
     resources = _take(doc, "resource")
     for kind in ("aws_iam_role", "aws_iam_role_policy"):
         generated = resources.pop(kind, {})
-        if set(generated) - {"api_handler_role"}:
+        if set(generated) - {f"{name}_role" for name in FUNCTIONS}:
             raise PackageError(f"unexpected {kind} resources in chalice.tf.json: {sorted(generated)}")
-
-    function = _take(resources, "aws_lambda_function", "api_handler")
-    function["role"] = "${aws_iam_role.lambda.arn}"
-    variables = _take(function, "environment", "variables")
-    missing = set(TERRAFORM_ENVIRONMENT) - set(variables)
-    if missing:
-        raise PackageError(f"the stage's environment lacks {sorted(missing)}: is it a deployed stage?")
-    variables.update(TERRAFORM_ENVIRONMENT)
-    # Chalice takes the runtime from the Python that runs it; the stage's tfvars pin it instead.
-    function["runtime"] = "${var.lambda_runtime}"
-    function["reserved_concurrent_executions"] = "${var.lambda_reserved_concurrency}"
-    function["logging_config"] = {"log_format": "Text", "log_group": "${aws_cloudwatch_log_group.lambda.name}"}
-    function["depends_on"] = ["aws_iam_role_policy.lambda"]
+    functions = _take(resources, "aws_lambda_function")
+    if set(functions) != set(FUNCTIONS):
+        raise PackageError(f"chalice.tf.json has the functions {sorted(functions)}, not {sorted(FUNCTIONS)}")
+    for name, wiring in FUNCTIONS.items():
+        _wire_function(functions[name], wiring)
 
     rest_api = _take(resources, "aws_api_gateway_rest_api", "rest_api")
     rest_api["name"] = "${local.name}"
@@ -155,6 +171,21 @@ def rewrite_chalice_terraform(doc):
         "gateway_responses": "${sha256(jsonencode(aws_api_gateway_gateway_response.contract_shape))}",
     }
     return doc
+
+
+def _wire_function(function, wiring):
+    function["role"] = f"${{aws_iam_role.{wiring.role}.arn}}"
+    variables = _take(function, "environment", "variables")
+    missing = set(wiring.environment) - set(variables)
+    if missing:
+        raise PackageError(f"the stage's environment lacks {sorted(missing)}: is it a deployed stage?")
+    variables.update(wiring.environment)
+    # Chalice takes the runtime from the Python that runs it; the stage's tfvars pin it instead.
+    function["runtime"] = "${var.lambda_runtime}"
+    function["reserved_concurrent_executions"] = wiring.reserved_concurrency
+    function["logging_config"] = {"log_format": "Text",
+                                  "log_group": f"${{aws_cloudwatch_log_group.{wiring.log_group}.name}}"}
+    function["depends_on"] = [f"aws_iam_role_policy.{wiring.role}"]
 
 
 def _is_bytecode(name):

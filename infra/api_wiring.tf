@@ -25,6 +25,9 @@ locals {
   api_endpoint      = local.api_attached ? "https://${var.rest_api_id}.execute-api.${local.region}.${data.aws_partition.current.dns_suffix}/${local.api_stage_name}" : null
   # The stage `chalice deploy` made, by name (Terraform does not own it on this path).
   method_settings_stage_name = local.api_stage_name
+  # The function the table's stream feeds (archive.tf), by name once `chalice deploy` has made it
+  # (the apply with rest_api_id, which follows it).
+  archive_function = local.api_attached ? local.archive_function_name : null
 }
 
 # Throttling, metrics and ERROR-level execution logs (no request data) of the stage `chalice deploy` made.

@@ -13,6 +13,9 @@ resource "aws_dynamodb_table" "logs" {
   hash_key                    = local.table_schema.hash_key
   range_key                   = local.table_schema.range_key
   deletion_protection_enabled = var.deletion_protection
+  # The archive's source (archive.tf): each new item's image, nothing of the old one.
+  stream_enabled   = true
+  stream_view_type = "NEW_IMAGE"
 
   dynamic "attribute" {
     for_each = local.table_schema.attributes

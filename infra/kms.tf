@@ -1,8 +1,9 @@
 # One customer-managed key for the stage's data at rest: the log table, its
-# CloudWatch log groups, the alarm topic and the cursor and shard key parameters. The key
-# policy lets exactly those services use it; principals of the account reach its
-# data only through DynamoDB (reading and writing the table), SNS (publishing to
-# the topic) or SSM (those two parameters),
+# CloudWatch log groups, the alarm topic, the cursor and shard key parameters, the
+# archive bucket and its dead-letter queue. The key policy lets exactly those
+# services use it; principals of the account reach its data only through DynamoDB
+# (reading and writing the table), SNS (publishing to the topic), SSM (those two
+# parameters), S3 (the archive bucket) or SQS (the archive's dead-letter queue),
 # and administer it (with IAM policies that allow it) without being able to
 # use it or to grant themselves its use.
 
@@ -12,7 +13,7 @@ locals {
   # The stage's log groups, by name for the same reason; API Gateway names the
   # execution log group after the API's id (api_gateway.tf), so it joins once the API exists.
   log_group_names = concat(
-    [local.lambda_log_group, local.api_access_log_group],
+    [local.lambda_log_group, local.archive_log_group, local.api_access_log_group],
     [for id in(local.api_attached ? [local.rest_api_id] : []) : "API-Gateway-Execution-Logs_${id}/${local.api_stage_name}"],
   )
 }
@@ -199,6 +200,70 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # The archive function writes objects, Athena writes query results and the read
+  # roles read both: through S3, in the archive bucket only (with a bucket key, the
+  # encryption context is the bucket's ARN).
+  statement {
+    sid       = "ArchiveBucketThroughS3"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [local.archive_bucket_arn]
+    }
+  }
+
+  # The archive's event source mapping reports failed batches (as the function's role); an operator reads them.
+  statement {
+    sid       = "ArchiveDeadLetterQueueThroughSQS"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["sqs.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sqs:arn"
+      values   = [local.archive_dlq_arn]
+    }
+  }
+
   statement {
     sid       = "PublishToTheEncryptedTopicThroughSNS"
     effect    = "Allow"
@@ -250,7 +315,7 @@ data "aws_iam_policy_document" "kms" {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "${local.name}: log table, log groups, alarm topic and cursor and shard key parameters"
+  description             = "${local.name}: log table, log groups, alarm topic, cursor and shard key parameters, archive"
   enable_key_rotation     = true
   deletion_window_in_days = var.kms_deletion_window_in_days
   policy                  = data.aws_iam_policy_document.kms.json

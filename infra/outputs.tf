@@ -83,6 +83,26 @@ output "lambda_log_group_name" {
   value       = aws_cloudwatch_log_group.lambda.name
 }
 
+output "archive_bucket" {
+  description = "S3 bucket of the archive: events/service=<service>/dt=YYYY-MM-DD/hour=HH/*.json.gz (slog archive get reads it)."
+  value       = aws_s3_bucket.archive.id
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup to query the archive in (results encrypted under athena-results/ of the bucket, a bytes-scanned limit per query)."
+  value       = aws_athena_workgroup.archive.name
+}
+
+output "glue_database" {
+  description = "Glue database holding the archive's table, events."
+  value       = aws_glue_catalog_database.archive.name
+}
+
+output "archive_dead_letter_queue_url" {
+  description = "SQS queue where the archive reports a batch of the table's stream it gave up on (shard and sequence numbers)."
+  value       = aws_sqs_queue.archive_dlq.url
+}
+
 output "dashboard_name" {
   description = "Name of the CloudWatch dashboard of the stage."
   value       = aws_cloudwatch_dashboard.this.dashboard_name

@@ -343,6 +343,72 @@ variable "monthly_budget_usd" {
   }
 }
 
+variable "archive_retention_days" {
+  description = "Days the archive keeps an event's object (S3 lifecycle expiration from its creation), after which it is gone; it must exceed archive_transition_days."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.archive_retention_days >= 31 && var.archive_retention_days <= 3653 && floor(var.archive_retention_days) == var.archive_retention_days
+    error_message = "archive_retention_days must be a whole number of days between 31 and 3653 (10 years)."
+  }
+}
+
+variable "archive_transition_days" {
+  description = "Days after which an archived object of 128 KB or more moves to S3 Glacier Instant Retrieval (cheaper to keep, dearer to read; 90 days minimum billed); less than archive_retention_days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.archive_transition_days >= 30 && var.archive_transition_days <= 90 && floor(var.archive_transition_days) == var.archive_transition_days
+    error_message = "archive_transition_days must be a whole number of days between 30 and 90."
+  }
+}
+
+variable "archive_bucket_name" {
+  description = "Name of the archive bucket; null for <app_name>-<stage>-<region>-archive. Set it only if that name is taken (S3 names are global)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.archive_bucket_name == null || can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", var.archive_bucket_name))
+    error_message = "archive_bucket_name must be 3-63 lower-case letters, digits or hyphens, starting and ending with a letter or digit, or null."
+  }
+}
+
+variable "archive_reserved_concurrency" {
+  description = "Concurrent executions reserved for (and capping) the archive function, on both deploy paths. The table's stream runs one batch per shard at a time, so this needs to be at least its number of open shards (a few for most tables); fewer delays the archive (the iterator-age alarm). Counts against the account's concurrency with lambda_reserved_concurrency."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.archive_reserved_concurrency >= 1 && var.archive_reserved_concurrency <= 100 && floor(var.archive_reserved_concurrency) == var.archive_reserved_concurrency
+    error_message = "archive_reserved_concurrency must be a whole number between 1 and 100."
+  }
+}
+
+variable "archive_iterator_age_alarm_minutes" {
+  description = "Alarm when the archive function is this many minutes behind the table's stream (its IteratorAge); records older than 24 hours leave the stream unarchived."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.archive_iterator_age_alarm_minutes >= 5 && var.archive_iterator_age_alarm_minutes <= 720 && floor(var.archive_iterator_age_alarm_minutes) == var.archive_iterator_age_alarm_minutes
+    error_message = "archive_iterator_age_alarm_minutes must be a whole number between 5 and 720 (half the stream's 24 hours)."
+  }
+}
+
+variable "athena_bytes_scanned_cutoff_per_query" {
+  description = "Athena cancels a query of the archive workgroup that scans more than this many bytes (USD 5 per TB scanned); at least 10 MB."
+  type        = number
+  default     = 10737418240
+
+  validation {
+    condition     = var.athena_bytes_scanned_cutoff_per_query >= 10485760 && floor(var.athena_bytes_scanned_cutoff_per_query) == var.athena_bytes_scanned_cutoff_per_query
+    error_message = "athena_bytes_scanned_cutoff_per_query must be a whole number of bytes of at least 10485760 (10 MB, Athena's minimum)."
+  }
+}
+
 variable "tags" {
   description = "Extra tags for every resource (Application, Stage, Stack and ManagedBy are always set)."
   type        = map(string)

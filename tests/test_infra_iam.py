@@ -226,10 +226,17 @@ def test_each_caller_role_trusts_exactly_its_own_principals_and_no_list_has_a_de
 
 # --- the Lambda execution role ---------------------------------------------------------
 
-def _code_operations():
-    """(service, Operation) pairs the function's code calls on boto3 clients."""
+# The archive function's own module: it runs as the archive role, never as the API's.
+ARCHIVE_MODULE = ROOT / "chalicelib" / "archiving.py"
+
+
+def _code_operations(paths=None):
+    """(service, Operation) pairs the code calls on boto3 clients: the API function's (chalicelib but the archive
+    module) unless told which files."""
     calls = set()
-    for path in (ROOT / "chalicelib").rglob("*.py"):
+    if paths is None:
+        paths = [path for path in (ROOT / "chalicelib").rglob("*.py") if path != ARCHIVE_MODULE]
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
@@ -339,7 +346,7 @@ def test_lambda_role_is_wired_to_chalices_function(module):
 
 # --- the key policy ---------------------------------------------------------------
 
-def test_key_policy_lets_only_dynamodb_logs_and_sns_use_the_key(module):
+def test_key_policy_lets_only_dynamodb_logs_sns_ssm_s3_and_sqs_use_the_key(module):
     document = module.data[("aws_iam_policy_document", "kms")]
     crypto = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*", "kms:Decrypt*",
               "kms:Encrypt*", "kms:ReEncrypt*"}
@@ -359,20 +366,22 @@ def test_key_policy_lets_only_dynamodb_logs_and_sns_use_the_key(module):
     services = {principal for _, principals, _ in usage for principal in principals if "amazonaws.com" in principal}
     assert services == {"logs.${local.region}.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
     assert {c["kms:ViaService"][0].split(".")[0] for _, _, c in usage if "kms:ViaService" in c} == {
-        "dynamodb", "sns", "ssm"}
+        "dynamodb", "sns", "ssm", "s3", "sqs"}
 
 
 ACCOUNT = "123456789012"
 ROOT_PRINCIPAL = f"arn:aws:iam::{ACCOUNT}:root"
 API_ID = EXECUTION_ARN.rsplit(":", 1)[1]
 STAGE_LOG_GROUPS = ["/aws/lambda/simple-log-service-prod", "/aws/apigateway/simple-log-service-prod/access",
-                    f"API-Gateway-Execution-Logs_{API_ID}/api"]
+                    f"API-Gateway-Execution-Logs_{API_ID}/api", "/aws/lambda/simple-log-service-prod-archive"]
+BUCKET_ARN = "arn:aws:s3:::simple-log-service-prod-us-east-1-archive"
+DLQ_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:simple-log-service-prod-archive-dlq"
 
 
 def key_policy(module):
     """The key policy as Terraform renders it for prod in us-east-1, the API being API_ID."""
     expression = module.locals["log_group_names"]
-    for part in ("local.lambda_log_group", "local.api_access_log_group", "local.rest_api_id",
+    for part in ("local.lambda_log_group", "local.archive_log_group", "local.api_access_log_group", "local.rest_api_id",
                  '"API-Gateway-Execution-Logs_${id}/${local.api_stage_name}"'):
         assert part in expression, part
     execution_group = module.resource("aws_cloudwatch_log_group", "api_execution")["name"]
@@ -380,6 +389,7 @@ def key_policy(module):
         STAGE_LOG_GROUPS[2]
     env = {"local.partition": "aws", "local.account_id": ACCOUNT, "local.region": "us-east-1",
            "local.log_group_names": STAGE_LOG_GROUPS,
+           "local.archive_bucket_arn": BUCKET_ARN, "local.archive_dlq_arn": DLQ_ARN,
            "local.alarm_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:simple-log-service-prod-alarms",
            **{f"local.{local}_arn": arn for _, local, arn in SECRET_PARAMETERS}}
     return statements(module.data[("aws_iam_policy_document", "kms")], env)
@@ -549,6 +559,184 @@ def test_the_packaged_api_refuses_a_role_of_the_same_name_in_another_account(mod
         assert not allowed(policy, "execute-api:Invoke", target, theirs), role
 
 
+# --- the archive (archive.tf) ------------------------------------------------------------------
+
+STREAM_ARN = f"{TABLE_ARN}/stream/2026-01-05T10:00:00.000"
+ARCHIVE_LOG_GROUP_ARN = f"{LOG_GROUP_ARN}-archive"
+WORKGROUP_ARN = f"arn:aws:athena:us-east-1:{ACCOUNT}:workgroup/simple-log-service-prod"
+GLUE_DATABASE_ARN = f"arn:aws:glue:us-east-1:{ACCOUNT}:database/simple_log_service_prod"
+GLUE_TABLE_ARN = f"arn:aws:glue:us-east-1:{ACCOUNT}:table/simple_log_service_prod/events"
+VIA_S3 = {"kms:ViaService": "s3.us-east-1.amazonaws.com", "kms:EncryptionContext:aws:s3:arn": BUCKET_ARN}
+VIA_SQS = {"kms:ViaService": "sqs.us-east-1.amazonaws.com", "kms:EncryptionContext:aws:sqs:arn": DLQ_ARN}
+
+
+def archive_env(stage="prod"):
+    return {
+        "aws_dynamodb_table.logs.stream_arn": for_stage(STREAM_ARN, stage),
+        "aws_s3_bucket.archive.arn": for_stage(BUCKET_ARN, stage),
+        "local.archive_events_prefix": "events/", "local.athena_results_prefix": "athena-results/",
+        "aws_kms_key.this.arn": KEY_ARN, "local.region": "us-east-1", "local.partition": "aws",
+        "local.account_id": ACCOUNT,
+        "aws_sqs_queue.archive_dlq.arn": for_stage(DLQ_ARN, stage),
+        "aws_cloudwatch_log_group.archive.arn": for_stage(ARCHIVE_LOG_GROUP_ARN, stage),
+        "aws_athena_workgroup.archive.arn": WORKGROUP_ARN,
+        "aws_glue_catalog_database.archive.arn": GLUE_DATABASE_ARN,
+        "aws_glue_catalog_table.events.arn": GLUE_TABLE_ARN,
+    }
+
+
+def archive_function_policy(module, stage="prod"):
+    return statements(module.data[("aws_iam_policy_document", "archive")], archive_env(stage))
+
+
+def archive_read_policy(module):
+    return statements(module.data[("aws_iam_policy_document", "archive_read")], archive_env())
+
+
+def test_the_archive_function_may_read_the_stream_and_write_events_and_nothing_else(module):
+    policy = archive_function_policy(module)
+    for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                   "dynamodb:ListStreams"):
+        assert allowed(policy, action, STREAM_ARN), action
+        assert not allowed(policy, action, STREAM_ARN.replace("-prod", "-dev")), action
+    for action in ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"):
+        assert not allowed(policy, action, TABLE_ARN), action
+    key = f"{BUCKET_ARN}/events/service=checkout/dt=2026-01-05/hour=10/1-e.json.gz"
+    assert allowed(policy, "s3:PutObject", key)
+    assert not allowed(policy, "s3:PutObject", f"{BUCKET_ARN}/athena-results/q.csv")
+    assert not allowed(policy, "s3:PutObject", key.replace("-prod-", "-dev-"))
+    for action in ("s3:GetObject", "s3:DeleteObject", "s3:PutObjectAcl", "s3:ListBucket"):
+        assert not allowed(policy, action, key) and not allowed(policy, action, BUCKET_ARN), action
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        assert allowed(policy, action, KEY_ARN, VIA_S3), action
+        assert allowed(policy, action, KEY_ARN, VIA_SQS), action
+        assert not allowed(policy, action, KEY_ARN, {**VIA_S3, "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::x"})
+        assert not allowed(policy, action, KEY_ARN, {**VIA_S3, "kms:ViaService": "dynamodb.us-east-1.amazonaws.com"})
+    assert not allowed(policy, "kms:Encrypt", KEY_ARN, VIA_S3)
+    assert allowed(policy, "sqs:SendMessage", DLQ_ARN)
+    assert not allowed(policy, "sqs:ReceiveMessage", DLQ_ARN)
+    assert not allowed(policy, "sqs:SendMessage", DLQ_ARN.replace("-dlq", "-other"))
+    assert allowed(policy, "logs:PutLogEvents", f"{ARCHIVE_LOG_GROUP_ARN}:log-stream:2026/01/05/[$LATEST]abc")
+    assert not allowed(policy, "logs:PutLogEvents", f"{LOG_GROUP_ARN}:log-stream:x")  # the API function's group
+    for statement in policy:
+        assert statement["effect"] == "Allow" and "*" not in statement["resources"]
+        assert not [action for action in statement["actions"] if "*" in action]
+
+
+def test_the_archive_role_grants_the_s3_call_the_archive_module_makes_and_the_api_role_none(module):
+    archive = {action for statement in archive_function_policy(module) for action in statement["actions"]}
+    archive_code = _code_operations([ARCHIVE_MODULE]) if ARCHIVE_MODULE.exists() else set()
+    assert {f"{service}:{operation}" for service, operation in archive_code} <= archive
+    assert {action for action in archive if action.startswith("s3:")} == {"s3:PutObject"}
+    api = {action for statement in lambda_policy(module) for action in statement["actions"]}
+    assert not [action for action in api if action.startswith(("s3:", "sqs:", "athena:", "glue:"))]
+    assert not {"dynamodb:GetRecords", "dynamodb:GetShardIterator"} & api
+
+
+def test_the_archive_role_is_wired_to_chalices_archive_function_and_named_apart_from_chalices(module):
+    function = module.resource("aws_lambda_function", "archive")
+    assert function["role"] == "${aws_iam_role.archive.arn}"
+    assert function["function_name"] == "simple-log-service-prod-archive"
+    assert module.resource("aws_iam_role_policy", "archive") == {
+        "name": "least-privilege", "role": "${aws_iam_role.archive.id}",
+        "policy": "${data.aws_iam_policy_document.archive.json}"}
+    role = module.resource("aws_iam_role", "archive")
+    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.lambda_assume.json}"
+    # `chalice deploy` names its role for the function <app>-<stage>-archive: Terraform's must not take that name.
+    assert role["name"] == "${local.name}-archive-lambda"
+
+
+def test_the_read_roles_may_read_and_query_the_archive_but_not_change_it(module):
+    policy = archive_read_policy(module)
+    key = f"{BUCKET_ARN}/events/service=checkout/dt=2026-01-05/hour=10/1-e.json.gz"
+    result = f"{BUCKET_ARN}/athena-results/0b1c2d3e.csv"
+    assert allowed(policy, "s3:GetObject", key)
+    assert allowed(policy, "s3:ListBucket", BUCKET_ARN, {"s3:prefix": "events/service=checkout/dt=2026-01-05/"})
+    assert not allowed(policy, "s3:ListBucket", BUCKET_ARN, {"s3:prefix": "other/"})
+    assert not allowed(policy, "s3:ListBucket", BUCKET_ARN)
+    for action in ("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"):
+        assert allowed(policy, action, result), action
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy"):
+        assert not allowed(policy, action, key) and not allowed(policy, action, BUCKET_ARN), action
+    assert not allowed(policy, "s3:GetObject", key.replace("-prod-", "-dev-"))
+    for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+        assert allowed(policy, action, KEY_ARN, VIA_S3), action
+        assert not allowed(policy, action, KEY_ARN, {**VIA_S3, "kms:ViaService": "dynamodb.us-east-1.amazonaws.com"})
+    for action in ("athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults"):
+        assert allowed(policy, action, WORKGROUP_ARN), action
+        assert not allowed(policy, action, WORKGROUP_ARN.replace("workgroup/simple-log-service-prod",
+                                                                   "workgroup/primary")), action
+    assert not allowed(policy, "athena:UpdateWorkGroup", WORKGROUP_ARN)
+    for resource in (GLUE_DATABASE_ARN, GLUE_TABLE_ARN):
+        assert allowed(policy, "glue:GetTable", resource) or allowed(policy, "glue:GetDatabase", resource)
+    assert not allowed(policy, "glue:UpdateTable", GLUE_TABLE_ARN)
+    assert not allowed(policy, "glue:GetTable", GLUE_TABLE_ARN.replace("simple_log_service_prod", "other"))
+
+
+def caller_role_policies(module):
+    """{caller role: [the statements of every policy attached to it]}, as the for_each of each attachment gives."""
+    readers = module.locals["archive_reader_roles"]
+    assert readers == ('${toset([for role, spec in local.caller_roles : role if contains([for route in spec.routes '
+                       ': join(" ", route)], "GET /logs/recent")])}')
+    reader_roles = {role for role, spec in CALLER_ROLES.items() if ["GET", "/logs/recent"] in spec["routes"]}
+    attached = {role: [] for role in CALLER_ROLES}
+    for name, attachment in module.resources_of("aws_iam_role_policy").items():
+        if not attachment["role"].startswith("${aws_iam_role.caller["):
+            continue
+        assert attachment["role"] == "${aws_iam_role.caller[each.key].id}", name
+        roles = {"${local.archive_reader_roles}": reader_roles}.get(attachment["for_each"], set(CALLER_ROLES))
+        document = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)(?:\[each\.key\])?\.json\}",
+                                attachment["policy"]).group(1)
+        for role in roles:
+            env = {**archive_env(), **caller_env(module, role)}
+            attached[role].extend(statements(module.data[("aws_iam_policy_document", document)], env))
+    return attached
+
+
+def test_the_ingest_role_gets_nothing_of_the_archive_and_the_read_roles_get_it(module):
+    policies = caller_role_policies(module)
+    key = f"{BUCKET_ARN}/events/service=checkout/dt=2026-01-05/hour=10/1-e.json.gz"
+    reads = [("s3:GetObject", key, {}), ("s3:ListBucket", BUCKET_ARN, {"s3:prefix": "events/"}),
+             ("kms:Decrypt", KEY_ARN, VIA_S3), ("athena:StartQueryExecution", WORKGROUP_ARN, {}),
+             ("glue:GetTable", GLUE_TABLE_ARN, {})]
+    for action, resource, context in reads:
+        assert not allowed(policies["log-ingest"], action, resource, context), action
+        for role in ("log-read", "log-full-access"):
+            assert allowed(policies[role], action, resource, context), (role, action)
+    for role, statements_of_role in policies.items():
+        assert not allowed(statements_of_role, "s3:PutObject", key), role
+
+
+def test_the_archive_bucket_refuses_requests_without_tls(module):
+    assert module.resource("aws_s3_bucket_policy", "archive")["policy"] == (
+        "${data.aws_iam_policy_document.archive_bucket.json}")
+    policy = statements(module.data[("aws_iam_policy_document", "archive_bucket")], archive_env())
+    identity = [{"effect": "Allow", "actions": ["s3:*"], "resources": ["*"], "conditions": [], "principals": ["*"]}]
+    key = f"{BUCKET_ARN}/events/service=checkout/dt=2026-01-05/hour=10/1-e.json.gz"
+    for action, resource in (("s3:GetObject", key), ("s3:ListBucket", BUCKET_ARN), ("s3:PutObject", key)):
+        assert allowed(identity + policy, action, resource, {"aws:SecureTransport": "true"}), action
+        assert not allowed(identity + policy, action, resource, {"aws:SecureTransport": "false"}), action
+
+
+def test_the_key_serves_the_archive_bucket_and_its_dead_letter_queue_through_their_services_only(module):
+    assert module.locals["archive_bucket_arn"] == "arn:${local.partition}:s3:::${local.archive_bucket_name}"
+    assert module.locals["archive_dlq_arn"] == (
+        "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.archive_dlq_name}")
+    policy = key_policy(module)
+    in_account = {"kms:CallerAccount": ACCOUNT}
+    for context in (VIA_S3, VIA_SQS):
+        for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+            assert allowed(policy, action, "*", {**context, **in_account}, ROOT_PRINCIPAL), (action, context)
+        assert not allowed(policy, "kms:Decrypt", "*", {**context, "kms:CallerAccount": "999999999999"},
+                           ROOT_PRINCIPAL)
+    assert not allowed(policy, "kms:Decrypt", "*", {**VIA_S3, **in_account,
+                                                    "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::another"},
+                       ROOT_PRINCIPAL)
+    assert not allowed(policy, "kms:Decrypt", "*", {**VIA_SQS, **in_account,
+                                                    "kms:EncryptionContext:aws:sqs:arn": DLQ_ARN + "-x"},
+                       ROOT_PRINCIPAL)
+
+
 def test_renderer_refuses_values_it_does_not_know():
     with pytest.raises(KeyError):
         render("${local.unknown}", {})
@@ -561,17 +749,26 @@ def _concrete(text):
 
 
 @pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
-def test_chalice_deploy_policy_file_grants_what_the_terraform_role_grants_statement_by_statement(module, stage):
-    """The `chalice deploy` path's role (.chalice/policy-<stage>.json) is the Terraform role, statement by statement.
+@pytest.mark.parametrize("function, document", [("api_handler", "lambda"), ("archive", "archive")])
+def test_chalice_deploy_policy_file_grants_what_the_terraform_role_grants_statement_by_statement(
+        module, stage, function, document):
+    """Each function's `chalice deploy` role (.chalice/policy-<stage>.json for the API's,
+    policy-archive-<stage>.json for the archive's) is its Terraform role, statement by statement.
 
-    The file names the key as key/* narrowed by the stage's alias (its id is random); every other
-    resource and condition is the Terraform one once the IAM policy variables are read.
+    The file names the key as key/* narrowed by the stage's alias (its id is random) and the table's stream as
+    stream/* (its label is the time it was enabled); every other resource and condition is the Terraform one
+    once the IAM policy variables are read.
     """
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
-    policy = json.loads((ROOT / ".chalice" / config["iam_policy_file"]).read_text())
-    terraform = lambda_policy(module, stage)
+    policy_file = config.get("lambda_functions", {}).get(function, {}).get("iam_policy_file", config["iam_policy_file"])
+    assert policy_file == {"api_handler": f"policy-{stage}.json", "archive": f"policy-archive-{stage}.json"}[function]
+    policy = json.loads((ROOT / ".chalice" / policy_file).read_text())
+    terraform = lambda_policy(module, stage) if document == "lambda" else archive_function_policy(module, stage)
+    stream = for_stage(STREAM_ARN, stage)
+    terraform = [{**s, "resources": [r.replace(stream, stream.rsplit("/", 1)[0] + "/*") for r in s["resources"]]}
+                 for s in terraform]
     assert [statement["Sid"] for statement in policy["Statement"]] == [
-        block["sid"] for block in module.data[("aws_iam_policy_document", "lambda")]["statement"]]
+        block["sid"] for block in module.data[("aws_iam_policy_document", document)]["statement"]]
     for statement, expected in zip(policy["Statement"], terraform, strict=True):
         assert statement["Effect"] == expected["effect"]
         assert statement["Action"] == expected["actions"], statement["Sid"]

@@ -119,7 +119,7 @@ def test_the_shard_key_once_generated_is_kept_whatever_its_arguments_become(modu
 
 def test_every_log_group_is_encrypted_with_the_key_and_keeps_the_stage_retention(module):
     groups = module.resources_of("aws_cloudwatch_log_group")
-    assert set(groups) == {"lambda", "api_access", "api_execution"}
+    assert set(groups) == {"lambda", "archive", "api_access", "api_execution"}
     for name, group in groups.items():
         assert group["kms_key_id"] == KEY_ARN, name
         assert group["retention_in_days"] == "${var.log_retention_days}", name

@@ -235,6 +235,39 @@ def test_function_runs_as_the_terraform_role_with_terraform_values(builds):
         assert "${aws:" not in json.dumps(doc)
 
 
+def test_the_archive_function_runs_as_its_own_role_with_its_bucket_log_group_and_reservation(builds):
+    for stage, build in builds.items():
+        doc = chalice_doc(build)
+        function = doc["resource"]["aws_lambda_function"]["archive"]
+        assert function["handler"] == "app.archive"
+        assert function["role"] == "${aws_iam_role.archive.arn}"
+        assert function["depends_on"] == ["aws_iam_role_policy.archive"]
+        assert function["runtime"] == "${var.lambda_runtime}"
+        assert function["logging_config"]["log_group"] == "${aws_cloudwatch_log_group.archive.name}"
+        assert function["reserved_concurrent_executions"] == "${var.archive_reserved_concurrency}"
+        env = function["environment"]["variables"]
+        assert env["ARCHIVE_BUCKET"] == "${aws_s3_bucket.archive.bucket}"
+        assert env["LOG_TABLE_NAME"] == "${aws_dynamodb_table.logs.name}"
+        # .chalice/config.json's lambda_functions.archive: a batch of 1,000 records has minutes, not the API's 20 s.
+        assert (function["memory_size"], function["timeout"]) == (512, 300), stage
+        api = doc["resource"]["aws_lambda_function"]["api_handler"]
+        assert api["reserved_concurrent_executions"] == "${var.lambda_reserved_concurrency}"
+        assert "ARCHIVE_BUCKET" not in api["environment"]["variables"]
+
+
+def test_rewrite_refuses_functions_it_does_not_know_or_an_archive_without_its_bucket(builds):
+    doc = chalice_doc(builds["prod"])
+    doc["terraform"] = {}
+    doc["resource"]["aws_lambda_function"]["another"] = {}
+    with pytest.raises(pkg.PackageError, match="functions"):
+        pkg.rewrite_chalice_terraform(doc)
+    doc = chalice_doc(builds["prod"])
+    doc["terraform"] = {}
+    del doc["resource"]["aws_lambda_function"]["archive"]["environment"]["variables"]["ARCHIVE_BUCKET"]
+    with pytest.raises(pkg.PackageError, match="ARCHIVE_BUCKET"):
+        pkg.rewrite_chalice_terraform(doc)
+
+
 def test_stage_belongs_to_terraform_and_the_deployment_follows_the_api_definition(builds):
     doc = chalice_doc(builds["prod"])
     deployment = doc["resource"]["aws_api_gateway_deployment"]["rest_api"]

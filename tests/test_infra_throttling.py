@@ -88,15 +88,22 @@ def test_ingest_and_reads_are_throttled_apart_in_every_stage(module, stage):
         assert 0 < rate <= burst, stage
 
 
-def test_the_function_reserves_concurrency_in_every_stage_on_both_deploy_paths_within_the_account(module):
-    function = module.resource("aws_lambda_function", "api_handler")
-    assert function["reserved_concurrent_executions"] == "${var.lambda_reserved_concurrency}"
-    reserved = {stage: TFVARS[stage]["lambda_reserved_concurrency"] for stage in STAGES}
-    for stage, value in reserved.items():
-        assert value >= 1, stage
-        assert CONFIG["stages"][stage]["reserved_concurrency"] == value, stage  # the chalice deploy path
-    assert reserved["dev"] < reserved["staging"] < reserved["prod"]
-    # The three stages fit one default account together, leaving Lambda's unreserved minimum.
+def test_each_function_reserves_concurrency_in_every_stage_on_both_deploy_paths_within_the_account(module):
+    variables = {"api_handler": "lambda_reserved_concurrency", "archive": "archive_reserved_concurrency"}
+    reserved = {}
+    for function, variable in variables.items():
+        terraform = module.resource("aws_lambda_function", function)
+        assert terraform["reserved_concurrent_executions"] == f"${{var.{variable}}}", function
+        default = module.variables[variable]["default"]
+        for stage in STAGES:
+            value = TFVARS[stage].get(variable, default)
+            assert value >= 1, (stage, function)
+            # The chalice deploy path: per function, so that neither takes the other's reservation.
+            assert CONFIG["stages"][stage]["lambda_functions"][function]["reserved_concurrency"] == value, stage
+            reserved[stage, function] = value
+        assert "reserved_concurrency" not in {key for stage in STAGES for key in CONFIG["stages"][stage]}
+    assert reserved["dev", "api_handler"] < reserved["staging", "api_handler"] < reserved["prod", "api_handler"]
+    # The three stages' functions fit one default account together, leaving Lambda's unreserved minimum.
     assert sum(reserved.values()) <= ACCOUNT_CONCURRENCY - UNRESERVED_MINIMUM
 
 

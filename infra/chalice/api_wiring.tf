@@ -17,6 +17,8 @@ locals {
   lambda_invoke_arn = "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.lambda_function_name}/invocations"
   # Method settings name the stage resource below, so that they come after it.
   method_settings_stage_name = aws_api_gateway_stage.api.stage_name
+  # The function the table's stream feeds (archive.tf): Chalice's, in this module.
+  archive_function = aws_lambda_function.archive.arn
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
