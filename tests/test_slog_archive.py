@@ -144,7 +144,7 @@ def test_the_read_stops_before_the_hour_that_would_pass_max_bytes_and_says_where
 
     assert code == 0, err
     assert messages(out) == ["hour 9"]
-    assert f"1 events from 1 objects ({first_size:,} bytes) in 1 hours" in err
+    assert f"1 event from 1 object ({first_size:,} bytes) in 1 hour of the archive" in err
     assert "stopped at --max-bytes" in err and "continue with --since 2026-03-10T10:00:00Z" in err
 
 
@@ -164,7 +164,7 @@ def test_lines_are_rendered_as_recent_does_log_content_cannot_drive_the_terminal
     assert out.count("\n") == 1
     assert "\x1b" not in out
     assert "2026-03-10T09:01:00.000Z ERROR checkout boom \\x1b[2J\\nfake line request_id=r-1" in out
-    assert "1 events from 1 objects" in err
+    assert "1 event from 1 object" in err
 
 
 def test_the_bucket_comes_from_the_outputs_file(s3, tmp_path):

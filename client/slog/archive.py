@@ -21,6 +21,7 @@ from urllib.parse import quote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from slog.errors import SlogError
+from slog.render import count
 
 MAX_WINDOW = timedelta(days=31)
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -91,8 +92,8 @@ class Reading:
     stopped_bytes: int = 0
 
     def describe(self):
-        read = (f"{self.events:,} events from {self.objects:,} objects ({self.bytes:,} bytes) "
-                f"in {self.hours:,} hours of the archive")
+        read = (f"{count(self.events, 'event')} from {count(self.objects, 'object')} ({self.bytes:,} bytes) "
+                f"in {count(self.hours, 'hour')} of the archive")
         if self.stopped_at is None:
             return read
         resume = self.stopped_at.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -370,12 +370,8 @@ class Scan:
         self.bytes += scanned.get("bytes", 0)
 
     def describe(self):
-        return (f"{_count(self.found, 'event')} found, {_count(self.events, 'event')} ({self.bytes:,} bytes) "
-                f"scanned in {_count(self.pages, 'page')}")
-
-
-def _count(number, noun):
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+        return (f"{render.count(self.found, 'event')} found, {render.count(self.events, 'event')} "
+                f"({self.bytes:,} bytes) scanned in {render.count(self.pages, 'page')}")
 
 
 def _progress(err, text=""):
