@@ -9,8 +9,10 @@ def load_schema():
     return json.loads(SCHEMA_PATH.read_text())
 
 
-def create_table(client, table_name):
-    """Create the table (on-demand) with its index and TTL; wait until it exists."""
+def create_table(client, table_name, stream=False):
+    """Create the table (on-demand) with its index and TTL; wait until it exists.
+
+    ``stream``: with the stream the archive reads (new images, as infra/dynamodb.tf enables it)."""
     schema = load_schema()
     key_schema = [{"AttributeName": schema["hash_key"], "KeyType": "HASH"},
                   {"AttributeName": schema["range_key"], "KeyType": "RANGE"}]
@@ -31,6 +33,7 @@ def create_table(client, table_name):
         KeySchema=key_schema,
         GlobalSecondaryIndexes=indexes,
         BillingMode="PAY_PER_REQUEST",
+        **({"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}} if stream else {}),
     )
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     client.update_time_to_live(
