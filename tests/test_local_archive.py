@@ -93,7 +93,8 @@ def test_events_sent_to_the_local_stack_are_archived_once_and_read_back_with_slo
     lines.write_text("".join(json.dumps({"service_name": services[n % 2], "level": ["INFO", "ERROR"][n % 3 == 0],
                                          "message": f"event {n} \u00e9\u6f22"}) + "\n" for n in range(60)))
     dynamodb_port = free_port()
-    with running_stack(free_port(), dynamodb_port) as base:
+    printed = tmp_path / "make-run.log"
+    with printed.open("w") as log, running_stack(free_port(), dynamodb_port, log=log) as base:
         code, _, err = slog("send", "--endpoint", base, "--file", str(lines))
         assert code == 0, err
         stored = {service: slog_json("recent", "--endpoint", base, "--service", service, "--limit", "100")[0]["logs"]
@@ -114,6 +115,7 @@ def test_events_sent_to_the_local_stack_are_archived_once_and_read_back_with_slo
         errors, _ = archived(services[0], "--min-level", "error")
         assert {event["level"] for event in errors} == {"ERROR"}
         assert len(errors) == len([n for n in range(0, 60, 2) if n % 3 == 0])
+    assert "Archive: s3://simple-log-service-local-archive in the emulator" in printed.read_text()
 
 
 def slog(*argv):
