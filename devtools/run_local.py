@@ -1,12 +1,15 @@
-"""The local stack behind ``make run``: the DynamoDB emulator on loopback, the log table, the API.
+"""The local stack behind ``make run``: the emulator on loopback, the log table, the API, the archive.
 
 The emulator is moto's server with every call atomic, answering loopback callers only
-(``devtools.local_dynamodb``).
+(``devtools.local_dynamodb``). It serves the table (with its stream), the archive's S3
+bucket (``archive_bucket`` of ``local/outputs.json``) and the archive's dead-letter queue
+(SQS): ``devtools.local_archive`` polls the stream and runs the app's ``archive`` function,
+as the event source mapping does when deployed.
 
 The API is the app on Chalice's local gateway behind the local API Gateway
 (``devtools.local_gateway``), which enforces SigV4 (IAM) authorization with the
 keys in ``local/aws-credentials``; ``--no-iam`` (or ``LOCAL_IAM=off``) turns that off.
-Both servers bind 127.0.0.1. Stopping this process (Ctrl-C, SIGTERM) stops both.
+Both servers bind 127.0.0.1. Stopping this process (Ctrl-C, SIGTERM) stops them and the poller.
 No AWS account is needed: credentials are dummies and the metadata probe is off.
 """
 import argparse
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import boto3
 
+from devtools import local_archive
 from devtools.table import create_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,10 +33,14 @@ STAGE = "local"
 
 
 def local_environment(dynamodb_port):
-    """The environment both servers run with: loopback endpoint, dummy credentials."""
+    """The environment the servers and the poller run with: the emulator's endpoints, dummy credentials."""
     env = dict(os.environ)
+    emulator = f"http://{HOST}:{dynamodb_port}"
     env.update({
-        "AWS_ENDPOINT_URL_DYNAMODB": f"http://{HOST}:{dynamodb_port}",
+        "AWS_ENDPOINT_URL_DYNAMODB": emulator,
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": emulator,
+        "AWS_ENDPOINT_URL_S3": emulator,
+        "AWS_ENDPOINT_URL_SQS": emulator,
         "AWS_ACCESS_KEY_ID": env.get("LOCAL_AWS_ACCESS_KEY_ID", "local"),
         "AWS_SECRET_ACCESS_KEY": env.get("LOCAL_AWS_SECRET_ACCESS_KEY", "local"),
         "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1"),
@@ -70,6 +78,20 @@ def _wait_for_port(port, process, name, timeout=30.0):
 def _table_name():
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     return config["stages"][STAGE]["environment_variables"]["LOG_TABLE_NAME"]
+
+
+def archive_bucket():
+    """The local archive's bucket: ``local/outputs.json`` names it, as a stage's outputs do (``slog archive``)."""
+    return json.loads((ROOT / "local" / "outputs.json").read_text())["archive_bucket"]["value"]
+
+
+def _create_archive(env):
+    """The archive's bucket and dead-letter queue in the emulator; returns the queue's URL."""
+    options = {"region_name": env["AWS_DEFAULT_REGION"], "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+               "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"]}
+    boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"], **options).create_bucket(Bucket=archive_bucket())
+    sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL_SQS"], **options)
+    return sqs.create_queue(QueueName=f"{_table_name()}-archive-dead-letters")["QueueUrl"]
 
 
 def _stop(processes):
@@ -118,8 +140,15 @@ def main(argv=None):
             "dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], region_name=env["AWS_DEFAULT_REGION"],
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         )
-        create_table(client, _table_name())
+        create_table(client, _table_name(), stream=True)
         print(f"DynamoDB emulator on http://{HOST}:{args.dynamodb_port}, table {_table_name()}", flush=True)
+        dead_letters = _create_archive(env)
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "devtools.local_archive", "--stage", STAGE, "--table", _table_name(),
+             "--bucket", archive_bucket(), "--dead-letter-queue", dead_letters], cwd=ROOT, env=env))
+        print(f"Archive: s3://{archive_bucket()} in the emulator, from the table's stream every "
+              f"{local_archive.POLL_S:.0f} s; read it with: slog archive get --endpoint http://{HOST}:{args.port}/ "
+              f"--s3-endpoint {env['AWS_ENDPOINT_URL_S3']} --service NAME --since 1h", flush=True)
 
         api = subprocess.Popen(
             [sys.executable, "-m", "devtools.local_gateway", "--stage", STAGE, "--host", HOST,
@@ -129,7 +158,7 @@ def main(argv=None):
         processes.append(api)
         _wait_for_port(args.port, api, "the local API")
         auth = "SigV4 required: keys in local/aws-credentials" if args.iam else "IAM NOT enforced"
-        print(f"Simple Log Service on http://{HOST}:{args.port} ({auth}; Ctrl-C stops both)", flush=True)
+        print(f"Simple Log Service on http://{HOST}:{args.port} ({auth}; Ctrl-C stops it all)", flush=True)
         return api.wait()
     finally:
         _stop(processes)

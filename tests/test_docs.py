@@ -82,10 +82,20 @@ def test_every_make_target_and_variable_exists():
 
 @functools.cache
 def slog_options():
-    parser = build_parser()
-    subparsers = next(action for action in parser._actions if action.choices and hasattr(action, "_name_parser_map"))
-    return {name: {option for action in sub._actions for option in action.option_strings}
-            for name, sub in subparsers.choices.items()}
+    """``{"recent": {options}, "archive get": {options}, ...}``: every command's options, subcommands' too."""
+    found = {}
+
+    def walk(parser, name):
+        subcommands = next((action for action in parser._actions
+                            if action.choices and hasattr(action, "_name_parser_map")), None)
+        if subcommands is None:
+            found[name] = {option for action in parser._actions for option in action.option_strings}
+            return
+        for sub_name, sub in subcommands.choices.items():
+            walk(sub, f"{name} {sub_name}".strip())
+
+    walk(build_parser(), "")
+    return found
 
 
 def check_slog(command):
@@ -93,10 +103,11 @@ def check_slog(command):
     words = command.argv[1:]
     if not words or words[0] in ("-h", "--help"):
         return []
-    if words[0] not in options:
-        return [f"slog has no subcommand {words[0]}"]
-    return [f"slog {words[0]} has no option {word.split('=')[0]}" for word in words[1:]
-            if word.startswith("-") and word != "-" and word.split("=")[0] not in options[words[0]]]
+    name = next((name for name in options if list(words[:len(name.split())]) == name.split()), None)
+    if name is None:
+        return [f"slog has no subcommand {' '.join(word for word in words[:2] if not word.startswith('-'))}"]
+    return [f"slog {name} has no option {word.split('=')[0]}" for word in words[len(name.split()):]
+            if word.startswith("-") and word != "-" and word.split("=")[0] not in options[name]]
 
 
 def test_every_slog_subcommand_and_option_exists():
@@ -614,6 +625,8 @@ def test_the_checks_reject_wrong_commands_and_names():
     assert check_make(fake(["make", "smoke", "SMOKE_OUTPUT=x.json"]))
     assert check_slog(fake(["slog", "smoke", "--ingest-external"]))
     assert check_slog(fake(["slog", "follow"]))
+    assert check_slog(fake(["slog", "archive", "put"]))
+    assert check_slog(fake(["slog", "archive", "get", "--limit", "5"]))
     assert check_terraform(fake(["terraform", "output", "-raw", "table_name"], "build/prod"))
     assert check_terraform(fake(["terraform", "apply", "-var", "enable_deletion_protection=false"], "build/prod"))
     assert check_terraform(fake(["terraform", "apply", "-var-file=dev.tfvars"], "build/prod"))
@@ -630,6 +643,7 @@ def test_the_checks_reject_wrong_commands_and_names():
 def test_the_checks_accept_right_commands_and_names():
     assert not check_make(fake(["make", "package", "STAGE=prod"]))
     assert not check_slog(fake(["slog", "smoke", "--outputs", "o.json", "--ingest-external-id", "x"]))
+    assert not check_slog(fake(["slog", "archive", "get", "--service", "s", "--max-bytes", "5"]))
     assert not check_terraform(fake(["terraform", "output", "-raw", "dynamodb_table_name"], "build/prod"))
     assert not check_aws(fake(["aws", "dynamodb", "describe-continuous-backups", "--table-name", "x"]))
     assert not check_aws(fake(["aws", "dynamodb", "update-table", "--no-deletion-protection-enabled"]))

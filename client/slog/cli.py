@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from slog import render, smoke
+from slog import archive, render, smoke
 from slog.client import LogClient, format_timestamp, timestamp_now
-from slog.config import build_target, read_outputs, resolve_endpoint
+from slog.config import archive_bucket, build_target, read_outputs, resolve_endpoint, s3_client
 from slog.errors import SlogError
 from slog.sender import Sender, events_from_lines, file_digest
 
@@ -141,6 +141,32 @@ def build_parser():
                         help="stop following pages once the service has examined N events (its scanned.events)")
     search.add_argument("--json", action="store_true", help="one JSON object per line per event, nothing else")
 
+    stored = commands.add_parser("archive", help="events kept in the stage's S3 archive (beyond the table's retention)")
+    stored_commands = stored.add_subparsers(dest="archive_command", required=True, metavar="COMMAND")
+    get = stored_commands.add_parser(
+        "get", parents=[common], help="one service's archived events of a window, oldest first",
+        description="Read one service's archived events of a window straight from the S3 archive, the hours "
+                    "of the window one after another: oldest first, each log id once, one line each (or "
+                    f"--json). A window is at most {archive.MAX_WINDOW.days} days; the read stops before the "
+                    "hour that would take it past --max-bytes; one line on stderr says what was read. "
+                    "Example: slog archive get --service checkout --min-level error --since 2026-11-01T00:00:00Z "
+                    "--until 2026-11-08T00:00:00Z")
+    get.add_argument("--service", required=True, help="the service_name (exactly)")
+    get.add_argument("--since", required=True, help=f"from this time: {TIME_FORMS}")
+    get.add_argument("--until", help="up to this time (default: now), same forms as --since")
+    levels = get.add_mutually_exclusive_group()
+    levels.add_argument("--level", help="only this level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)")
+    levels.add_argument("--min-level", help="this level and the more severe ones (INFO hides DEBUG and TRACE)")
+    _display_options(get)
+    get.add_argument("--json", action="store_true", help="one JSON object per line per event, nothing else")
+    get.add_argument("--max-bytes", type=int, default=archive.DEFAULT_MAX_BYTES, metavar="N",
+                     help=f"read at most N bytes of archive objects (default {archive.DEFAULT_MAX_BYTES:,})")
+    get.add_argument("--bucket", help="the archive bucket (default: archive_bucket of --outputs; for a loopback "
+                                      "--endpoint, the local stack's)")
+    get.add_argument("--s3-endpoint", metavar="URL",
+                     help="S3's URL (default: $AWS_ENDPOINT_URL_S3, or AWS's); the local stack's is its emulator")
+    get.set_defaults(search=None)
+
     check = commands.add_parser("smoke", parents=[common], help="end-to-end check of a stack with its caller roles")
     check.add_argument("--count", type=int, default=20, help="events to send (default 20)")
     check.add_argument("--ingest-role-arn", help="default: log_ingest_role_arn of --outputs")
@@ -157,6 +183,24 @@ def _target(args):
                         role_arn=args.role_arn, external_id=args.external_id)
 
 
+def parse_time(option, value, now):
+    """The moment ``value`` names: an age like ``15m`` before ``now``, ISO 8601 with a time zone, or epoch
+    milliseconds; anything else refused."""
+    text = value.strip()
+    match = _RELATIVE.match(text)
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if text.isdigit():
+        return datetime.fromtimestamp(min(int(text), _LAST_MS) / 1000, UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise SlogError(f"{option} {value!r} is not a time: give {TIME_FORMS}")
+    return moment
+
+
 def parse_time_option(option, value, err=None, now=None):
     """The API's time parameter for ``--since``/``--until``: an age like ``15m`` as ISO 8601; ISO 8601 with a
     time zone and epoch milliseconds as given; anything else refused. A time before the default retention is
@@ -164,25 +208,12 @@ def parse_time_option(option, value, err=None, now=None):
     if value is None:
         return None
     now = now or datetime.now(UTC)
-    text = value.strip()
-    match = _RELATIVE.match(text)
-    if match:
-        moment = now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        text = format_timestamp(moment)
-    elif text.isdigit():
-        moment = datetime.fromtimestamp(min(int(text), _LAST_MS) / 1000, UTC)
-    else:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None:
-            raise SlogError(f"{option} {value!r} is not a time: give {TIME_FORMS}")
+    moment = parse_time(option, value, now)
     if err is not None and moment < now - timedelta(days=DEFAULT_RETENTION_DAYS):
         err.print(render.plain(f"slog: note: {option} {value} is before the {DEFAULT_RETENTION_DAYS}-day retention "
                                "of a default stage: events older than the stage's retention have expired, so "
-                               "the answer starts there"))
-    return text
+                               "the answer starts there (slog archive get reads the archive)"))
+    return format_timestamp(moment) if _RELATIVE.match(value.strip()) else value.strip()
 
 
 def emit_json(out, value, indent=2):
@@ -339,12 +370,8 @@ class Scan:
         self.bytes += scanned.get("bytes", 0)
 
     def describe(self):
-        return (f"{_count(self.found, 'event')} found, {_count(self.events, 'event')} ({self.bytes:,} bytes) "
-                f"scanned in {_count(self.pages, 'page')}")
-
-
-def _count(number, noun):
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+        return (f"{render.count(self.found, 'event')} found, {render.count(self.events, 'event')} "
+                f"({self.bytes:,} bytes) scanned in {render.count(self.pages, 'page')}")
 
 
 def _progress(err, text=""):
@@ -436,6 +463,36 @@ def cmd_tail(args, out, err, sleep=time.sleep):
     return 0
 
 
+def cmd_archive_get(args, out, err, now=None):
+    now = now or datetime.now(UTC)
+    since = parse_time("--since", args.since, now)
+    until = parse_time("--until", args.until, now) if args.until is not None else now
+    archive.check_window(since, until)
+    levels = archive.levels(args.level, args.min_level)
+    if args.max_bytes < 1:
+        raise SlogError("--max-bytes must be at least 1")
+    target = _target(args)
+    s3 = s3_client(target, args.s3_endpoint)
+    bucket = archive_bucket(args.bucket, args.outputs, target.endpoint)
+    line = _line(args)
+    reading = archive.Reading()
+    try:
+        for event in archive.read_events(s3, bucket, args.service, since, until, levels, args.max_bytes, reading):
+            if args.json:
+                emit_json(out, event, indent=None)
+            else:
+                out.print(line(event))
+    except KeyboardInterrupt:
+        err.print(render.plain(f"{reading.describe()}; interrupted"))
+        return 130
+    err.print(render.plain(reading.describe()))
+    return 0
+
+
+def cmd_archive(args, out, err):
+    return {"get": cmd_archive_get}[args.archive_command](args, out, err)
+
+
 def cmd_smoke(args, out, err):
     outputs = read_outputs(args.outputs) if args.outputs else {}
     ingest_arn = args.ingest_role_arn or outputs.get("log_ingest_role_arn")
@@ -461,7 +518,8 @@ def cmd_smoke(args, out, err):
     return 1 if failed else 0
 
 
-COMMANDS = {"send": cmd_send, "recent": cmd_recent, "tail": cmd_tail, "search": cmd_search, "smoke": cmd_smoke}
+COMMANDS = {"send": cmd_send, "recent": cmd_recent, "tail": cmd_tail, "search": cmd_search, "archive": cmd_archive,
+            "smoke": cmd_smoke}
 
 
 def main(argv=None, out=None, err=None):

@@ -30,6 +30,8 @@ from slog.errors import SlogError
 LOCAL_REGION = "us-east-1"
 LOCAL_PROFILE = "slog-full"
 LOCAL_CREDENTIALS = Path("local") / "aws-credentials"
+# The local stack's outputs, as `terraform output -json` writes a stage's: its archive bucket among them.
+LOCAL_OUTPUTS = Path("local") / "outputs.json"
 _EXECUTE_API_HOST = re.compile(r"[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\Z")
 _REFRESH_BEFORE_S = 300
 # What the API serves under its base URL (or under a stage prefix: api_endpoint ends in /<stage>).
@@ -101,18 +103,18 @@ def region_for(endpoint, explicit=None, session=None):
     return region
 
 
-def local_credentials_file():
-    """``local/aws-credentials`` of this repository: from the working directory up, else beside the package."""
+def local_file(name):
+    """``name`` (``local/...``) of this repository: from the working directory up, else beside the package."""
     for directory in [Path.cwd(), *Path.cwd().parents]:
-        candidate = directory / LOCAL_CREDENTIALS
+        candidate = directory / name
         if candidate.is_file():
             return candidate
-    candidate = Path(__file__).resolve().parents[2] / LOCAL_CREDENTIALS
+    candidate = Path(__file__).resolve().parents[2] / name
     return candidate if candidate.is_file() else None
 
 
 def local_profile_credentials(profile=LOCAL_PROFILE):
-    path = local_credentials_file()
+    path = local_file(LOCAL_CREDENTIALS)
     if path is None:
         raise SlogError("no AWS credentials configured, and no local/aws-credentials found for the local stack")
     parser = configparser.ConfigParser()
@@ -232,3 +234,37 @@ def build_target(endpoint=None, outputs_file=None, profile=None, region=None, ro
     if role_arn:
         target = target.assume(role_arn, external_id)
     return target
+
+
+def archive_bucket(bucket=None, outputs_file=None, endpoint=None):
+    """The archive's bucket: ``bucket``, else ``archive_bucket`` of the outputs file, else for a loopback
+    endpoint the local stack's (``local/outputs.json``)."""
+    if bucket:
+        return bucket
+    if outputs_file:
+        found = read_outputs(outputs_file).get("archive_bucket")
+    else:
+        local = local_file(LOCAL_OUTPUTS) if endpoint and is_loopback(endpoint) else None
+        found = read_outputs(local).get("archive_bucket") if local else None
+    if not found:
+        raise SlogError("no archive bucket: pass --bucket NAME, or --outputs FILE (terraform output -json with "
+                        "archive_bucket)")
+    return found
+
+
+def s3_client(target, endpoint=None):
+    """S3 as ``target``'s caller, in its region: at ``endpoint``, else where botocore's configuration says
+    (``AWS_ENDPOINT_URL_S3``, a profile's ``endpoint_url``), else AWS. Plain http only to loopback; and the
+    local stack's archive is on its emulator, so a loopback API with S3 anywhere else is refused rather than
+    called with the local keys."""
+    frozen = target.credentials.get()
+    client = target.base_session.client("s3", region_name=target.region, endpoint_url=endpoint,
+                                        aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key,
+                                        aws_session_token=frozen.token)
+    where = client.meta.endpoint_url
+    if is_loopback(target.endpoint) and not is_loopback(where):
+        raise SlogError(f"the local stack's archive is on its emulator, not {where}: pass --s3-endpoint "
+                        "http://127.0.0.1:<DYNAMODB_PORT> (make run prints it) or set AWS_ENDPOINT_URL_S3")
+    if urlsplit(where).scheme != "https" and not is_loopback(where):
+        raise SlogError(f"S3 endpoint {where} must be https (http only for loopback: 127.0.0.1, ::1, localhost)")
+    return client

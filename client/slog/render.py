@@ -136,5 +136,10 @@ def event_line(event, fields=KEY_FIELDS, all_fields=False, terms=()):
     return line
 
 
+def count(number, noun):
+    """``1 event``, ``2,048 events``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def console(stderr=False):
     return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)

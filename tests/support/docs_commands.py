@@ -361,6 +361,8 @@ def chalice_and_local_names():
         value = output["value"]
         if isinstance(value, str) and value.startswith("arn:"):
             names.add(value.rsplit("/", 1)[-1])
+        elif isinstance(value, str) and value.startswith(app):  # a name itself: the local archive's bucket
+            names.add(value)
     return names
 
 
