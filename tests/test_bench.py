@@ -335,16 +335,19 @@ def test_archive_reports_every_figure_of_issue_21_and_loses_and_doubles_nothing(
     assert figures["usd_per_million_events_year"] == pytest.approx(sum(figures["usd_parts"].values()), abs=1e-4)
 
 
-def test_the_archive_costs_count_glacier_ir_at_128_kib_an_object_and_every_put():
+def test_the_archive_costs_follow_the_lifecycle_small_objects_in_standard_and_every_put():
     from bench import archive
 
-    usd, cloudwatch, parts = archive.costs(events=1_000_000, raw_bytes=2 ** 30, sizes=[1024] * 1000, invocations=10,
-                                           cpu_s=0)
+    small, large = 1024, 256 * 1024
+    usd, cloudwatch, parts = archive.costs(events=1_000_000, raw_bytes=2 ** 30, sizes=[small] * 1000 + [large] * 10,
+                                           invocations=10, cpu_s=0)
 
-    assert parts["s3_puts"] == pytest.approx(0.005)
-    assert parts["s3_transitions"] == pytest.approx(0.02)
-    assert parts["s3_glacier_ir_storage"] == pytest.approx(
-        1000 * 128 * 1024 / 2 ** 30 * 335 / pricing.DAYS_PER_MONTH * 0.004)
-    assert parts["lambda_duration"] == pytest.approx(1000 * archive.S3_PUT_MS / 1000 * 0.5 * 0.0000166667)
+    assert parts["s3_puts"] == pytest.approx(1010 * 0.005 / 1000)
+    # Only objects of 128 KiB or more move to Glacier IR (infra/archive.tf), each with one transition.
+    assert parts["s3_transitions"] == pytest.approx(10 * 0.02 / 1000)
+    assert parts["s3_glacier_ir_storage"] == pytest.approx(10 * large / 2 ** 30 * 335 / pricing.DAYS_PER_MONTH * 0.004)
+    assert parts["s3_standard_storage"] == pytest.approx(
+        (1000 * small * 365 + 10 * large * 30) / 2 ** 30 / pricing.DAYS_PER_MONTH * 0.023)
+    assert parts["lambda_duration"] == pytest.approx(1010 * archive.S3_PUT_MS / 1000 * 0.5 * 0.0000166667)
     assert cloudwatch == pytest.approx(12 * 0.03)
     assert usd == pytest.approx(sum(parts.values()))
