@@ -39,6 +39,11 @@ def service_partition(service_name, shard):
     return f"S#{service_name}#{shard}"
 
 
+def service_of_partition(partition):
+    """The service whose partition ``service_partition`` named (service names hold no ``#``)."""
+    return partition.split("#")[1]
+
+
 def timeline_partition(shard):
     return f"T#{shard}"
 

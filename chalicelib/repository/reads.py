@@ -364,7 +364,7 @@ class Reads:
             return None
         wanted = {stub[RANGE_KEY]["S"]: {keys.HASH_KEY: stub[keys.HASH_KEY], RANGE_KEY: stub[RANGE_KEY]}
                   for stub in stubs}
-        attributes = (packs.PAYLOAD, "ingested_at", "ingested_by")
+        attributes = (packs.PAYLOAD, "service_name", "ingested_at", "ingested_by")
         found = self._get(wanted, attributes, False, reads, reservation)
         missing = {sort_key: key for sort_key, key in wanted.items() if sort_key not in found}
         if missing:
@@ -447,11 +447,11 @@ class Reads:
         if index is not None:
             request["IndexName"] = index
         if index == keys.PACK_TIMELINE_INDEX:
-            # Only what the merge reads of a stub (which pack, its service, events, size and filter): parsing an
-            # answer costs CPU per attribute, and a search may meet thousands of stubs. The units are the same.
-            names.update({"#p": keys.HASH_KEY, "#s": "service_name", "#n": packs.COUNT, "#z": packs.PAYLOAD_BYTES,
-                          "#f": packs.FILTER})
-            request["ProjectionExpression"] = "#p, #r, #s, #n, #z, #f"
+            # Only what the merge reads of a stub (which pack, its events, size and filter; its partition names its
+            # service): parsing an answer costs CPU per attribute, and a search may meet thousands of stubs. The
+            # read units are the same.
+            names.update({"#p": keys.HASH_KEY, "#n": packs.COUNT, "#z": packs.PAYLOAD_BYTES, "#f": packs.FILTER})
+            request["ProjectionExpression"] = "#p, #r, #n, #z, #f"
         return request
 
 
@@ -524,7 +524,8 @@ def _stop(key, heap, budget, opened=None):
         packs_left[opened[RANGE_KEY]["S"]] = opened
     if len(packs_left) > MAX_REFS:
         return _Position(key, None, budget.span_left)
-    named = tuple(sorted((item["service_name"]["S"], sort_key) for sort_key, item in packs_left.items()))
+    named = tuple(sorted((keys.service_of_partition(item[keys.HASH_KEY]["S"]), sort_key)
+                         for sort_key, item in packs_left.items()))
     if sum(len(service) + len(sort_key) + 2 for service, sort_key in named) > MAX_REFS_CHARS:
         return _Position(key, None, budget.span_left)
     return _Position(key, named, budget.span_left)
