@@ -196,11 +196,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def serve(client, port=0, open_browser=True, out=None, opener=webbrowser.open):
     """Serve the page until Ctrl-C; prints (and opens) its address first. Returns 0 once stopped."""
     server = UiServer(client, port)
-    out.file.write(f"slog ui: {server.address}\n(open it in your browser; Ctrl-C stops slog ui)\n")
-    out.file.flush()
-    if open_browser:
-        opener(server.address)
     try:
+        out.file.write(f"slog ui: {server.address}\n(open it in your browser; Ctrl-C stops slog ui)\n")
+        out.file.flush()
+        if open_browser:
+            opener(server.address)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
