@@ -240,6 +240,39 @@ def test_hostile_log_content_is_shown_as_text_and_the_page_stays_usable(page, ui
     assert page.title().startswith("slog ui") and not page.problems
 
 
+def test_api_errors_and_a_page_cut_by_the_read_budget_are_said_in_words(page, ui_address):
+    # Answers the local stack does not give on demand, put in place of slog ui's: what the page makes of them.
+    answers = iter([
+        (503, {"Code": "ServiceUnavailable", "Message": "storage throttled"}, {"Retry-After": "3"}),
+        (403, {"Message": "User: arn:aws:sts::1:assumed-role/log-ingest/x is not authorized"}, {}),
+        (200, {"count": 1, "logs": [{"log_id": "01A", "service_name": "s", "level": "INFO", "message": "only one",
+                                     "timestamp": stamp(1)}], "next_cursor": "c2",
+               "scanned": {"events": 4000, "bytes": 1_200_000}}, {}),
+    ])
+
+    def answer(route):
+        status, body, headers = next(answers)
+        route.fulfill(status=status, json=body, headers=headers)
+
+    page.route("**/api/recent?*", answer)
+    page.goto(ui_address + "&limit=20")
+
+    error = page.locator("#error-text")
+    sync_api.expect(error).to_have_text("The service is busy (503 ServiceUnavailable): storage throttled. "
+                                        "The service asks to wait 3 s (Retry-After).")
+    assert page.locator("#retry").is_disabled()
+    sync_api.expect(page.locator("#retry")).to_be_enabled(timeout=5000)
+    page.click("#retry")
+    sync_api.expect(error).to_contain_text("The API refused the request (403): User: arn:aws:sts::1:assumed-role/"
+                                           "log-ingest/x is not authorized. slog ui signs with the profile or role")
+    page.click("#retry")
+    sync_api.expect(page.locator("#notice")).to_have_text(
+        "This page stopped at the service's read budget: 1 event of the 20 asked for, after scanning 4,000 events. "
+        "More may match: Load more continues where it stopped.")
+    assert page.locator("#error").is_hidden() and page.locator("#more").is_visible()
+    assert "4,000 events (1,200,000 bytes)" in page.locator("#summary").text_content()
+
+
 @pytest.fixture
 def foreign_site():
     """Another site's page, on another port of this machine (a site that is same-site to 127.0.0.1)."""
@@ -277,9 +310,11 @@ def test_a_wrong_token_a_rebound_host_and_another_sites_page_are_refused(page, u
     network = page.context.new_cdp_session(page)
     network.send("Network.enable")
     # What the server answered, which Playwright does not report for a request that CORS blocked; only for the
-    # requests sent from here on (an answer to an earlier one may still be reported late).
+    # requests to slog ui sent from here on (an answer to an earlier one may still be reported late, and the
+    # foreign page asks its own server for a favicon).
     sent, answered = set(), {}
-    network.on("Network.requestWillBeSent", lambda info: sent.add(info["requestId"]))
+    network.on("Network.requestWillBeSent",
+               lambda info: sent.add(info["requestId"]) if "/api/recent" in info["request"]["url"] else None)
     network.on("Network.responseReceivedExtraInfo",
                lambda info: answered.update({info["requestId"]: info["statusCode"]}))
     read = page.evaluate("url => fetch(url, {credentials: 'include'}).then(r => r.status, e => 'blocked: ' + e)",

@@ -215,24 +215,25 @@ function isPage(answer) {
 function describeError(answer) {
   const body = answer.body && typeof answer.body === "object" ? answer.body : {};
   const code = visible(body.Code || body.__type || "");
+  const status = code ? `${answer.status} ${code}` : String(answer.status);
   const message = visible(body.Message || body.message || "no message");
   const wait = answer.retryAfter !== null ? ` The service asks to wait ${answer.retryAfter} s (Retry-After).` : "";
   switch (answer.status) {
     case 0:
       return "slog ui does not answer: is it still running? Start it again and open the address it prints.";
     case 400:
-      return `The API refused these filters (400 ${code}): ${message}`;
+      return `The API refused these filters (${status}): ${message}`;
     case 403:
       if (!answer.body) return "slog ui refused this browser (403): open the address slog ui printed, with its token.";
-      return `The API refused the request (403 ${code}): ${message}. slog ui signs with the profile or role it ` +
+      return `The API refused the request (${status}): ${message}. slog ui signs with the profile or role it ` +
         "was started with: that caller may not be allowed to read logs, or its credentials have expired.";
     case 429:
     case 503:
-      return `The service is busy (${answer.status} ${code}): ${message}.${wait}`;
+      return `The service is busy (${status}): ${message}.${wait}`;
     case 502:
       return `slog ui got no usable answer from the API: ${message}`;
     default:
-      return `The API answered ${answer.status} ${code}: ${message}`;
+      return `The API answered ${status}: ${message}`;
   }
 }
 
