@@ -103,10 +103,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._handle(self._get)
 
     def _refuse_method(self):
-        self.close_connection = True  # its body, if any, is never read
         raise Refused(405, f"{self.command} is not served: slog ui only reads")
 
     def _refuse(self):
+        self.close_connection = True  # its body, if any, is never read
         self._handle(self._refuse_method)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _refuse  # noqa: N815
