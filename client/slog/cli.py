@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from slog import archive, render, smoke
+from slog import archive, render, smoke, ui
 from slog.client import LogClient, format_timestamp, timestamp_now
 from slog.config import archive_bucket, build_target, read_outputs, resolve_endpoint, s3_client
 from slog.errors import SlogError
@@ -166,6 +166,16 @@ def build_parser():
     get.add_argument("--s3-endpoint", metavar="URL",
                      help="S3's URL (default: $AWS_ENDPOINT_URL_S3, or AWS's); the local stack's is its emulator")
     get.set_defaults(search=None)
+
+    browse = commands.add_parser(
+        "ui", parents=[common], help="the logs in your browser: filter, search, tail (served on 127.0.0.1)",
+        description="Serve a page on 127.0.0.1 that shows the logs: filters, search, a histogram by level, "
+                    "the event's fields, load more and a live tail. slog ui signs every API call itself, with "
+                    "the same endpoint, profile, role and external ID as the other commands: the page never sees "
+                    "a credential. Its address carries a token for this launch: only the browser that opens it "
+                    "may use the page. Ctrl-C stops it.")
+    browse.add_argument("--port", type=int, default=0, help="listen on this port of 127.0.0.1 (default: a free one)")
+    browse.add_argument("--no-open", action="store_true", help="print the address without opening a browser")
 
     check = commands.add_parser("smoke", parents=[common], help="end-to-end check of a stack with its caller roles")
     check.add_argument("--count", type=int, default=20, help="events to send (default 20)")
@@ -493,6 +503,12 @@ def cmd_archive(args, out, err):
     return {"get": cmd_archive_get}[args.archive_command](args, out, err)
 
 
+def cmd_ui(args, out, err):
+    if not 0 <= args.port <= 65535:
+        raise SlogError("--port must be 0-65535 (0: a free port)")
+    return ui.serve(LogClient(_target(args)), args.port, open_browser=not args.no_open, out=out)
+
+
 def cmd_smoke(args, out, err):
     outputs = read_outputs(args.outputs) if args.outputs else {}
     ingest_arn = args.ingest_role_arn or outputs.get("log_ingest_role_arn")
@@ -519,7 +535,7 @@ def cmd_smoke(args, out, err):
 
 
 COMMANDS = {"send": cmd_send, "recent": cmd_recent, "tail": cmd_tail, "search": cmd_search, "archive": cmd_archive,
-            "smoke": cmd_smoke}
+            "smoke": cmd_smoke, "ui": cmd_ui}
 
 
 def main(argv=None, out=None, err=None):
