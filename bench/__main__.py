@@ -29,7 +29,7 @@ FULL = {
     "archive": {"requests": 200, "repeats": 3},
 }
 QUICK = {
-    "read": {"sizes": (200, 1_000), "limit": 10},
+    "read": {"sizes": (200, 600), "limit": 10},
     "overhead": {"batch": 100, "repeats": 2, "baseline_requests": 5},
     "ingest": {"events": 300, "batch": 100},
     "capacity": {"rate": 1_000, "seconds": 2},

@@ -783,7 +783,7 @@ def test_severe_levels_page_newest_first_from_the_sparse_indexes_without_a_level
 def test_min_level_below_warn_pages_the_general_view_with_a_level_filter(repo, service_name, min_level, expected):
     events = seed_levels(repo, 200)
 
-    seen, pages = read_all(repo, query(limit=7, service_name=service_name, min_level=min_level))
+    seen, pages = read_all(repo, query(limit=20, service_name=service_name, min_level=min_level))
 
     wanted = expected_order(events, lambda e: e.level in expected and service_name in (None, e.service_name))
     assert [e["message"] for e in seen] == wanted and pages > 1
