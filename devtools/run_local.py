@@ -94,6 +94,18 @@ def _create_archive(env):
     return sqs.create_queue(QueueName=f"{_table_name()}-archive-dead-letters")["QueueUrl"]
 
 
+def _until_one_exits(named, poll_s=0.5):
+    """Wait until a process of ``named`` (name: process) exits, and return an exit code saying so: the local stack
+    runs whole or not at all (a stack whose archive poller died would store events it never archives)."""
+    while True:
+        for name, process in named.items():
+            if process.poll() is not None:
+                print(f"{name} exited with code {process.returncode}: stopping the local stack", file=sys.stderr,
+                      flush=True)
+                return process.returncode or 1
+        time.sleep(poll_s)
+
+
 def _stop(processes):
     for process in processes:
         if process.poll() is None:
@@ -143,9 +155,10 @@ def main(argv=None):
         create_table(client, _table_name(), stream=True)
         print(f"DynamoDB emulator on http://{HOST}:{args.dynamodb_port}, table {_table_name()}", flush=True)
         dead_letters = _create_archive(env)
-        processes.append(subprocess.Popen(
+        poller = subprocess.Popen(
             [sys.executable, "-m", "devtools.local_archive", "--stage", STAGE, "--table", _table_name(),
-             "--bucket", archive_bucket(), "--dead-letter-queue", dead_letters], cwd=ROOT, env=env))
+             "--bucket", archive_bucket(), "--dead-letter-queue", dead_letters], cwd=ROOT, env=env)
+        processes.append(poller)
         print(f"Archive: s3://{archive_bucket()} in the emulator, from the table's stream every "
               f"{local_archive.POLL_S:.0f} s; read it with: slog archive get --endpoint http://{HOST}:{args.port}/ "
               f"--s3-endpoint {env['AWS_ENDPOINT_URL_S3']} --service NAME --since 1h", flush=True)
@@ -159,7 +172,7 @@ def main(argv=None):
         _wait_for_port(args.port, api, "the local API")
         auth = "SigV4 required: keys in local/aws-credentials" if args.iam else "IAM NOT enforced"
         print(f"Simple Log Service on http://{HOST}:{args.port} ({auth}; Ctrl-C stops it all)", flush=True)
-        return api.wait()
+        return _until_one_exits({"the DynamoDB emulator": dynamodb, "the archive poller": poller, "the local API": api})
     finally:
         _stop(processes)
 

@@ -1,6 +1,7 @@
 """End to end: `make run`'s stack on free loopback ports, called with SigV4-signed requests."""
 import gzip
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import boto3
 import botocore.session
@@ -228,4 +230,35 @@ def test_stopping_the_runner_stops_both_servers(stop):
         process.send_signal(stop)
         process.wait(timeout=60)
 
+    assert not answers(port) and not answers(dynamodb_port)
+
+
+def _children(pid):
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the runner's children through Linux's /proc")
+def test_when_one_part_of_the_stack_dies_the_runner_stops_the_rest_and_says_which():
+    port, dynamodb_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devtools.run_local", "--port", str(port), "--dynamodb-port", str(dynamodb_port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (answers(port) and answers(dynamodb_port)):
+            assert process.poll() is None and time.monotonic() < deadline, "the local stack did not start"
+            time.sleep(0.2)
+        poller = [child for child in _children(process.pid)
+                  if b"devtools.local_archive" in Path(f"/proc/{child}/cmdline").read_bytes()]
+        assert len(poller) == 1
+        os.kill(poller[0], signal.SIGKILL)
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+
+    assert code != 0
+    assert "the archive poller exited" in process.stderr.read()
     assert not answers(port) and not answers(dynamodb_port)
