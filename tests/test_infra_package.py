@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib import settings
 from devtools import package as pkg
 from devtools.infra_hcl import ModuleError, load_module, references, unresolved_references
 
@@ -253,6 +254,8 @@ def test_the_archive_function_runs_as_its_own_role_with_its_bucket_log_group_and
         api = doc["resource"]["aws_lambda_function"]["api_handler"]
         assert api["reserved_concurrent_executions"] == "${var.lambda_reserved_concurrency}"
         assert "ARCHIVE_BUCKET" not in api["environment"]["variables"]
+        # Beyond the stage's variables, the archive function gets exactly what only it reads.
+        assert set(env) - set(api["environment"]["variables"]) == set(settings.ARCHIVE_ONLY)
 
 
 def test_rewrite_refuses_functions_it_does_not_know_or_an_archive_without_its_bucket(builds):

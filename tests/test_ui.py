@@ -94,6 +94,8 @@ def page(browser, ui_address):
     context = browser.new_context(timezone_id="Asia/Kolkata", locale="en-US", viewport={"width": 1400, "height": 900})
     opened = context.new_page()
     opened.set_default_timeout(WAIT_MS)
+    # Assertions wait as long as actions do: under make test's load a search of the local stack can take seconds.
+    sync_api.expect.set_options(timeout=WAIT_MS)
     problems = []
     opened.on("console", lambda message: problems.append(message.text)
               if "Content Security Policy" in message.text or message.type == "error" else None)
